@@ -1,0 +1,173 @@
+package scenario
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Scenario is the canonical, typed description of an emulated world. The YAML
+// files are an adapter onto it (see Load); a scenario can equally be built in
+// Go and passed to Validate and Plan. The zero value is not a usable scenario:
+// Validate says what is missing.
+type Scenario struct {
+	// Name identifies the scenario ("splinternet").
+	Name string
+	// Description is one paragraph for people.
+	Description string
+	// Backbone describes the transit links that join jurisdiction borders.
+	Backbone Link
+	// Jurisdictions are the states of the world, each with its own border.
+	Jurisdictions []Jurisdiction
+	// Sites are the web sites of the world and their content.
+	Sites []Site
+
+	// Source is the file the scenario was read from ("" when built in Go).
+	Source string
+}
+
+// Jurisdiction is a state: it owns address space, contains networks and has a
+// border through which all of its traffic to the rest of the world passes.
+type Jurisdiction struct {
+	// Code is a short upper-case code, ISO 3166-1 alpha-2 where one exists ("CN").
+	Code string
+	// Name is the jurisdiction's name for people ("China").
+	Name string
+	// Prefixes is the address space the jurisdiction owns. Networks that give
+	// no prefixes of their own are allocated from it. Both an IPv4 and an IPv6
+	// prefix are expected.
+	Prefixes []netip.Prefix
+	// Border is the jurisdiction's border gateway.
+	Border Border
+	// Networks are the ISPs and hosting networks inside the jurisdiction.
+	Networks []Network
+	// PublicResolver, when true, gives the jurisdiction an open recursive
+	// resolver that any host in the world may query (like 8.8.8.8).
+	PublicResolver bool
+	// Control, when true, puts a measurement test helper (an uncensored
+	// vantage) in this jurisdiction.
+	Control bool
+
+	// Pos is where the jurisdiction was declared, for errors.
+	Pos Pos
+}
+
+// Border is a gateway on an uplink: a jurisdiction's link to the backbone, or
+// a network's link to its jurisdiction's core. Its zero value is a border that
+// applies no policy and does not impair traffic.
+type Border struct {
+	// Policy names the policy the border applies: an embedded profile ("CN")
+	// or a path to a policy file relative to the scenario file. "" means none.
+	Policy string
+	// Link describes the uplink the border sits on.
+	Link Link
+}
+
+// NetworkKind says what a network is for.
+type NetworkKind string
+
+const (
+	// Access networks connect people: clients and the ISP's recursive resolver.
+	Access NetworkKind = "access"
+	// Hosting networks hold servers: web sites, name servers, VPSes.
+	Hosting NetworkKind = "hosting"
+)
+
+// Network is an ISP or a hosting network (an AS) inside a jurisdiction.
+type Network struct {
+	// Name is unique in the scenario ("cn-telecom").
+	Name string
+	// ASN is the network's autonomous system number.
+	ASN uint32
+	// Kind is Access or Hosting.
+	Kind NetworkKind
+	// Prefixes is the network's address space; if empty, one IPv4 and one
+	// IPv6 prefix are allocated from the jurisdiction's.
+	Prefixes []netip.Prefix
+	// Border, when its Policy is set, is a second border on this network's
+	// uplink to the jurisdiction core (a provincial firewall, an ISP's own
+	// filtering). Traffic leaving the network crosses it.
+	Border Border
+	// Hosts are the hosts declared in this network. Access networks always
+	// get a recursive resolver host in the plan, named "<network>-resolver".
+	Hosts []Host
+
+	// Pos is where the network was declared, for errors.
+	Pos Pos
+}
+
+// Role says what a host does in the world.
+type Role string
+
+// Host roles. Declared hosts are clients or servers; the plan adds the others.
+const (
+	RoleClient         Role = "client"          // a user's machine, a measurement vantage
+	RoleServer         Role = "server"          // a generic server (a VPS for a proxy, say)
+	RoleWeb            Role = "web"             // serves one or more sites
+	RoleResolver       Role = "resolver"        // an ISP's recursive resolver
+	RolePublicResolver Role = "public-resolver" // an open recursive resolver
+	RoleRootNS         Role = "root-ns"         // serves the root zone
+	RoleTLDNS          Role = "tld-ns"          // serves one or more TLD zones
+	RoleAuthNS         Role = "auth-ns"         // serves sites' zones
+	RoleControl        Role = "control"         // a measurement test helper
+)
+
+// Host is a machine with its own TCP/IP stack.
+type Host struct {
+	// Name is unique in the scenario ("cn-client-1").
+	Name string
+	// Role is RoleClient or RoleServer for declared hosts.
+	Role Role
+	// Addrs, if given, are the host's addresses; they must lie in the
+	// network's prefixes. If empty, one IPv4 and one IPv6 address are
+	// allocated.
+	Addrs []netip.Addr
+	// Link describes the host's access link to its network's router.
+	Link Link
+
+	// Pos is where the host was declared, for errors.
+	Pos Pos
+}
+
+// Site is a web site: a domain with content, served by a web host.
+type Site struct {
+	// Domain is the site's host name ("www.example-news.com"); its zone is
+	// the registrable part (the last two labels).
+	Domain string
+	// Category is a Citizen Lab category code ("NEWS", "POLR", ...).
+	Category string
+	// Network is the hosting network that serves the site.
+	Network string
+	// Title and Body are the site's content. A title is generated from the
+	// domain when empty.
+	Title string
+	Body  string
+	// HTTP3 serves the site over QUIC as well (advertised with Alt-Svc).
+	HTTP3 bool
+
+	// Pos is where the site was declared, for errors.
+	Pos Pos
+}
+
+// Link describes the impairment of a link, one way (both directions get the
+// same). Its zero value is a perfect link, which the fabric forwards on a fast
+// path with no queue and no timer.
+type Link struct {
+	// Delay is the one-way propagation delay.
+	Delay time.Duration
+	// Jitter is added to Delay, uniformly in [0, Jitter).
+	Jitter time.Duration
+	// Loss is the probability in [0, 1] that a packet is lost.
+	Loss float64
+	// Bandwidth is the link's rate in bits per second; 0 is unlimited.
+	Bandwidth int64
+}
+
+// IsZero reports whether the link is unimpaired.
+func (l Link) IsZero() bool { return l == Link{} }
+
+// Pos is a position in a scenario file.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
