@@ -1,0 +1,400 @@
+// Package netstack gives one emulated host its own userspace TCP/IP stack.
+//
+// It is the only package that imports gVisor: everything above it sees
+// net.Conn, net.Listener, net.PacketConn and netip types, and raw IP packets
+// as []byte. A Stack sends every packet it emits through the Send function it
+// was built with, and takes packets in through Deliver. It does not own
+// routing between stacks, links or borders (package world does).
+package netstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+const nicID = 1
+
+// Config configures a Stack. The zero value is not usable: Addrs and Send are
+// required.
+type Config struct {
+	// Addrs are the host's addresses. Each is installed with a host prefix;
+	// all traffic leaves through the single interface.
+	Addrs []netip.Addr
+	// MTU of the interface; 0 means 1500.
+	MTU uint32
+	// Send is called with every IP packet the stack emits. It must not keep
+	// pkt after it returns (copy it), and must not call back into the stack
+	// synchronously for the same packet.
+	Send func(pkt []byte)
+}
+
+// Stack is a host's userspace TCP/IP stack.
+type Stack struct {
+	s    *stack.Stack
+	ep   *endpoint
+	addr []netip.Addr
+}
+
+// New builds a stack with the given addresses and a default route through
+// its one interface.
+func New(cfg Config) (*Stack, error) {
+	if cfg.Send == nil {
+		return nil, errors.New("netstack: Config.Send is nil")
+	}
+	mtu := cfg.MTU
+	if mtu == 0 {
+		mtu = 1500
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+		HandleLocal:        true,
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	ep := &endpoint{mtu: mtu, send: cfg.Send}
+	if err := s.CreateNIC(nicID, ep); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("netstack: create NIC: %s", err)
+	}
+	var routes []tcpip.Route
+	var has4, has6 bool
+	for _, a := range cfg.Addrs {
+		pa := tcpip.ProtocolAddress{AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpip.AddrFromSlice(a.AsSlice()), PrefixLen: a.BitLen()}}
+		if a.Is4() {
+			pa.Protocol = ipv4.ProtocolNumber
+			has4 = true
+		} else {
+			pa.Protocol = ipv6.ProtocolNumber
+			has6 = true
+		}
+		if err := s.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("netstack: add address %s: %s", a, err)
+		}
+	}
+	if has4 {
+		routes = append(routes, tcpip.Route{Destination: header.IPv4EmptySubnet, NIC: nicID})
+	}
+	if has6 {
+		routes = append(routes, tcpip.Route{Destination: header.IPv6EmptySubnet, NIC: nicID})
+	}
+	s.SetRouteTable(routes)
+	return &Stack{s: s, ep: ep, addr: cfg.Addrs}, nil
+}
+
+// Deliver hands an IP packet that arrived on the host's link to the stack.
+// The stack copies what it keeps; pkt may be reused after Deliver returns.
+func (st *Stack) Deliver(pkt []byte) {
+	if len(pkt) == 0 {
+		return
+	}
+	var proto tcpip.NetworkProtocolNumber
+	switch pkt[0] >> 4 {
+	case 4:
+		proto = ipv4.ProtocolNumber
+	case 6:
+		proto = ipv6.ProtocolNumber
+	default:
+		return
+	}
+	d := st.ep.dispatcher()
+	if d == nil {
+		return
+	}
+	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
+	d.DeliverNetworkPacket(proto, pb)
+	pb.DecRef()
+}
+
+// Close tears the stack down; open connections are reset.
+func (st *Stack) Close() {
+	st.s.Close()
+	st.s.Wait()
+}
+
+// Addrs returns the stack's addresses.
+func (st *Stack) Addrs() []netip.Addr { return st.addr }
+
+func fullAddr(ap netip.AddrPort) (tcpip.FullAddress, tcpip.NetworkProtocolNumber) {
+	fa := tcpip.FullAddress{NIC: nicID, Port: ap.Port()}
+	if a := ap.Addr(); a.IsValid() && !a.IsUnspecified() {
+		fa.Addr = tcpip.AddrFromSlice(a.Unmap().AsSlice())
+	}
+	if ap.Addr().Unmap().Is4() {
+		return fa, ipv4.ProtocolNumber
+	}
+	return fa, ipv6.ProtocolNumber
+}
+
+// DialTCP opens a TCP connection to dst.
+func (st *Stack) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	fa, proto := fullAddr(dst)
+	var wq waiter.Queue
+	ep, terr := st.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	if terr != nil {
+		return nil, opError("dial", "tcp", dst, terr)
+	}
+	entry, notify := waiter.NewChannelEntry(waiter.WritableEvents)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	terr = ep.Connect(fa)
+	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
+		select {
+		case <-ctx.Done():
+			ep.Close()
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(dst), Err: ctxErr(ctx)}
+		case <-notify:
+		}
+		terr = ep.LastError()
+	}
+	if terr != nil {
+		ep.Close()
+		return nil, opError("dial", "tcp", dst, terr)
+	}
+	return &tcpConn{TCPConn: gonet.NewTCPConn(&wq, ep)}, nil
+}
+
+// ListenTCP listens for TCP connections on addr (an unspecified address
+// listens on all of the host's addresses of that family; the zero AddrPort
+// listens on both families).
+func (st *Stack) ListenTCP(addr netip.AddrPort) (net.Listener, error) {
+	fa, proto := fullAddr(addr)
+	var wq waiter.Queue
+	ep, terr := st.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	if terr != nil {
+		return nil, opError("listen", "tcp", addr, terr)
+	}
+	if !addr.Addr().IsValid() || (addr.Addr().Is6() && addr.Addr().IsUnspecified()) {
+		ep.SocketOptions().SetV6Only(false)
+	}
+	if terr := ep.Bind(fa); terr != nil {
+		ep.Close()
+		return nil, opError("listen", "tcp", addr, terr)
+	}
+	if terr := ep.Listen(1024); terr != nil {
+		ep.Close()
+		return nil, opError("listen", "tcp", addr, terr)
+	}
+	return &tcpListener{TCPListener: gonet.NewTCPListener(st.s, &wq, ep)}, nil
+}
+
+// ListenUDP opens an unconnected UDP socket bound to addr.
+func (st *Stack) ListenUDP(addr netip.AddrPort) (net.PacketConn, error) {
+	fa, proto := fullAddr(addr)
+	var wq waiter.Queue
+	ep, terr := st.s.NewEndpoint(udp.ProtocolNumber, proto, &wq)
+	if terr != nil {
+		return nil, opError("listen", "udp", addr, terr)
+	}
+	if !addr.Addr().IsValid() || (addr.Addr().Is6() && addr.Addr().IsUnspecified()) {
+		ep.SocketOptions().SetV6Only(false)
+	}
+	if terr := ep.Bind(fa); terr != nil {
+		ep.Close()
+		return nil, opError("listen", "udp", addr, terr)
+	}
+	return gonet.NewUDPConn(&wq, ep), nil
+}
+
+// DialUDP opens a UDP socket connected to dst.
+func (st *Stack) DialUDP(dst netip.AddrPort) (net.Conn, error) {
+	fa, proto := fullAddr(dst)
+	c, err := gonet.DialUDP(st.s, nil, &fa, proto)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "udp", Addr: net.UDPAddrFromAddrPort(dst), Err: err}
+	}
+	return c, nil
+}
+
+func ctxErr(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errTimeout{}
+	}
+	return ctx.Err()
+}
+
+// errTimeout is a net.Error that reports a timeout and is
+// context.DeadlineExceeded, as the standard library's dialer does.
+type errTimeout struct{}
+
+func (errTimeout) Error() string   { return "i/o timeout" }
+func (errTimeout) Timeout() bool   { return true }
+func (errTimeout) Temporary() bool { return true }
+func (errTimeout) Is(target error) bool {
+	return target == context.DeadlineExceeded
+}
+
+// errno maps gVisor's errors onto the errno values the host OS would report,
+// so that code written for the real network classifies failures the same way
+// (errors.Is(err, syscall.ECONNRESET)).
+func errno(terr tcpip.Error) error {
+	switch terr.(type) {
+	case *tcpip.ErrConnectionReset:
+		return syscall.ECONNRESET
+	case *tcpip.ErrConnectionRefused:
+		return syscall.ECONNREFUSED
+	case *tcpip.ErrConnectionAborted:
+		return syscall.ECONNABORTED
+	case *tcpip.ErrTimeout:
+		return syscall.ETIMEDOUT
+	case *tcpip.ErrNetworkUnreachable:
+		return syscall.ENETUNREACH
+	case *tcpip.ErrHostUnreachable:
+		return syscall.EHOSTUNREACH
+	case *tcpip.ErrPortInUse:
+		return syscall.EADDRINUSE
+	case *tcpip.ErrBadLocalAddress:
+		return syscall.EADDRNOTAVAIL
+	case *tcpip.ErrClosedForSend:
+		return syscall.EPIPE
+	}
+	return errors.New(terr.String())
+}
+
+// errnoFromString maps the errors gonet builds from gVisor's error strings.
+var errnoFromString = map[string]error{
+	(&tcpip.ErrConnectionReset{}).String():    syscall.ECONNRESET,
+	(&tcpip.ErrConnectionRefused{}).String():  syscall.ECONNREFUSED,
+	(&tcpip.ErrConnectionAborted{}).String():  syscall.ECONNABORTED,
+	(&tcpip.ErrTimeout{}).String():            syscall.ETIMEDOUT,
+	(&tcpip.ErrClosedForSend{}).String():      syscall.EPIPE,
+	(&tcpip.ErrHostUnreachable{}).String():    syscall.EHOSTUNREACH,
+	(&tcpip.ErrNetworkUnreachable{}).String(): syscall.ENETUNREACH,
+}
+
+func opError(op, network string, addr netip.AddrPort, terr tcpip.Error) error {
+	var a net.Addr
+	if network == "udp" {
+		a = net.UDPAddrFromAddrPort(addr)
+	} else {
+		a = net.TCPAddrFromAddrPort(addr)
+	}
+	return &net.OpError{Op: op, Net: network, Addr: a, Err: errno(terr)}
+}
+
+// mapErr rewrites a gonet error so that its cause is an errno.
+func mapErr(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		if e, ok := errnoFromString[oe.Err.Error()]; ok {
+			c := *oe
+			c.Err = e
+			return &c
+		}
+	}
+	return err
+}
+
+type tcpConn struct{ *gonet.TCPConn }
+
+func (c *tcpConn) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	if err != nil {
+		err = mapErr(err)
+	}
+	return n, err
+}
+
+func (c *tcpConn) Write(b []byte) (int, error) {
+	n, err := c.TCPConn.Write(b)
+	if err != nil {
+		err = mapErr(err)
+	}
+	return n, err
+}
+
+type tcpListener struct{ *gonet.TCPListener }
+
+func (l *tcpListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tcpConn{TCPConn: c.(*gonet.TCPConn)}, nil
+}
+
+// endpoint is the stack's one link: it hands every outbound packet to Send
+// as contiguous bytes, and needs no link-layer header or address resolution.
+type endpoint struct {
+	mu   sync.RWMutex
+	d    stack.NetworkDispatcher
+	mtu  uint32
+	send func([]byte)
+}
+
+var _ stack.LinkEndpoint = (*endpoint)(nil)
+
+func (e *endpoint) dispatcher() stack.NetworkDispatcher {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.d
+}
+
+func (e *endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	n := 0
+	var scratch [2048]byte
+	for _, pkt := range pkts.AsSlice() {
+		size := pkt.Size()
+		var b []byte
+		if size <= len(scratch) {
+			b = scratch[:0]
+		} else {
+			b = make([]byte, 0, size)
+		}
+		for _, s := range pkt.AsSlices() {
+			b = append(b, s...)
+		}
+		e.send(b)
+		n++
+	}
+	return n, nil
+}
+
+func (e *endpoint) MTU() uint32 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.mtu
+}
+func (e *endpoint) SetMTU(mtu uint32) {
+	e.mu.Lock()
+	e.mtu = mtu
+	e.mu.Unlock()
+}
+func (*endpoint) MaxHeaderLength() uint16          { return 0 }
+func (*endpoint) LinkAddress() tcpip.LinkAddress   { return "" }
+func (*endpoint) SetLinkAddress(tcpip.LinkAddress) {}
+func (*endpoint) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityNone
+}
+func (e *endpoint) Attach(d stack.NetworkDispatcher) {
+	e.mu.Lock()
+	e.d = d
+	e.mu.Unlock()
+}
+func (e *endpoint) IsAttached() bool { return e.dispatcher() != nil }
+func (*endpoint) Wait()              {}
+func (*endpoint) ARPHardwareType() header.ARPHardwareType {
+	return header.ARPHardwareNone
+}
+func (*endpoint) AddHeader(*stack.PacketBuffer)        {}
+func (*endpoint) ParseHeader(*stack.PacketBuffer) bool { return true }
+func (*endpoint) Close()                               {}
+func (*endpoint) SetOnCloseAction(func())              {}

@@ -1,0 +1,257 @@
+package world
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/splinter-lab/splinter/internal/netstack"
+	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/scenario"
+)
+
+// Host is a machine of the world with its own userspace TCP/IP stack. Its
+// methods are safe for concurrent use.
+type Host struct {
+	plan  *scenario.PlannedHost
+	w     *World
+	st    *netstack.Stack
+	up    *iface
+	inbox inbox
+
+	// icmpTaps receive ICMP packets addressed to the host before its stack
+	// sees them (ping and traceroute).
+	tapMu  sync.Mutex
+	taps   map[uint16]chan []byte
+	nextID atomic.Uint32
+}
+
+// Name is the host's name in the scenario.
+func (h *Host) Name() string { return h.plan.Name }
+
+// Jurisdiction is the code of the jurisdiction the host is in.
+func (h *Host) Jurisdiction() string { return h.plan.Jurisdiction }
+
+// Network is the name of the host's network.
+func (h *Host) Network() string { return h.plan.Network }
+
+// Role is the host's role.
+func (h *Host) Role() scenario.Role { return h.plan.Role }
+
+// Addrs are the host's addresses, IPv4 first.
+func (h *Host) Addrs() []netip.Addr { return h.plan.Addrs }
+
+// Addr returns the host's address of the given family (4 or 6).
+func (h *Host) Addr(family int) netip.Addr {
+	for _, a := range h.plan.Addrs {
+		if a.Is4() == (family == 4) {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// Resolvers are the recursive resolvers the host is configured with.
+func (h *Host) Resolvers() []netip.Addr { return h.plan.Resolvers }
+
+// Plan returns the host's entry in the world's plan.
+func (h *Host) Plan() *scenario.PlannedHost { return h.plan }
+
+func (h *Host) receive(pkt []byte, _ *iface) {
+	if len(pkt) > 20 && (pkt[0]>>4 == 4 && pkt[9] == packet.ICMPv4 || pkt[0]>>4 == 6 && len(pkt) > 40 && pkt[6] == packet.ICMPv6) {
+		if h.tapICMP(pkt) {
+			return
+		}
+	}
+	h.inbox.put(pkt)
+}
+
+// send is the stack's output.
+func (h *Host) send(pkt []byte) { h.up.send(pkt) }
+
+// Dial connects to address on the named network ("tcp", "tcp4", "tcp6",
+// "udp", "udp4", "udp6"). The address's host may be a name, resolved through
+// the host's resolver; each address is tried in turn, IPv4 first for "tcp".
+func (h *Host) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("bad port %q", portStr)}
+	}
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a.Unmap()}
+	} else {
+		addrs, err = h.Resolve(ctx, host)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+	}
+	var firstErr error
+	for _, a := range addrs {
+		if network[len(network)-1] == '4' && !a.Is4() || network[len(network)-1] == '6' && !a.Is6() {
+			continue
+		}
+		c, err := h.DialAddr(ctx, network, netip.AddrPortFrom(a, uint16(port)))
+		if err == nil {
+			return c, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if firstErr == nil {
+		firstErr = &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no suitable address", Name: host, IsNotFound: true}}
+	}
+	return nil, firstErr
+}
+
+// DialContext is Dial, with the signature net/http's Transport wants.
+func (h *Host) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return h.Dial(ctx, network, address)
+}
+
+// DialAddr connects to an address.
+func (h *Host) DialAddr(ctx context.Context, network string, dst netip.AddrPort) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return h.st.DialTCP(ctx, dst)
+	case "udp", "udp4", "udp6":
+		return h.st.DialUDP(dst)
+	}
+	return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
+}
+
+// Listen listens for TCP connections on address (":443", "[::]:80",
+// "198.18.0.5:80"); an empty host listens on all of the host's addresses.
+func (h *Host) Listen(network, address string) (net.Listener, error) {
+	ap, err := parseListenAddr(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return h.st.ListenTCP(ap)
+	}
+	return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+}
+
+// ListenPacket opens a UDP socket on address.
+func (h *Host) ListenPacket(network, address string) (net.PacketConn, error) {
+	ap, err := parseListenAddr(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	switch network {
+	case "udp", "udp4", "udp6":
+		return h.st.ListenUDP(ap)
+	}
+	return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+}
+
+func parseListenAddr(address string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bad port %q", portStr)
+	}
+	if host == "" {
+		return netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port)), nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("listen address must be an IP address: %q", host)
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
+}
+
+// inbox is a host's receive queue: the fabric hands it packets from any
+// goroutine, one goroutine delivers them to the stack in batches. It is the
+// one goroutine hand-off on a path between two hosts.
+type inbox struct {
+	mu     sync.Mutex
+	q      []*[]byte
+	wake   chan struct{}
+	done   chan struct{}
+	closed bool
+	drops  atomic.Uint64
+}
+
+const inboxLimit = 8192
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func (q *inbox) put(pkt []byte) {
+	bp := bufPool.Get().(*[]byte)
+	*bp = append((*bp)[:0], pkt...)
+	q.mu.Lock()
+	if q.closed || len(q.q) >= inboxLimit {
+		q.mu.Unlock()
+		q.drops.Add(1)
+		return
+	}
+	q.q = append(q.q, bp)
+	first := len(q.q) == 1
+	q.mu.Unlock()
+	if first {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (q *inbox) run(deliver func([]byte)) {
+	var batch []*[]byte
+	for {
+		select {
+		case <-q.wake:
+		case <-q.done:
+			return
+		}
+		for {
+			q.mu.Lock()
+			batch, q.q = q.q, batch[:0]
+			q.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for i, bp := range batch {
+				deliver(*bp)
+				bufPool.Put(bp)
+				batch[i] = nil
+			}
+		}
+	}
+}
+
+func (q *inbox) start(deliver func([]byte)) {
+	q.wake = make(chan struct{}, 1)
+	q.done = make(chan struct{})
+	go q.run(deliver)
+}
+
+func (q *inbox) stop() {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.done)
+	}
+	q.mu.Unlock()
+}
+
+var errClosed = errors.New("world: stopped")

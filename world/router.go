@@ -1,0 +1,175 @@
+package world
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/splinter-lab/splinter/packet"
+)
+
+// Gateway sees every packet that crosses a border, in both directions, on
+// the forwarding path. Package border's engine is one; tests may write their
+// own.
+//
+// Process may rewrite pkt in place (keeping its length), and may originate
+// packets with inj, which the border router routes by their destination
+// immediately, before the packet being processed moves on: an injected answer
+// toward the client always arrives before the real one. Process must not keep
+// pkt after it returns; it is called concurrently from many flows.
+type Gateway interface {
+	Process(pkt []byte, dir packet.Direction, inj Injector) packet.Verdict
+}
+
+// Injector sends packets originated by a gateway.
+type Injector interface {
+	// Inject routes pkt (a whole IP packet) from the border, without passing
+	// it through the gateway again. pkt is copied as needed.
+	Inject(pkt []byte)
+}
+
+// Router forwards packets by longest-prefix match. Its uplink is its default
+// route; when it has a border, packets that pass between the uplink and any
+// other interface cross the border's gateway.
+type Router struct {
+	name     string
+	addrs    []netip.Addr
+	table    bart.Table[*iface]
+	uplink   *iface
+	gw       atomic.Pointer[gatewayBox]
+	isolated atomic.Bool
+	// jurisdiction is set on a jurisdiction's border router.
+	jurisdiction bool
+	w            *World
+}
+
+type gatewayBox struct{ g Gateway }
+
+// Name is the router's name.
+func (r *Router) Name() string { return r.name }
+
+// Addrs are the router's own addresses (the source of its ICMP errors).
+func (r *Router) Addrs() []netip.Addr { return r.addrs }
+
+// SetGateway installs g on the router's border (nil removes it).
+func (r *Router) SetGateway(g Gateway) {
+	if g == nil {
+		r.gw.Store(nil)
+		return
+	}
+	r.gw.Store(&gatewayBox{g})
+}
+
+func (r *Router) addr(v6 bool) netip.Addr {
+	for _, a := range r.addrs {
+		if a.Is6() == v6 {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+func (r *Router) isOwn(a netip.Addr) bool {
+	for _, o := range r.addrs {
+		if o == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) route(dst netip.Addr) *iface {
+	if out, ok := r.table.Lookup(dst); ok {
+		return out
+	}
+	return r.uplink
+}
+
+func (r *Router) receive(pkt []byte, in *iface) {
+	var p packet.IP
+	if packet.Parse(pkt, &p) != nil {
+		r.w.stats.malformed.Add(1)
+		return
+	}
+	if r.isOwn(p.Dst) {
+		r.local(pkt, &p)
+		return
+	}
+	if p.TTL <= 1 {
+		r.icmpError(pkt, &p, packet.ICMPv4TimeExceeded, packet.ICMPv6TimeExceeded, 0)
+		return
+	}
+	out := r.route(p.Dst)
+	if out == nil {
+		r.icmpError(pkt, &p, packet.ICMPv4Unreachable, packet.ICMPv6Unreachable, 0)
+		return
+	}
+	packet.DecTTL(pkt)
+	if in != nil && in.outside != out.outside {
+		if r.isolated.Load() {
+			return
+		}
+		if b := r.gw.Load(); b != nil {
+			dir := packet.Inbound
+			if out.outside {
+				dir = packet.Outbound
+			}
+			v := b.g.Process(pkt, dir, injector{r})
+			if v.Drop {
+				return
+			}
+			if v.Delay > 0 {
+				held := append([]byte(nil), pkt...)
+				time.AfterFunc(v.Delay, func() { out.send(held) })
+				return
+			}
+		}
+	}
+	out.send(pkt)
+}
+
+// originate routes a packet the router itself sends.
+func (r *Router) originate(pkt []byte) {
+	var p packet.IP
+	if packet.Parse(pkt, &p) != nil {
+		return
+	}
+	if out := r.route(p.Dst); out != nil {
+		out.send(pkt)
+	}
+}
+
+type injector struct{ r *Router }
+
+func (i injector) Inject(pkt []byte) { i.r.originate(pkt) }
+
+// local answers packets addressed to the router: echo requests.
+func (r *Router) local(pkt []byte, p *packet.IP) {
+	if p.Version == 4 && p.Proto == packet.ICMPv4 && p.ICMPType == packet.ICMPv4Echo ||
+		p.Version == 6 && p.Proto == packet.ICMPv6 && p.ICMPType == packet.ICMPv6Echo {
+		typ := uint8(packet.ICMPv4EchoReply)
+		if p.Version == 6 {
+			typ = packet.ICMPv6EchoReply
+		}
+		t := p.Transport
+		rest := uint32(t[4])<<24 | uint32(t[5])<<16 | uint32(t[6])<<8 | uint32(t[7])
+		var buf [1600]byte
+		reply := packet.AppendICMP(buf[:0], p.Dst, p.Src, typ, 0, rest, p.Payload, packet.Shape{})
+		r.originate(reply)
+	}
+}
+
+func (r *Router) icmpError(pkt []byte, p *packet.IP, v4, v6, code uint8) {
+	// Never answer an ICMP error with an ICMP error.
+	if p.Proto == packet.ICMPv4 && p.ICMPType != packet.ICMPv4Echo || p.Proto == packet.ICMPv6 && p.ICMPType < 128 {
+		return
+	}
+	src := r.addr(p.Version == 6)
+	if !src.IsValid() {
+		return
+	}
+	var buf [1600]byte
+	r.originate(packet.AppendICMPError(buf[:0], src, pkt, p, v4, v6, code))
+}
