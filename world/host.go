@@ -20,9 +20,15 @@ import (
 type Host struct {
 	plan  *scenario.PlannedHost
 	w     *World
-	st    *netstack.Stack
 	up    *iface
 	inbox inbox
+
+	// The stack is built on first use (a dial, a listen, or a packet
+	// arriving): an idle host in a large world costs only its plan entry,
+	// its link and its routes.
+	stMu   sync.Mutex
+	st     atomic.Pointer[netstack.Stack]
+	closed bool
 
 	// icmpTaps receive ICMP packets addressed to the host before its stack
 	// sees them (ping and traceroute).
@@ -68,7 +74,45 @@ func (h *Host) receive(pkt []byte, _ *iface) {
 			return
 		}
 	}
+	if h.st.Load() == nil {
+		if _, err := h.stack(); err != nil {
+			return
+		}
+	}
 	h.inbox.put(pkt)
+}
+
+// stack returns the host's stack, building it if needed.
+func (h *Host) stack() (*netstack.Stack, error) {
+	if st := h.st.Load(); st != nil {
+		return st, nil
+	}
+	h.stMu.Lock()
+	defer h.stMu.Unlock()
+	if st := h.st.Load(); st != nil {
+		return st, nil
+	}
+	if h.closed {
+		return nil, errClosed
+	}
+	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, Send: h.send})
+	if err != nil {
+		return nil, fmt.Errorf("world: host %q: %w", h.plan.Name, err)
+	}
+	h.inbox.start(st.Deliver)
+	h.st.Store(st)
+	return st, nil
+}
+
+func (h *Host) close() {
+	h.stMu.Lock()
+	h.closed = true
+	st := h.st.Load()
+	h.stMu.Unlock()
+	if st != nil {
+		h.inbox.stop()
+		st.Close()
+	}
 }
 
 // send is the stack's output.
@@ -124,11 +168,15 @@ func (h *Host) DialContext(ctx context.Context, network, address string) (net.Co
 
 // DialAddr connects to an address.
 func (h *Host) DialAddr(ctx context.Context, network string, dst netip.AddrPort) (net.Conn, error) {
+	st, err := h.stack()
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
 	switch network {
 	case "tcp", "tcp4", "tcp6":
-		return h.st.DialTCP(ctx, dst)
+		return st.DialTCP(ctx, dst)
 	case "udp", "udp4", "udp6":
-		return h.st.DialUDP(dst)
+		return st.DialUDP(dst)
 	}
 	return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
 }
@@ -140,9 +188,13 @@ func (h *Host) Listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
+	st, err := h.stack()
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
 	switch network {
 	case "tcp", "tcp4", "tcp6":
-		return h.st.ListenTCP(ap)
+		return st.ListenTCP(ap)
 	}
 	return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
 }
@@ -153,9 +205,13 @@ func (h *Host) ListenPacket(network, address string) (net.PacketConn, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
+	st, err := h.stack()
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
 	switch network {
 	case "udp", "udp4", "udp6":
-		return h.st.ListenUDP(ap)
+		return st.ListenUDP(ap)
 	}
 	return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
 }
@@ -255,3 +311,9 @@ func (q *inbox) stop() {
 }
 
 var errClosed = errors.New("world: stopped")
+
+// Up builds the host's stack now rather than on first use.
+func (h *Host) Up() error {
+	_, err := h.stack()
+	return err
+}

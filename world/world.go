@@ -15,15 +15,14 @@
 package world
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 
-	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
@@ -253,12 +252,6 @@ func (w *World) build() error {
 		for _, a := range hp.Addrs {
 			r.table.Insert(netip.PrefixFrom(a, a.BitLen()), l.ends[1])
 		}
-		st, err := netstack.New(netstack.Config{Addrs: hp.Addrs, MTU: w.opts.MTU, Send: h.send})
-		if err != nil {
-			return fmt.Errorf("world: host %q: %w", hp.Name, err)
-		}
-		h.st = st
-		h.inbox.start(st.Deliver)
 		w.hosts[hp.Name] = h
 		w.order = append(w.order, h)
 	}
@@ -286,16 +279,10 @@ func borderName(b BorderSpec) string {
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		w.svc.stop()
-		var wg sync.WaitGroup
-		for _, h := range w.order {
-			h.inbox.stop()
-			wg.Add(1)
-			go func(h *Host) {
-				defer wg.Done()
-				h.st.Close()
-			}(h)
-		}
-		wg.Wait()
+		parallel(len(w.order), func(i int) error {
+			w.order[i].close()
+			return nil
+		})
 		for _, l := range w.links {
 			l.close()
 		}
@@ -303,4 +290,32 @@ func (w *World) Close() error {
 	return nil
 }
 
-var errNoHost = errors.New("world: no such host")
+// parallel runs f(0..n-1) on GOMAXPROCS goroutines and returns the first
+// error.
+func parallel(n int, f func(i int) error) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
