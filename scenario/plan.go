@@ -1,6 +1,12 @@
 package scenario
 
-import "net/netip"
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+)
 
 // Plan is a scenario with every address allocated and every generated host
 // (resolvers, name servers, web hosts, the test helper) added: what the world
@@ -23,8 +29,44 @@ type Plan struct {
 	Zones []*PlannedZone
 	// RootHints are the addresses of the root name servers.
 	RootHints []netip.Addr
-	// Backbone is the addressing of the transit router.
+	// Backbone is the addressing of the transit router: the first address
+	// of the first IPv4 and the first IPv6 backbone prefix.
 	Backbone RouterAddrs
+	// BackbonePrefixes is the backbone's address space (the scenario's, or
+	// DefaultBackbonePrefixes).
+	BackbonePrefixes []netip.Prefix
+
+	hosts         map[string]*PlannedHost
+	networks      map[string]*PlannedNetwork
+	jurisdictions map[string]*PlannedJurisdiction
+}
+
+// Host returns the planned host of that name, or nil.
+func (p *Plan) Host(name string) *PlannedHost { return p.hosts[name] }
+
+// Network returns the planned network of that name, or nil.
+func (p *Plan) Network(name string) *PlannedNetwork { return p.networks[name] }
+
+// Jurisdiction returns the planned jurisdiction with that code, or nil.
+func (p *Plan) Jurisdiction(code string) *PlannedJurisdiction { return p.jurisdictions[code] }
+
+// HostsTable writes one line per host, in plan order: its name, jurisdiction
+// code, role and addresses (IPv4 first), in columns separated by spaces.
+// The output is stable for a given scenario.
+func (p *Plan) HostsTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	var addrs strings.Builder
+	for _, h := range p.Hosts {
+		addrs.Reset()
+		for i, a := range h.Addrs {
+			if i > 0 {
+				addrs.WriteByte(' ')
+			}
+			addrs.WriteString(a.String())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Name, h.Jurisdiction, h.Role, addrs.String())
+	}
+	return tw.Flush()
 }
 
 // RouterAddrs are a router's own addresses (used as the source of ICMP errors
@@ -40,7 +82,11 @@ type PlannedJurisdiction struct {
 	Name     string
 	Prefixes []netip.Prefix
 	Border   Border
-	Router   RouterAddrs // the jurisdiction's border router
+	// Core is the jurisdiction's core segment, an IPv4 /28 and an IPv6 /64
+	// taken at the start of its prefixes; the border router takes the first
+	// address of each.
+	Core   []netip.Prefix
+	Router RouterAddrs // the jurisdiction's border router
 	// PublicResolver is the address of its open resolver, if it has one.
 	PublicResolver []netip.Addr
 }
@@ -53,7 +99,7 @@ type PlannedNetwork struct {
 	Kind         NetworkKind
 	Prefixes     []netip.Prefix // one IPv4 and one IPv6
 	Border       Border
-	Router       RouterAddrs
+	Router       RouterAddrs // the first address of each prefix (.1, ::1)
 	// Resolver is the address(es) of the network's recursive resolver
 	// (access networks only).
 	Resolver []netip.Addr
@@ -67,8 +113,11 @@ type PlannedHost struct {
 	Role         Role
 	Addrs        []netip.Addr // IPv4 first, then IPv6
 	Link         Link
-	// Resolvers are the recursive resolvers the host is configured with
-	// (its network's, or its jurisdiction's nearest).
+	// Resolvers are the recursive resolvers the host is configured with,
+	// IPv4 first: its access network's resolver; in other networks, its
+	// jurisdiction's public resolver, else the resolver of its
+	// jurisdiction's first access network, else the first public resolver
+	// of the world. Resolvers themselves have none.
 	Resolvers []netip.Addr
 	// Sites are the domains a web host serves.
 	Sites []string
@@ -76,7 +125,9 @@ type PlannedHost struct {
 	Zones []string
 }
 
-// PlannedSite is a site with the host that serves it.
+// PlannedSite is a site with the host that serves it. Its Title and Body are
+// filled in: as written in the scenario, or generated from the domain and
+// category (the same every time).
 type PlannedSite struct {
 	Site
 	Host  string       // the web host's name
@@ -91,7 +142,7 @@ type PlannedZone struct {
 
 // NameServer is one of a zone's name servers.
 type NameServer struct {
-	Name  string // "a.root-servers.splinter." style host name
+	Name  string // "a.root-servers.net.", "ns1.nic.com.", "ns1.example-news.com."
 	Host  string // the host that serves it
 	Addrs []netip.Addr
 }

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -16,6 +17,15 @@ type Scenario struct {
 	Description string
 	// Backbone describes the transit links that join jurisdiction borders.
 	Backbone Link
+	// BackbonePrefixes is the address space reserved for the backbone (the
+	// transit router takes the first usable address of the first prefix of
+	// each family). Empty means DefaultBackbonePrefixes. Jurisdiction
+	// prefixes must not overlap it.
+	BackbonePrefixes []netip.Prefix
+	// RootNetwork names the hosting network that holds the root and generic
+	// TLD name servers. "" means the first hosting network of the first
+	// jurisdiction whose border applies no policy.
+	RootNetwork string
 	// Jurisdictions are the states of the world, each with its own border.
 	Jurisdictions []Jurisdiction
 	// Sites are the web sites of the world and their content.
@@ -23,6 +33,13 @@ type Scenario struct {
 
 	// Source is the file the scenario was read from ("" when built in Go).
 	Source string
+	// Pos is where the scenario document starts, for errors.
+	Pos Pos
+
+	// pos maps a value's path ("jurisdictions[0].prefixes[1]") to where
+	// it was written, so that problems can point at the offending value
+	// rather than at the object holding it. Nil when built in Go.
+	pos map[string]Pos
 }
 
 // Jurisdiction is a state: it owns address space, contains networks and has a
@@ -115,7 +132,7 @@ const (
 type Host struct {
 	// Name is unique in the scenario ("cn-client-1").
 	Name string
-	// Role is RoleClient or RoleServer for declared hosts.
+	// Role is RoleClient or RoleServer for declared hosts; it is required.
 	Role Role
 	// Addrs, if given, are the host's addresses; they must lie in the
 	// network's prefixes. If empty, one IPv4 and one IPv6 address are
@@ -137,8 +154,9 @@ type Site struct {
 	Category string
 	// Network is the hosting network that serves the site.
 	Network string
-	// Title and Body are the site's content. A title is generated from the
-	// domain when empty.
+	// Title and Body are the site's content. When empty, the plan generates
+	// them deterministically from the domain and category (see PlannedSite);
+	// the scenario itself is left as written. Body is an HTML document.
 	Title string
 	Body  string
 	// HTTP3 serves the site over QUIC as well (advertised with Alt-Svc).
@@ -165,9 +183,29 @@ type Link struct {
 // IsZero reports whether the link is unimpaired.
 func (l Link) IsZero() bool { return l == Link{} }
 
-// Pos is a position in a scenario file.
+// Pos is a position in a scenario file. Its zero value means "unknown" (a
+// scenario built in Go).
 type Pos struct {
 	File   string
-	Line   int
-	Column int
+	Line   int // 1-based; 0 when unknown
+	Column int // 1-based; 0 when unknown
+}
+
+// IsValid reports whether the position is known.
+func (p Pos) IsValid() bool { return p.Line > 0 }
+
+// String returns "file:line:column", omitting the parts that are unknown,
+// or "" for the zero Pos.
+func (p Pos) String() string {
+	if !p.IsValid() {
+		return p.File
+	}
+	s := strconv.Itoa(p.Line)
+	if p.Column > 0 {
+		s += ":" + strconv.Itoa(p.Column)
+	}
+	if p.File != "" {
+		s = p.File + ":" + s
+	}
+	return s
 }
