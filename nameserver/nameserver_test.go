@@ -448,7 +448,7 @@ func racer(t *testing.T, genuine, forged netip.Addr) (*world, func()) {
 				_, _ = pc.WriteTo(b, from)
 			}
 			_, _ = pc.WriteTo([]byte("junk"), from)
-			reply(q.Id+1, forged, q.Question[0].Name)       // wrong ID
+			reply(q.Id+1, forged, q.Question[0].Name)        // wrong ID
 			reply(q.Id, forged, "other."+q.Question[0].Name) // wrong question
 			reply(q.Id, forged, q.Question[0].Name)          // first matching: wins
 			reply(q.Id, genuine, q.Question[0].Name)
