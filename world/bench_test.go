@@ -20,7 +20,7 @@ import (
 // passThrough is a gateway that parses every packet and passes it.
 type passThrough struct{}
 
-func (passThrough) Process(pkt []byte, _ packet.Direction, _ world.Injector) packet.Verdict {
+func (passThrough) Process(pkt []byte, _ packet.Direction, _ func([]byte)) packet.Verdict {
 	var p packet.IP
 	packet.Parse(pkt, &p)
 	return packet.Verdict{}

@@ -15,19 +15,14 @@ import (
 // own.
 //
 // Process may rewrite pkt in place (keeping its length), and may originate
-// packets with inj, which the border router routes by their destination
-// immediately, before the packet being processed moves on: an injected answer
-// toward the client always arrives before the real one. Process must not keep
-// pkt after it returns; it is called concurrently from many flows.
+// packets with inject: the border router routes each by its destination at
+// once, without passing it through the gateway again, and before the packet
+// being processed moves on, so an injected answer toward the client always
+// arrives before the real one. inject may also be called later (a delayed
+// RST). Process must not keep pkt after it returns; it is called concurrently
+// from many flows.
 type Gateway interface {
-	Process(pkt []byte, dir packet.Direction, inj Injector) packet.Verdict
-}
-
-// Injector sends packets originated by a gateway.
-type Injector interface {
-	// Inject routes pkt (a whole IP packet) from the border, without passing
-	// it through the gateway again. pkt is copied as needed.
-	Inject(pkt []byte)
+	Process(pkt []byte, dir packet.Direction, inject func(pkt []byte)) packet.Verdict
 }
 
 // Router forwards packets by longest-prefix match. Its uplink is its default
@@ -42,6 +37,7 @@ type Router struct {
 	isolated atomic.Bool
 	// jurisdiction is set on a jurisdiction's border router.
 	jurisdiction bool
+	inject       func([]byte) // originate, bound once
 	w            *World
 }
 
@@ -116,7 +112,7 @@ func (r *Router) receive(pkt []byte, in *iface) {
 			if out.outside {
 				dir = packet.Outbound
 			}
-			v := b.g.Process(pkt, dir, injector{r})
+			v := b.g.Process(pkt, dir, r.inject)
 			if v.Drop {
 				return
 			}
@@ -140,10 +136,6 @@ func (r *Router) originate(pkt []byte) {
 		out.send(pkt)
 	}
 }
-
-type injector struct{ r *Router }
-
-func (i injector) Inject(pkt []byte) { i.r.originate(pkt) }
 
 // local answers packets addressed to the router: echo requests.
 func (r *Router) local(pkt []byte, p *packet.IP) {

@@ -164,8 +164,18 @@ func Build(plan *scenario.Plan, opts Options) (*World, error) {
 	return w, nil
 }
 
+// Start plans sc and builds a world from it.
+func Start(sc *scenario.Scenario, opts Options) (*World, error) {
+	plan, err := sc.Plan()
+	if err != nil {
+		return nil, err
+	}
+	return Build(plan, opts)
+}
+
 func (w *World) newRouter(name string, addrs ...netip.Addr) *Router {
 	r := &Router{name: name, w: w}
+	r.inject = r.originate
 	for _, a := range addrs {
 		if a.IsValid() {
 			r.addrs = append(r.addrs, a)
