@@ -1,0 +1,26 @@
+// Package policy owns the language a border's censorship policy is written in:
+// the canonical typed Go configuration (Policy, List, Rule, Scope, Inspect),
+// the YAML adapter onto it (Load, LoadFile), validation that collects every
+// problem with its file:line:column (Validate, Error), the reading of list
+// files (plain lines, hosts files, Citizen Lab test-list CSV) and the compiled
+// list structures an engine queries on the fast path (DomainSet, RegexSet,
+// KeywordSet, PrefixSet, PortSet behind Compiled).
+//
+// It also owns the registry of matcher kinds (what a rule looks at: "dns",
+// "tls-sni", "http", "quic-sni", "fully-encrypted", ...) and action kinds
+// (what a rule does: "rst", "dns-inject", "residual", "throttle", ...). Each
+// kind is a typed config struct with a Validate method and a doc string,
+// registered under its name (RegisterMatcher, RegisterAction). The package
+// does not inspect packets and does not act on them: package border compiles
+// a Policy into an engine and implements the behaviour of each kind, keyed on
+// the config's Go type.
+//
+// A policy is built either in Go or by Load from YAML; both go through
+// (*Policy).Validate. Load runs Validate itself so one *Error reports decode
+// and validation problems together. Every rule must carry an ID, a Source
+// citation and a Year: splinter's profiles state where each behaviour comes
+// from, so a rule without a citation is an error, not a warning.
+//
+// The YAML form is documented, with a complete example, in README.md; a test
+// loads and validates that example.
+package policy
