@@ -371,3 +371,5 @@ func TestCapturePcap(t *testing.T) {
 		t.Fatalf("bad pcap header % x", b[:24])
 	}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -2,13 +2,12 @@ package world
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
-	"strings"
-	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/splinter-lab/splinter/nameserver"
 )
 
 // Resolve looks name up (A and AAAA) through the host's first recursive
@@ -29,8 +28,8 @@ func (h *Host) Resolve(ctx context.Context, name string) ([]netip.Addr, error) {
 	ch := make(chan result, 2)
 	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		go func(qt uint16) {
-			m, err := h.Exchange(ctx, server, name, qt)
-			if err != nil {
+			_, m, err := nameserver.Lookup(ctx, h, server, name, qt)
+			if m == nil {
 				ch <- result{err: err}
 				return
 			}
@@ -78,67 +77,4 @@ func (h *Host) Resolve(ctx context.Context, name string) ([]netip.Addr, error) {
 		return nil, firstErr
 	}
 	return addrs, nil
-}
-
-// Exchange sends one DNS query for name and qtype to server over UDP (with
-// the RD bit set) and returns the first answer that matches it, retrying
-// once; a truncated answer is retried over TCP.
-func (h *Host) Exchange(ctx context.Context, server netip.AddrPort, name string, qtype uint16) (*dns.Msg, error) {
-	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(strings.ToLower(name)), qtype)
-	q.SetEdns0(1232, false)
-	return h.ExchangeMsg(ctx, server, q)
-}
-
-// ExchangeMsg sends a prepared query to server over UDP, falling back to TCP
-// on truncation.
-func (h *Host) ExchangeMsg(ctx context.Context, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
-	var lastErr error
-	for try := 0; try < 2; try++ {
-		m, err := h.exchange(ctx, "udp", server, q, 2*time.Second)
-		if err == nil && m.Truncated {
-			m, err = h.exchange(ctx, "tcp", server, q, 4*time.Second)
-		}
-		if err == nil {
-			return m, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-func (h *Host) exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
-	c, err := h.DialAddr(ctx, network, server)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	dl := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
-	}
-	c.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	dc := &dns.Conn{Conn: c}
-	if err := dc.WriteMsg(q); err != nil {
-		return nil, err
-	}
-	for {
-		m, err := dc.ReadMsg()
-		if err != nil {
-			return nil, err
-		}
-		if m.Id == q.Id && len(m.Question) == 1 && len(q.Question) == 1 &&
-			strings.EqualFold(m.Question[0].Name, q.Question[0].Name) && m.Question[0].Qtype == q.Question[0].Qtype {
-			return m, nil
-		}
-	}
 }

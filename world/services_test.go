@@ -1,0 +1,181 @@
+package world_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/world"
+)
+
+func startEmbedded(t testing.TB, name string) *world.World {
+	t.Helper()
+	sc, err := scenario.Embedded(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := world.Start(sc, world.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp, string(b)
+}
+
+func TestServicesAcrossBorders(t *testing.T) {
+	w := startEmbedded(t, "two-lands")
+	client := w.Host("cn-client-1")
+	const site = "www.freepress-herald.com"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	addrs, err := client.Resolve(ctx, site)
+	if err != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	web := w.Host("web-www-freepress-herald-com")
+	if len(addrs) != 2 || addrs[0] != web.Addr(4) || addrs[1] != web.Addr(6) {
+		t.Fatalf("resolved %v, want %v", addrs, web.Addrs())
+	}
+	if _, err := client.Resolve(ctx, "nonexistent.freepress-herald.com"); err == nil || !isNotFound(err) {
+		t.Fatalf("resolving a missing name: %v, want not found", err)
+	}
+
+	hc := client.HTTPClient()
+	for _, tc := range []struct {
+		name, url, proto string
+	}{
+		{"http", "http://" + site + "/", "HTTP/1.1"},
+		{"https-h2", "https://" + site + "/", "HTTP/2.0"},
+		{"http-ipv4", "http://" + web.Addr(4).String() + "/", "HTTP/1.1"},
+		{"http-ipv6", "http://[" + web.Addr(6).String() + "]/", "HTTP/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", tc.url, nil)
+			req.Host = site
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Proto != tc.proto {
+				t.Fatalf("status %d proto %s, want 200 %s", resp.StatusCode, resp.Proto, tc.proto)
+			}
+			title := w.Plan().Sites[0].Title
+			for _, s := range w.Plan().Sites {
+				if s.Domain == site {
+					title = s.Title
+				}
+			}
+			if !strings.Contains(string(body), "<title>"+title+"</title>") {
+				t.Fatalf("page lacks its title %q", title)
+			}
+		})
+	}
+	t.Run("https-h1-v6", func(t *testing.T) {
+		tr := &http.Transport{TLSClientConfig: client.TLSConfig(""), DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			return client.DialContext(ctx, "tcp6", net.JoinHostPort(site, port))
+		}}
+		defer tr.CloseIdleConnections()
+		resp, _ := get(t, &http.Client{Transport: tr}, "https://"+site+"/")
+		if resp.Proto != "HTTP/1.1" || resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 {
+			t.Fatalf("proto %s", resp.Proto)
+		}
+		if ra := resp.TLS.PeerCertificates[0].DNSNames; len(ra) == 0 || ra[0] != site {
+			t.Fatalf("certificate names %v", ra)
+		}
+	})
+	t.Run("http3", func(t *testing.T) {
+		var h3site string
+		for _, s := range w.Plan().Sites {
+			if s.HTTP3 && w.Host(s.Host).Jurisdiction() != "CN" {
+				h3site = s.Domain
+			}
+		}
+		if h3site == "" {
+			t.Skip("no HTTP/3 site abroad in two-lands")
+		}
+		c := client.HTTP3Client()
+		defer c.Transport.(*http3.Transport).Close()
+		resp, _ := get(t, c, "https://"+h3site+"/")
+		if resp.Proto != "HTTP/3.0" || resp.StatusCode != 200 {
+			t.Fatalf("proto %s status %d", resp.Proto, resp.StatusCode)
+		}
+	})
+}
+
+func isNotFound(err error) bool {
+	var de *net.DNSError
+	return errorsAs(err, &de) && de.IsNotFound
+}
+
+func TestIsolatedJurisdictionKeepsDomesticService(t *testing.T) {
+	w := startEmbedded(t, "two-lands")
+	client := w.Host("cn-client-1")
+	if err := w.Isolate("CN", true); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	hc := client.HTTPClient()
+	hc.Timeout = 5 * time.Second
+	resp, body := get(t, hc, "http://www.people-daily.cn/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "<title>") {
+		t.Fatalf("domestic site: %d", resp.StatusCode)
+	}
+	if _, err := hc.Get("http://www.freepress-herald.com/"); err == nil {
+		t.Fatal("a foreign site was reachable from an isolated jurisdiction")
+	}
+	if _, err := client.DialAddr(ctx, "tcp", netip.AddrPortFrom(w.Host("web-www-freepress-herald-com").Addr(4), 80)); err == nil {
+		t.Fatal("dialled a foreign address from an isolated jurisdiction")
+	}
+}
+
+// Example shows the Go API: start an embedded scenario, pick a host by name
+// and fetch a site abroad over HTTPS.
+func Example() {
+	sc, err := scenario.Embedded("two-lands")
+	if err != nil {
+		panic(err)
+	}
+	w, err := world.Start(sc, world.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer w.Close()
+
+	client := w.Host("cn-client-1")
+	resp, err := client.HTTPClient().Get("https://www.freepress-herald.com/")
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println(client.Jurisdiction(), resp.Status, resp.Proto)
+	// Output: CN 200 OK HTTP/2.0
+}
