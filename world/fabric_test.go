@@ -373,3 +373,38 @@ func TestCapturePcap(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func TestDivert(t *testing.T) {
+	w := build(t, twoLands(scenario.Link{}, scenario.Link{}), world.Options{})
+	a, b := w.Host("AA-one"), w.Host("BB-one")
+	got := make(chan []byte, 4)
+	inject, restore := b.Divert(func(pkt []byte) { got <- append([]byte(nil), pkt...) })
+	c, err := a.DialAddr(context.Background(), "udp", netip.AddrPortFrom(b.Addr(4), 4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("to the outside"))
+	var p packet.IP
+	select {
+	case pkt := <-got:
+		if packet.Parse(pkt, &p) != nil || string(p.Payload) != "to the outside" {
+			t.Fatalf("diverted packet %x", pkt)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("nothing diverted")
+	}
+	// Answer from "outside", as the host.
+	inject(packet.AppendUDP(nil, netip.AddrPortFrom(b.Addr(4), 4242), netip.AddrPortFrom(p.Src, p.SrcPort), []byte("from the outside"), packet.Shape{}))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 100)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "from the outside" {
+		t.Fatalf("read %q %v", buf[:n], err)
+	}
+	restore()
+	echo(t, b, "7")
+	if _, err := a.DialAddr(context.Background(), "tcp", netip.AddrPortFrom(b.Addr(4), 7)); err != nil {
+		t.Fatalf("after restore: %v", err)
+	}
+}

@@ -32,6 +32,10 @@ type Host struct {
 
 	// icmpTaps receive ICMP packets addressed to the host before its stack
 	// sees them (ping and traceroute).
+	// divert, when set, takes every packet addressed to the host instead
+	// of its stack (a real program's TUN device, see Divert).
+	divert atomic.Pointer[func([]byte)]
+
 	tapMu  sync.Mutex
 	taps   map[uint16]chan []byte
 	nextID atomic.Uint32
@@ -69,6 +73,10 @@ func (h *Host) Resolvers() []netip.Addr { return h.plan.Resolvers }
 func (h *Host) Plan() *scenario.PlannedHost { return h.plan }
 
 func (h *Host) receive(pkt []byte, _ *iface) {
+	if d := h.divert.Load(); d != nil {
+		(*d)(pkt)
+		return
+	}
 	if len(pkt) > 20 && (pkt[0]>>4 == 4 && pkt[9] == packet.ICMPv4 || pkt[0]>>4 == 6 && len(pkt) > 40 && pkt[6] == packet.ICMPv6) {
 		if h.tapICMP(pkt) {
 			return
@@ -316,4 +324,16 @@ var errClosed = errors.New("world: stopped")
 func (h *Host) Up() error {
 	_, err := h.stack()
 	return err
+}
+
+// Divert hands the host's network interface to something outside the world,
+// such as the TUN device of a real program's network namespace: from now on
+// every packet addressed to the host is passed to out (which must copy what
+// it keeps) instead of the host's stack, and each packet given to the
+// returned inject function enters the world as if the host had sent it (it
+// is borrowed for the call). restore gives the interface back to the host's
+// stack.
+func (h *Host) Divert(out func(pkt []byte)) (inject func(pkt []byte), restore func()) {
+	h.divert.Store(&out)
+	return h.send, func() { h.divert.Store(nil) }
 }

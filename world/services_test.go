@@ -152,7 +152,9 @@ func TestIsolatedJurisdictionKeepsDomesticService(t *testing.T) {
 	if _, err := hc.Get("http://www.freepress-herald.com/"); err == nil {
 		t.Fatal("a foreign site was reachable from an isolated jurisdiction")
 	}
-	if _, err := client.DialAddr(ctx, "tcp", netip.AddrPortFrom(w.Host("web-www-freepress-herald-com").Addr(4), 80)); err == nil {
+	dctx, dcancel := context.WithTimeout(ctx, time.Second)
+	defer dcancel()
+	if _, err := client.DialAddr(dctx, "tcp", netip.AddrPortFrom(w.Host("web-www-freepress-herald-com").Addr(4), 80)); err == nil {
 		t.Fatal("dialled a foreign address from an isolated jurisdiction")
 	}
 }
