@@ -17,12 +17,19 @@ package world
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/profiles"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
@@ -31,8 +38,17 @@ type Options struct {
 	// Clock drives the link models; nil is the system clock.
 	Clock Clock
 	// Gateway builds the gateway of a border whose Policy is set. If nil,
-	// borders with a policy are left open (and World.Borders lists them).
+	// each border runs a border.Engine on its policy, resolved by Policies.
 	Gateway func(b BorderSpec) (Gateway, error)
+	// Policies resolves a border's policy reference. If nil, a reference is
+	// an embedded profile (package profiles) or else a policy file path,
+	// relative to the scenario file.
+	Policies func(ref string) (*policy.Policy, error)
+	// Log receives every border decision. If nil, the world makes one
+	// (World.Log).
+	Log *border.Log
+	// BorderClock is the border engines' clock; nil is the system clock.
+	BorderClock border.Clock
 	// Seed makes link loss and jitter reproducible.
 	Seed uint64
 	// MTU of every host interface; 0 means 1500.
@@ -65,6 +81,8 @@ type World struct {
 	links    map[string]*Link
 	backbone *Router
 	borders  []BorderSpec
+	log      *border.Log
+	engines  map[string]*border.Engine
 
 	svc services
 
@@ -97,6 +115,54 @@ func (w *World) Links() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Log returns the decision log every border of the world writes to.
+func (w *World) Log() *border.Log { return w.log }
+
+// Engine returns the censor engine of a border by name ("CN", or
+// "CN/cn-henan-unicom" for a network's border), or nil.
+func (w *World) Engine(name string) *border.Engine { return w.engines[name] }
+
+// engine is the default gateway factory: a border.Engine on the border's
+// policy.
+func (w *World) engine(b BorderSpec) (Gateway, error) {
+	pol, err := w.policy(b.Policy)
+	if err != nil {
+		return nil, err
+	}
+	name := borderName(b)
+	seed := w.opts.Seed
+	for _, c := range name {
+		seed = seed*31 + uint64(c)
+	}
+	if w.opts.Seed == 0 {
+		seed ^= rand.Uint64()
+	}
+	e, err := border.New(pol, border.Config{Border: name, Jurisdiction: b.Jurisdiction, Log: w.log, Clock: w.opts.BorderClock,
+		Rand: rand.New(rand.NewPCG(seed, 0x5eed))})
+	if err != nil {
+		return nil, err
+	}
+	w.engines[name] = e
+	return e, nil
+}
+
+func (w *World) policy(ref string) (*policy.Policy, error) {
+	if w.opts.Policies != nil {
+		return w.opts.Policies(ref)
+	}
+	if profiles.Has(ref) {
+		return profiles.Load(ref)
+	}
+	path := ref
+	if src := w.plan.Scenario.Source; src != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(src), path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("policy %q is neither an embedded profile (%s) nor a readable file", ref, strings.Join(profiles.Names(), ", "))
+	}
+	return policy.LoadFile(path)
 }
 
 // Isolate cuts jurisdiction code off from the rest of the world (on=true), as
@@ -146,10 +212,15 @@ func Build(plan *scenario.Plan, opts Options) (*World, error) {
 		clk:     opts.Clock,
 		hosts:   make(map[string]*Host, len(plan.Hosts)),
 		routers: make(map[string]*Router),
+		engines: make(map[string]*border.Engine),
 		links:   make(map[string]*Link),
 	}
 	if w.clk == nil {
 		w.clk = systemClock{}
+	}
+	w.log = opts.Log
+	if w.log == nil {
+		w.log = border.NewLog(nil, 0)
 	}
 	if err := w.build(); err != nil {
 		w.Close()
@@ -265,9 +336,13 @@ func (w *World) build() error {
 		w.hosts[hp.Name] = h
 		w.order = append(w.order, h)
 	}
-	if w.opts.Gateway != nil {
+	gw := w.opts.Gateway
+	if gw == nil {
+		gw = w.engine
+	}
+	{
 		for _, b := range w.borders {
-			g, err := w.opts.Gateway(b)
+			g, err := gw(b)
 			if err != nil {
 				return fmt.Errorf("world: border of %s: %w", borderName(b), err)
 			}

@@ -1,0 +1,150 @@
+package border
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
+)
+
+// Key kinds of a block.
+const (
+	keyDstIP = 2
+	key3     = 3
+	key4     = 4
+)
+
+// blockKey identifies what a residual block or null route covers.
+type blockKey struct {
+	kind   uint8
+	proto  uint8
+	client netip.AddrPort // port zero unless kind is key4; invalid for keyDstIP
+	server netip.AddrPort // port zero for keyDstIP
+}
+
+// block is an active residual block or null route: engine state, not rule
+// state.
+type block struct {
+	rule     *rule
+	action   string // "residual" or "null-route"
+	start    time.Time
+	until    time.Time
+	dur      time.Duration
+	restart  bool
+	enforce  policy.Enforce
+	c2s, s2c bool
+	hit      float64
+}
+
+type blockTable struct {
+	mu sync.Mutex
+	m  map[blockKey]*block
+	n  atomic.Int64
+}
+
+func newBlockTable() *blockTable { return &blockTable{m: make(map[blockKey]*block)} }
+
+func (t *blockTable) active() bool { return t.n.Load() > 0 }
+
+func (t *blockTable) add(k blockKey, b *block) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.m[k]; old != nil && !old.restart && old.until.After(b.start) {
+		return // a repeat does not restart a running timer
+	}
+	if _, ok := t.m[k]; !ok {
+		t.n.Add(1)
+	}
+	t.m[k] = b
+}
+
+// find returns the active block for k at now, removing an expired one.
+func (t *blockTable) find(k blockKey, now time.Time) *block {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.m[k]
+	if b == nil {
+		return nil
+	}
+	if !now.Before(b.until) {
+		delete(t.m, k)
+		t.n.Add(-1)
+		return nil
+	}
+	if now.Before(b.start) {
+		return nil
+	}
+	if b.restart {
+		b.until = now.Add(b.dur)
+	}
+	return b
+}
+
+func flowKeys(proto uint8, client, server netip.AddrPort) [3]blockKey {
+	return [3]blockKey{
+		{kind: key4, proto: proto, client: client, server: server},
+		{kind: key3, proto: proto, client: netip.AddrPortFrom(client.Addr(), 0), server: server},
+		{kind: keyDstIP, server: netip.AddrPortFrom(server.Addr(), 0)},
+	}
+}
+
+// enforce applies any block covering the flow to p.
+func (t *blockTable) enforce(e *Engine, f *flow, fromClient bool, p *packet.IP, pkt []byte, now time.Time, inject func([]byte)) (packet.Verdict, bool) {
+	for _, k := range flowKeys(f.proto, f.client, f.server) {
+		b := t.find(k, now)
+		if b == nil {
+			continue
+		}
+		if fromClient && !b.c2s || !fromClient && !b.s2c {
+			continue
+		}
+		if f.hits == nil {
+			f.hits = make(map[*block]int8)
+		}
+		roll := f.hits[b]
+		if roll == 0 {
+			roll = -1
+			if b.hit >= 1 || e.float() < b.hit {
+				roll = 1
+			}
+			f.hits[b] = roll
+			if roll == 1 {
+				e.record(b.rule, b.action, true, f, nil, enforceDetail(b))
+			}
+		}
+		if roll < 0 {
+			continue
+		}
+		if b.enforce == policy.EnforceRST && f.proto == packet.TCP {
+			// The follow-up handshake completes; the first data is reset.
+			if fromClient && len(p.Payload) > 0 {
+				e.sendRSTs(f, p, policy.ToBoth, &policy.RSTAction{}, inject)
+				return packet.Verdict{Drop: true}, true
+			}
+			continue
+		}
+		return packet.Verdict{Drop: true}, true
+	}
+	return packet.Verdict{}, false
+}
+
+// enforceStateless applies null routes to packets without a flow.
+func (t *blockTable) enforceStateless(e *Engine, p *packet.IP, dir packet.Direction, now time.Time, inject func([]byte)) (packet.Verdict, bool) {
+	for _, a := range []netip.Addr{p.Dst, p.Src} {
+		if b := t.find(blockKey{kind: keyDstIP, server: netip.AddrPortFrom(a, 0)}, now); b != nil {
+			return packet.Verdict{Drop: true}, true
+		}
+	}
+	return packet.Verdict{}, false
+}
+
+func enforceDetail(b *block) string {
+	how := "drop"
+	if b.enforce == policy.EnforceRST {
+		how = "rst on data"
+	}
+	return "enforcing " + b.action + " (" + how + ")"
+}

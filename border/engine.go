@@ -1,0 +1,150 @@
+package border
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
+)
+
+// Config configures an Engine. The zero value is usable: system clock,
+// randomly seeded randomness, no log, default flow-table limits.
+type Config struct {
+	// Border names the border in decisions ("CN", "CN/cn-henan-unicom").
+	Border string
+	// Jurisdiction is the code of the border's jurisdiction.
+	Jurisdiction string
+	// Log receives every decision; nil records nothing.
+	Log *Log
+	// Clock is the engine's time; nil is the system clock.
+	Clock Clock
+	// Rand draws every random choice (probabilities, delays, IP-IDs); nil is
+	// seeded randomly.
+	Rand *rand.Rand
+	// MaxFlows caps the flow table; 0 means 1<<18 flows. When full, the
+	// oldest of a sample of flows is evicted.
+	MaxFlows int
+	// MaxBufferBytes caps the memory of all reassembly buffers together; 0
+	// means 64 MiB. A flow that cannot get buffer space is not reassembled.
+	MaxBufferBytes int
+}
+
+// Engine enforces one policy on one border. It implements world.Gateway.
+// Its methods are safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	pol    *policy.Policy
+	rules  []*rule
+	lists  map[string]*policy.Compiled
+	clock  Clock
+	randMu sync.Mutex
+	rnd    *rand.Rand
+
+	// byProto lists, per transport (tcp, udp, other), the rules that may
+	// apply; a packet of a protocol with no rule and no block costs a parse.
+	byProto [3][]*rule
+	flows   *flowTable
+	blocks  *blockTable
+}
+
+// New compiles pol into an engine.
+func New(pol *policy.Policy, cfg Config) (*Engine, error) {
+	if pol == nil {
+		return nil, fmt.Errorf("border: nil policy")
+	}
+	lists, err := pol.CompileLists()
+	if err != nil {
+		return nil, fmt.Errorf("border: policy %s: %w", pol.Name, err)
+	}
+	e := &Engine{cfg: cfg, pol: pol, lists: lists, clock: cfg.Clock, rnd: cfg.Rand}
+	if e.clock == nil {
+		e.clock = systemClock{}
+	}
+	if e.rnd == nil {
+		e.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	for i := range pol.Rules {
+		r, err := e.compileRule(i, &pol.Rules[i])
+		if err != nil {
+			return nil, fmt.Errorf("border: policy %s: rule %s: %w", pol.Name, pol.Rules[i].ID, err)
+		}
+		e.rules = append(e.rules, r)
+		for p := range e.byProto {
+			if r.protos&(1<<p) != 0 {
+				e.byProto[p] = append(e.byProto[p], r)
+			}
+		}
+	}
+	e.flows = newFlowTable(cfg.MaxFlows, cfg.MaxBufferBytes)
+	e.blocks = newBlockTable()
+	return e, nil
+}
+
+// Policy returns the policy the engine enforces.
+func (e *Engine) Policy() *policy.Policy { return e.pol }
+
+// Flows is the number of flows in the table.
+func (e *Engine) Flows() int { return e.flows.len() }
+
+func (e *Engine) float() float64 {
+	e.randMu.Lock()
+	defer e.randMu.Unlock()
+	return e.rnd.Float64()
+}
+
+func (e *Engine) uint32n(n uint32) uint32 {
+	e.randMu.Lock()
+	defer e.randMu.Unlock()
+	return e.rnd.Uint32N(n)
+}
+
+func (e *Engine) duration(r policy.DurationRange) time.Duration {
+	if r.Max <= r.Min {
+		return r.Min
+	}
+	e.randMu.Lock()
+	defer e.randMu.Unlock()
+	return r.Min + time.Duration(e.rnd.Int64N(int64(r.Max-r.Min)+1))
+}
+
+func protoIndex(proto uint8) int {
+	switch proto {
+	case packet.TCP:
+		return 0
+	case packet.UDP:
+		return 1
+	}
+	return 2
+}
+
+// Process implements world.Gateway.
+func (e *Engine) Process(pkt []byte, dir packet.Direction, inject func([]byte)) packet.Verdict {
+	var p packet.IP
+	if packet.Parse(pkt, &p) != nil {
+		return packet.Verdict{}
+	}
+	now := e.clock.Now()
+	rules := e.byProto[protoIndex(p.Proto)]
+	if p.Fragment || (p.Proto != packet.TCP && p.Proto != packet.UDP) {
+		// No flow: only header rules, each packet on its own.
+		if e.blocks.active() {
+			if v, hit := e.blocks.enforceStateless(e, &p, dir, now, inject); hit {
+				return v
+			}
+		}
+		return e.stateless(&p, pkt, dir, now, inject, rules)
+	}
+	if len(rules) == 0 && !e.blocks.active() {
+		return packet.Verdict{}
+	}
+	f, fromClient := e.flows.lookup(&p, dir, now)
+	if f == nil {
+		return packet.Verdict{}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return e.onFlow(f, fromClient, &p, pkt, dir, now, inject, rules)
+}

@@ -1,0 +1,270 @@
+package border
+
+import (
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/splinter-lab/splinter/packet"
+)
+
+// Idle timeouts of the flow table.
+const (
+	tcpIdle      = 10 * time.Minute
+	halfOpenIdle = 60 * time.Second
+	udpIdle      = 60 * time.Second // the GFW's QUIC flow memory (USENIX Sec 2025)
+	flowShards   = 64
+)
+
+// flowKey is a 5-tuple in canonical order (lower endpoint first), so both
+// directions of a flow find the same entry.
+type flowKey struct {
+	a, b  netip.AddrPort
+	proto uint8
+}
+
+func keyOf(p *packet.IP) flowKey {
+	s, d := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
+	if s.Compare(d) > 0 {
+		s, d = d, s
+	}
+	return flowKey{s, d, p.Proto}
+}
+
+// flow is everything the engine remembers about one connection. Guarded by
+// mu.
+type flow struct {
+	mu       sync.Mutex
+	key      flowKey
+	client   netip.AddrPort
+	server   netip.AddrPort
+	proto    uint8
+	dir      packet.Direction // direction of the client's packets
+	created  time.Time
+	lastSeen time.Time
+
+	// TCP tracking.
+	sawSYN      bool // the client's SYN was seen
+	established bool
+	torn        bool // the censor's state was torn down (a client RST)
+	cliNext     uint32
+	srvNext     uint32
+	cliValid    bool
+	srvValid    bool
+
+	// Client-to-server stream reassembly, shared by the rules that need it.
+	isn        uint32 // the client's initial sequence number
+	streamNext uint32 // sequence number of the next stream byte
+	streamInit bool
+	stream     []byte
+	streamCap  int  // bytes the stream may hold
+	streamOff  bool // no more reassembly for this flow
+
+	clientPkts int // client packets seen (data packets for TCP)
+	rs         []ruleState
+
+	// Enforcement state.
+	dropC2S, dropS2C bool
+	throttle         [2]*bucket // by direction of travel: 0 client→server
+	pending          []pendingRST
+	delay            time.Duration
+	hits             map[*block]int8 // residual hit rolls: 1 hit, -1 spared
+}
+
+// ruleState is a rule's progress on one flow.
+type ruleState struct {
+	done     bool
+	scoped   bool // the flow-level scope was checked and holds
+	pkts     int
+	selected int8 // probability roll: 0 not yet, 1 selected, -1 spared
+}
+
+func (f *flow) state(i int, n int) *ruleState {
+	if f.rs == nil {
+		f.rs = make([]ruleState, n)
+	}
+	return &f.rs[i]
+}
+
+type shard struct {
+	mu sync.Mutex
+	m  map[flowKey]*flow
+}
+
+// flowTable holds every flow the engine tracks, bounded in count and in
+// reassembly memory.
+type flowTable struct {
+	shards   [flowShards]shard
+	seed     maphash.Seed
+	count    atomic.Int64
+	max      int64
+	bufBytes atomic.Int64
+	maxBuf   int64
+}
+
+func newFlowTable(maxFlows, maxBuf int) *flowTable {
+	if maxFlows <= 0 {
+		maxFlows = 1 << 18
+	}
+	if maxBuf <= 0 {
+		maxBuf = 64 << 20
+	}
+	t := &flowTable{seed: maphash.MakeSeed(), max: int64(maxFlows), maxBuf: int64(maxBuf)}
+	for i := range t.shards {
+		t.shards[i].m = make(map[flowKey]*flow)
+	}
+	return t
+}
+
+func (t *flowTable) len() int { return int(t.count.Load()) }
+
+func (t *flowTable) shardOf(k flowKey) *shard {
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	a, b := k.a.Addr().As16(), k.b.Addr().As16()
+	h.Write(a[:])
+	h.Write(b[:])
+	h.WriteByte(byte(k.a.Port()))
+	h.WriteByte(byte(k.b.Port()))
+	h.WriteByte(byte(k.b.Port() >> 8))
+	return &t.shards[h.Sum64()%flowShards]
+}
+
+func idleLimit(f *flow) time.Duration {
+	if f.proto == packet.UDP {
+		return udpIdle
+	}
+	if f.established {
+		return tcpIdle
+	}
+	return halfOpenIdle
+}
+
+// lookup finds or creates the flow of p, and reports whether p travels from
+// the flow's client.
+func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*flow, bool) {
+	k := keyOf(p)
+	s := t.shardOf(k)
+	s.mu.Lock()
+	f := s.m[k]
+	if f != nil {
+		f.mu.Lock()
+		stale := now.Sub(f.lastSeen) > idleLimit(f)
+		newSYN := p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN && f.sawSYN && f.established
+		if stale || newSYN {
+			t.release(f)
+			f.mu.Unlock()
+			delete(s.m, k)
+			t.count.Add(-1)
+			f = nil
+		} else {
+			f.lastSeen = now
+			f.mu.Unlock()
+		}
+	}
+	if f == nil {
+		if t.count.Load() >= t.max {
+			t.evict(s, now)
+		}
+		if t.count.Load() >= t.max {
+			s.mu.Unlock()
+			return nil, false
+		}
+		f = newFlow(k, p, dir, now)
+		s.m[k] = f
+		t.count.Add(1)
+	}
+	s.mu.Unlock()
+	src := netip.AddrPortFrom(p.Src, p.SrcPort)
+	return f, src == f.client
+}
+
+func newFlow(k flowKey, p *packet.IP, dir packet.Direction, now time.Time) *flow {
+	f := &flow{key: k, proto: p.Proto, created: now, lastSeen: now}
+	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
+	f.client, f.server, f.dir = src, dst, dir
+	if p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK {
+		// First seen is the server's SYN-ACK.
+		f.client, f.server, f.dir = dst, src, dir.Reverse()
+	}
+	return f
+}
+
+// evict removes the oldest of a sample of flows from s (held) or, if s is
+// empty, from the next shards.
+func (t *flowTable) evict(s *shard, now time.Time) {
+	var victim *flow
+	n := 0
+	for k, f := range s.m {
+		if victim == nil || f.lastSeen.Before(victim.lastSeen) {
+			victim = f
+		}
+		_ = k
+		if n++; n >= 8 {
+			break
+		}
+	}
+	if victim == nil {
+		return
+	}
+	delete(s.m, victim.key)
+	t.count.Add(-1)
+	victim.mu.Lock()
+	t.release(victim)
+	victim.mu.Unlock()
+}
+
+// grow makes room for n more stream bytes in f, within the flow's cap and
+// the table's budget; it reports whether it could.
+func (t *flowTable) grow(f *flow, n int) bool {
+	if len(f.stream)+n > f.streamCap {
+		return false
+	}
+	if cap(f.stream)-len(f.stream) >= n {
+		return true
+	}
+	newCap := max(2*cap(f.stream), len(f.stream)+n, 2048)
+	newCap = min(newCap, f.streamCap)
+	delta := int64(newCap - cap(f.stream))
+	if t.bufBytes.Add(delta) > t.maxBuf {
+		t.bufBytes.Add(-delta)
+		return false
+	}
+	b := make([]byte, len(f.stream), newCap)
+	copy(b, f.stream)
+	f.stream = b
+	return true
+}
+
+// release frees f's buffers (f.mu held).
+func (t *flowTable) release(f *flow) {
+	if f.stream != nil {
+		t.bufBytes.Add(-int64(cap(f.stream)))
+		f.stream = nil
+	}
+	f.streamOff = true
+}
+
+// bucket is a token bucket for throttling by dropping.
+type bucket struct {
+	rate   float64 // bytes per second
+	burst  float64
+	tokens float64
+	last   time.Time
+	idle   time.Duration
+}
+
+func (b *bucket) allow(n int, now time.Time) bool {
+	el := now.Sub(b.last).Seconds()
+	if el > 0 {
+		b.tokens = min(b.burst, b.tokens+el*b.rate)
+		b.last = now
+	}
+	if b.tokens >= float64(n) {
+		b.tokens -= float64(n)
+		return true
+	}
+	return false
+}

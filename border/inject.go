@@ -1,0 +1,121 @@
+package border
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/splinter-lab/splinter/dissect"
+	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
+)
+
+// shape turns a policy fingerprint into the IP-level shape of an injected
+// packet; probeTTL is the TTL of the packet that triggered it.
+func (e *Engine) shape(fp policy.Fingerprint, probeTTL uint8) packet.Shape {
+	sh := packet.Shape{TTL: fp.TTL, DF: fp.DF}
+	if fp.CopyProbeTTL {
+		sh.TTL = probeTTL
+	}
+	switch fp.IPID.Mode {
+	case policy.IPIDFixed:
+		sh.ID = fp.IPID.Lo
+	case policy.IPIDRandom:
+		sh.ID = uint16(e.uint32n(1 << 16))
+	case policy.IPIDRange:
+		sh.ID = fp.IPID.Lo + uint16(e.uint32n(uint32(fp.IPID.Hi-fp.IPID.Lo)+1))
+	default:
+		sh.ID = uint16(e.uint32n(1 << 16))
+	}
+	return sh
+}
+
+// seqs returns the next sequence number each side will send, as known from
+// the flow's tracking and the packet at hand.
+func seqs(f *flow, p *packet.IP, fromClient bool) (cli, srv uint32) {
+	cli, srv = f.cliNext, f.srvNext
+	if fromClient {
+		cli = p.Seq + uint32(len(p.Payload))
+		if p.Flags&packet.SYN != 0 {
+			cli++
+		}
+		if p.Flags&packet.ACK != 0 {
+			srv = p.Ack
+		}
+	} else {
+		srv = p.Seq + uint32(len(p.Payload))
+		if p.Flags&packet.ACK != 0 {
+			cli = p.Ack
+		}
+	}
+	return cli, srv
+}
+
+// sendRSTs injects the resets a rst action describes.
+func (e *Engine) sendRSTs(f *flow, p *packet.IP, to policy.Peer, a *policy.RSTAction, inject func([]byte)) {
+	fromClient := netip.AddrPortFrom(p.Src, p.SrcPort) == f.client
+	cli, srv := seqs(f, p, fromClient)
+	flags := uint8(packet.RST)
+	if a.Flags == policy.FlagRST|policy.FlagACK {
+		flags |= packet.ACK
+	}
+	n := a.N()
+	var win uint16
+	if a.Window != nil {
+		win = *a.Window
+	}
+	var buf [1600]byte
+	for i := 0; i < n; i++ {
+		var off uint32
+		if i < len(a.SeqOffsets) {
+			off = a.SeqOffsets[i]
+		}
+		sh := e.shape(a.Fingerprint, p.TTL)
+		if to == policy.Client || to == policy.ToBoth || to == "" {
+			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.server, Dst: f.client, Seq: srv + off, Ack: cli, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
+		}
+		if to == policy.Server || to == policy.ToBoth {
+			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.client, Dst: f.server, Seq: cli + off, Ack: srv, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
+		}
+	}
+}
+
+// dnsAnswer builds a forged answer to the query q (parsed from query) the
+// way the GFW's injectors do (Wallbleed, NDSS 2025): the query up to the end
+// of its question, flags 0x8180 (0x8400 without RD), one RR with a pointer to
+// the question name. It returns nil when the injector does not answer this
+// query type.
+func dnsAnswer(query []byte, q *dissect.DNSMessage, in *policy.Injector, addr netip.Addr, ttl uint32) []byte {
+	if q.QuestionEnd > len(query) || q.QuestionEnd < 12 {
+		return nil
+	}
+	b := make([]byte, 0, q.QuestionEnd+28)
+	b = append(b, query[:q.QuestionEnd]...)
+	flags := uint16(0x8180)
+	if !q.RD() {
+		flags = 0x8400
+	}
+	if in.AA {
+		flags |= 0x0400
+	} else {
+		flags &^= 0x0400
+	}
+	binary.BigEndian.PutUint16(b[4:], 1) // QDCOUNT
+	binary.BigEndian.PutUint16(b[8:], 0)
+	binary.BigEndian.PutUint16(b[10:], 0)
+	if in.Answer.NXDomain {
+		binary.BigEndian.PutUint16(b[2:], flags|3)
+		binary.BigEndian.PutUint16(b[6:], 0)
+		return b
+	}
+	binary.BigEndian.PutUint16(b[2:], flags)
+	binary.BigEndian.PutUint16(b[6:], 1) // ANCOUNT
+	typ := uint16(1)
+	if addr.Is6() {
+		typ = 28
+	}
+	b = append(b, 0xc0, 0x0c, byte(typ>>8), byte(typ), 0, 1)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	raw := addr.AsSlice()
+	b = binary.BigEndian.AppendUint16(b, uint16(len(raw)))
+	return append(b, raw...)
+}

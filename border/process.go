@@ -1,0 +1,258 @@
+package border
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/splinter-lab/splinter/packet"
+)
+
+// trackTCP follows the connection's handshake, sequence numbers and the
+// teardown quirk: a client RST after the handshake tears the censor's state
+// down (Geneva, CCS 2019), so nothing more of the flow is inspected.
+func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
+	syn, ack, rst := p.Flags&packet.SYN != 0, p.Flags&packet.ACK != 0, p.Flags&packet.RST != 0
+	if fromClient {
+		if syn && !ack {
+			f.sawSYN = true
+			f.isn = p.Seq
+			f.cliNext, f.cliValid = p.Seq+1, true
+		}
+		if rst && f.established {
+			f.torn = true
+		}
+		if ack && !rst {
+			f.srvNext, f.srvValid = p.Ack, true
+		}
+		if !syn && !rst && f.cliValid && len(p.Payload) > 0 && seqAfter(p.Seq+uint32(len(p.Payload)), f.cliNext) && !seqAfter(p.Seq, f.cliNext) {
+			f.cliNext = p.Seq + uint32(len(p.Payload))
+		} else if !f.cliValid && !syn {
+			f.cliNext, f.cliValid = p.Seq+uint32(len(p.Payload)), true
+		}
+		if f.sawSYN && ack && !syn {
+			f.established = true
+		}
+	} else {
+		if syn && ack {
+			f.srvNext, f.srvValid = p.Seq+1, true
+		} else if len(p.Payload) > 0 {
+			if end := p.Seq + uint32(len(p.Payload)); !f.srvValid || seqAfter(end, f.srvNext) {
+				f.srvNext, f.srvValid = end, true
+			}
+		}
+	}
+}
+
+// seqAfter reports a > b in sequence space.
+func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
+
+// appendStream adds the client's payload to the flow's reassembled stream if
+// it is the next in-order data; it reports whether the stream is usable.
+func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
+	if f.streamOff {
+		return false
+	}
+	if f.streamCap == 0 {
+		f.streamCap = capBytes
+	}
+	if len(p.Payload) == 0 {
+		return true
+	}
+	// In order only: a retransmission or a segment after a hole adds
+	// nothing.
+	if !f.streamInit {
+		f.streamNext, f.streamInit = p.Seq, true
+		if f.sawSYN {
+			f.streamNext = f.isn + 1
+		}
+	}
+	if p.Seq != f.streamNext {
+		return len(f.stream) > 0
+	}
+	if !e.flows.grow(f, len(p.Payload)) {
+		f.streamOff = true
+		return len(f.stream) > 0
+	}
+	f.stream = append(f.stream, p.Payload...)
+	f.streamNext += uint32(len(p.Payload))
+	return true
+}
+
+func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
+	if p.Proto == packet.TCP {
+		e.trackTCP(f, fromClient, p)
+	}
+	// Flow-level enforcement first.
+	if fromClient && f.dropC2S || !fromClient && f.dropS2C {
+		return packet.Verdict{Drop: true}
+	}
+	side := 0
+	if !fromClient {
+		side = 1
+	}
+	if b := f.throttle[side]; b != nil {
+		if b.idle > 0 && now.Sub(b.last) > b.idle {
+			f.throttle[side] = nil
+		} else if !b.allow(len(pkt), now) {
+			return packet.Verdict{Drop: true}
+		}
+	}
+	if e.blocks.active() {
+		if v, hit := e.blocks.enforce(e, f, fromClient, p, pkt, now, inject); hit {
+			return v
+		}
+	}
+	var verdict packet.Verdict
+	if fromClient && len(p.Payload) > 0 && len(f.pending) > 0 {
+		pend := f.pending
+		f.pending = nil
+		for _, pr := range pend {
+			e.fireRST(pr.r, pr.cfg, f, p, pr.ev, inject)
+		}
+	}
+	if !fromClient || f.torn || len(rules) == 0 {
+		return withDelay(verdict, f.delay)
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	streamed := false
+	for _, r := range rules {
+		st := f.state(r.idx, len(e.rules))
+		if st.done {
+			continue
+		}
+		if !st.scoped {
+			if !r.inScope(f) || r.insp.RequireSYN && !f.sawSYN {
+				st.done = true
+				continue
+			}
+			st.scoped = true
+		}
+		if !r.active(now) {
+			continue
+		}
+		if !r.headerOnly && len(p.Payload) == 0 {
+			continue
+		}
+		if r.insp.Only20ByteTCPHeader && p.Proto == packet.TCP && p.TCPHdrLen != 20 {
+			continue
+		}
+		if r.insp.VerifyChecksums && !packet.VerifyTransport(p) {
+			continue
+		}
+		st.pkts++
+		data := p.Payload
+		if r.insp.ReassembleTCP && p.Proto == packet.TCP {
+			if !streamed {
+				streamed = true
+				if !e.appendStream(f, p, r.maxBytes()) {
+					f.streamOff = true
+				}
+			}
+			if len(f.stream) > 0 {
+				data = f.stream
+			}
+		}
+		m := mctx{e: e, r: r, f: f, st: st, p: p, data: data, client: f.client, server: f.server, sc: sc}
+		res := match
+		for _, mt := range r.matchers {
+			if res = mt.match(&m); res != match {
+				break
+			}
+		}
+		switch res {
+		case noMatch:
+			if r.stateful {
+				st.done = true
+			}
+		case needMore:
+			if r.selectionDone(st.pkts) || (r.insp.ReassembleTCP && len(data) >= r.maxBytes()) {
+				st.done = true
+			}
+		case match:
+			if r.stateful {
+				st.done = true
+			}
+			if st.selected == 0 {
+				st.selected = -1
+				if r.prob >= 1 || e.float() < r.prob {
+					st.selected = 1
+				}
+			}
+			if st.selected < 0 {
+				st.done = true
+				continue
+			}
+			if !r.stateful {
+				// Stateless rules roll again for the next packet.
+				st.selected = 0
+			}
+			a := actx{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: m.ev}
+			if p.Proto == packet.UDP {
+				a.dns = &sc.dns
+			}
+			for _, act := range r.actions {
+				v := act.apply(&a)
+				verdict.Drop = verdict.Drop || v.Drop
+				verdict.Delay = max(verdict.Delay, v.Delay)
+			}
+		}
+		if r.selectionDone(st.pkts) {
+			st.done = true
+		}
+	}
+	if f.stream != nil && e.allStreamRulesDone(f) {
+		e.flows.release(f)
+	}
+	return withDelay(verdict, f.delay)
+}
+
+func withDelay(v packet.Verdict, d time.Duration) packet.Verdict {
+	if d > v.Delay {
+		v.Delay = d
+	}
+	return v
+}
+
+// allStreamRulesDone reports whether every reassembling rule is done with f,
+// so its stream can be freed.
+func (e *Engine) allStreamRulesDone(f *flow) bool {
+	for _, r := range e.rules {
+		if r.insp.ReassembleTCP && !f.rs[r.idx].done {
+			return false
+		}
+	}
+	return true
+}
+
+// stateless handles packets that have no flow (ICMP, fragments): only
+// header rules apply, with the sender as the client.
+func (e *Engine) stateless(p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
+	var verdict packet.Verdict
+	f := &flow{proto: p.Proto, client: netip.AddrPortFrom(p.Src, p.SrcPort), server: netip.AddrPortFrom(p.Dst, p.DstPort), dir: dir}
+	for _, r := range rules {
+		if !r.headerOnly || !r.inScope(f) || !r.active(now) {
+			continue
+		}
+		m := mctx{e: e, r: r, p: p, client: f.client, server: f.server}
+		res := match
+		for _, mt := range r.matchers {
+			if res = mt.match(&m); res != match {
+				break
+			}
+		}
+		if res != match || r.prob < 1 && e.float() >= r.prob {
+			continue
+		}
+		a := actx{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: m.ev}
+		for _, act := range r.actions {
+			switch act.(type) {
+			case *dropAct, *delayAct:
+				v := act.apply(&a)
+				verdict.Drop = verdict.Drop || v.Drop
+				verdict.Delay = max(verdict.Delay, v.Delay)
+			}
+		}
+	}
+	return verdict
+}
