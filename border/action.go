@@ -359,7 +359,7 @@ func (ra *residualAct) apply(a *actx) packet.Verdict {
 	}
 	start := a.now.Add(a.e.duration(c.StartDelay))
 	b := &block{rule: a.r, action: "residual", start: start, until: start.Add(c.Duration), dur: c.Duration, restart: c.Restart,
-		enforce: c.Enforce, hit: policy.Prob(c.HitProbability)}
+		enforce: c.Enforce, hit: policy.Prob(c.HitProbability), origin: a.f, ev: append([]Evidence(nil), a.ev...)}
 	if b.enforce == "" {
 		b.enforce = policy.EnforceRST
 		if a.f.proto != packet.TCP {
@@ -386,7 +386,7 @@ func (n *nullRouteAct) apply(a *actx) packet.Verdict {
 		k = blockKey{kind: keyDstIP, server: netip.AddrPortFrom(a.f.server.Addr(), 0)}
 	}
 	b := &block{rule: a.r, action: "null-route", start: a.now, until: a.now.Add(c.Duration), dur: c.Duration, restart: c.Restart,
-		enforce: policy.EnforceDrop, c2s: true, s2c: true, hit: 1}
+		enforce: policy.EnforceDrop, c2s: true, s2c: true, hit: 1, origin: a.f, ev: append([]Evidence(nil), a.ev...)}
 	a.e.blocks.add(k, b)
 	key := string(c.Key)
 	if key == "" {

@@ -37,6 +37,8 @@ type block struct {
 	enforce  policy.Enforce
 	c2s, s2c bool
 	hit      float64
+	origin   *flow      // the flow that triggered the block: not logged again
+	ev       []Evidence // what triggered it
 }
 
 type blockTable struct {
@@ -111,8 +113,8 @@ func (t *blockTable) enforce(e *Engine, f *flow, fromClient bool, p *packet.IP, 
 				roll = 1
 			}
 			f.hits[b] = roll
-			if roll == 1 {
-				e.record(b.rule, b.action, true, f, nil, enforceDetail(b))
+			if roll == 1 && f != b.origin {
+				e.record(b.rule, b.action, true, f, b.ev, enforceDetail(b))
 			}
 		}
 		if roll < 0 {

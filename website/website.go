@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -263,7 +264,8 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener, h3 net
 		if l.ln == nil {
 			continue
 		}
-		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		// Clients reset by censors are the point of the exercise, not news.
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 		if l.tls {
 			srv.TLSConfig = tlsConf.Clone() // net/http edits it
 		}

@@ -211,7 +211,25 @@ func (st *Stack) ListenUDP(addr netip.AddrPort) (net.PacketConn, error) {
 		ep.Close()
 		return nil, opError("listen", "udp", addr, terr)
 	}
-	return gonet.NewUDPConn(&wq, ep), nil
+	return &udpConn{UDPConn: gonet.NewUDPConn(&wq, ep), ep: ep}, nil
+}
+
+// udpConn lets QUIC size its socket buffers (quic-go asks for 7 MiB).
+type udpConn struct {
+	*gonet.UDPConn
+	ep tcpip.Endpoint
+}
+
+// SetReadBuffer sets the socket's receive buffer size.
+func (c *udpConn) SetReadBuffer(n int) error {
+	c.ep.SocketOptions().SetReceiveBufferSize(int64(n), true)
+	return nil
+}
+
+// SetWriteBuffer sets the socket's send buffer size.
+func (c *udpConn) SetWriteBuffer(n int) error {
+	c.ep.SocketOptions().SetSendBufferSize(int64(n), true)
+	return nil
 }
 
 // DialUDP opens a UDP socket connected to dst.
