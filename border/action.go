@@ -324,8 +324,10 @@ func (t *throttleAct) apply(a *actx) packet.Verdict {
 	if burst <= 0 {
 		burst = max(3000, rate/10)
 	}
+	// Up to 100 ms of traffic waits; beyond that it is dropped.
+	queue := max(3000, rate/10)
 	mk := func() *bucket {
-		return &bucket{rate: rate, burst: burst, tokens: burst, last: a.now, idle: t.cfg.IdleTimeout}
+		return &bucket{rate: rate, burst: burst, queue: queue, tokens: burst, last: a.now, idle: t.cfg.IdleTimeout}
 	}
 	switch t.cfg.Direction {
 	case policy.ClientToServer:

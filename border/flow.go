@@ -247,24 +247,31 @@ func (t *flowTable) release(f *flow) {
 	f.streamOff = true
 }
 
-// bucket is a token bucket for throttling by dropping.
+// bucket throttles a flow the way a policer with a short queue does: a
+// token bucket whose debt may grow to queue bytes, each packet waiting until
+// its tokens exist; what would exceed the queue is dropped.
 type bucket struct {
 	rate   float64 // bytes per second
 	burst  float64
+	queue  float64
 	tokens float64
 	last   time.Time
 	idle   time.Duration
 }
 
-func (b *bucket) allow(n int, now time.Time) bool {
-	el := now.Sub(b.last).Seconds()
-	if el > 0 {
+// admit returns how long the n-byte packet must wait, or false to drop it.
+func (b *bucket) admit(n int, now time.Time) (time.Duration, bool) {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = min(b.burst, b.tokens+el*b.rate)
 		b.last = now
 	}
-	if b.tokens >= float64(n) {
-		b.tokens -= float64(n)
-		return true
+	left := b.tokens - float64(n)
+	if left < -b.queue {
+		return 0, false
 	}
-	return false
+	b.tokens = left
+	if left >= 0 {
+		return 0, true
+	}
+	return time.Duration(-left / b.rate * float64(time.Second)), true
 }

@@ -90,11 +90,15 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 	if !fromClient {
 		side = 1
 	}
+	var wait time.Duration
 	if b := f.throttle[side]; b != nil {
 		if b.idle > 0 && now.Sub(b.last) > b.idle {
 			f.throttle[side] = nil
-		} else if !b.allow(len(pkt), now) {
-			return packet.Verdict{Drop: true}
+		} else {
+			var ok bool
+			if wait, ok = b.admit(len(pkt), now); !ok {
+				return packet.Verdict{Drop: true}
+			}
 		}
 	}
 	if e.blocks.active() {
@@ -102,7 +106,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 			return v
 		}
 	}
-	var verdict packet.Verdict
+	verdict := packet.Verdict{Delay: wait}
 	if fromClient && len(p.Payload) > 0 && len(f.pending) > 0 {
 		pend := f.pending
 		f.pending = nil

@@ -235,7 +235,7 @@ func (h *Host) HTTPClient() *http.Client {
 func (h *Host) HTTP3Client() *http.Client {
 	tr := &http3.Transport{
 		TLSClientConfig: h.TLSConfig(""),
-		Dial:            h.dialQUIC,
+		Dial:            h.DialQUIC,
 	}
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
@@ -253,9 +253,10 @@ func (h *Host) TLSConfig(serverName string) *tls.Config {
 	return cfg
 }
 
-// dialQUIC is http3's dial hook: one UDP socket per QUIC connection, closed
-// with it.
-func (h *Host) dialQUIC(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+// DialQUIC opens a QUIC connection from h to addr ("name:port"), on a UDP
+// socket of its own that is closed with the connection. It has the signature
+// of http3.Transport's Dial hook.
+func (h *Host) DialQUIC(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
