@@ -86,15 +86,24 @@ func probe(dsts []string) {
 	for _, f := range []string{"/proc/net/route", "/proc/net/ipv6_route"} {
 		b, _ := os.ReadFile(f)
 		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[0:] {
-			if fl := strings.Fields(line); len(fl) > 0 && fl[0] != "Iface" {
-				fmt.Printf("route %s %s\n", filepath.Base(f), fl[len(fl)-1]+" "+fl[0])
+			// /proc/net/route: Iface Destination ...; ipv6_route: ... Iface.
+			if fl := strings.Fields(line); len(fl) > 9 && fl[0] != "Iface" {
+				dev, dst := fl[0], fl[1]
+				if strings.HasSuffix(f, "ipv6_route") {
+					dev, dst = fl[9], fl[0]
+				}
+				fmt.Printf("route %s %s %s\n", filepath.Base(f), dst, dev)
 			}
 		}
 	}
+	sent := 0
+	defer func() { fmt.Printf("sent %d\n", sent) }()
 	for _, d := range dsts {
 		for i := 0; i < 100; i++ {
 			if c, err := net.Dial("udp", net.JoinHostPort(d, "9")); err == nil {
-				c.Write([]byte("splinter isolation probe"))
+				if _, err := c.Write([]byte("splinter isolation probe")); err == nil {
+					sent++
+				}
 				c.Close()
 			}
 		}
@@ -107,14 +116,26 @@ func probe(dsts []string) {
 }
 
 // drive runs a namespace on cn-client-1 with a long sleep in it, prints the
-// sleep's pid, and waits to be killed.
+// sleep's pid, and waits to be killed. Its world is its own ("local") or the
+// one served on the control socket named by testDriverEnv.
 func drive() {
-	w, err := startWorld()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var wd portal.World
+	if sock := os.Getenv(testDriverEnv); sock != "local" {
+		r, err := portal.Dial(sock)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		wd = r
+	} else {
+		w, err := startWorld()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		wd = portal.NewLocal(w)
 	}
-	c := portal.Command(portal.NewLocal(w), "cn-client-1", "sleep", "60")
+	c := portal.Command(wd, "cn-client-1", "sleep", "60")
 	if err := c.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

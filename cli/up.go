@@ -1,0 +1,114 @@
+//go:build linux
+
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/portal"
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/world"
+)
+
+// defaultState is where `splinter up` keeps its control socket, decision
+// log and CA bundle, and where `splinter exec` looks for it.
+const defaultState = "/run/splinter"
+
+func init() {
+	register("up", "run a world until interrupted, for programs started with exec", runUp)
+}
+
+func runUp(e *env, args []string) error {
+	fs := flags(e, "up", "[--scenario NAME|FILE] [--state DIR]")
+	scen := fs.String("scenario", scenario.Default, "scenario: an embedded name or a file")
+	state := fs.String("state", defaultState, "directory for the control socket (control.sock), the decision log (decisions.jsonl) and the scenario CA (ca.pem)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badInput("unexpected argument %q", fs.Arg(0))
+	}
+	if err := portal.Check(); err != nil {
+		return inputError{err}
+	}
+	sc, err := openScenario(*scen)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*state, 0o700); err != nil {
+		return err
+	}
+	sock := filepath.Join(*state, "control.sock")
+	if r, err := portal.Dial(sock); err == nil {
+		return fmt.Errorf("a world (scenario %s) is already up at %s", r.Scenario(), *state)
+	}
+	logPath := filepath.Join(*state, "decisions.jsonl")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := border.NewLog(logFile, 10000)
+	w, err := world.Start(sc, world.Options{Log: log})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	caPath := filepath.Join(*state, "ca.pem")
+	if ca := w.CA(); ca != nil {
+		if err := ca.WriteBundle(caPath); err != nil {
+			return err
+		}
+	}
+	local := portal.NewLocal(w)
+	defer local.Close()
+	srv, err := portal.Listen(sock, local, sc.Name)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	if err := w.Plan().HostsTable(e.stdout); err != nil {
+		return err
+	}
+	stateFlag := ""
+	if *state != defaultState {
+		stateFlag = " --state " + *state
+	}
+	client, site := exampleHostAndSite(w.Plan())
+	fmt.Fprintf(e.stdout, "\nsplinter up: scenario %s, %d hosts, running until interrupted\n", sc.Name, len(w.Hosts()))
+	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n", sock, logPath, caPath)
+	fmt.Fprintf(e.stdout, "\nEnter a host (as root):\n")
+	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- curl https://%s/\n", stateFlag, client, site)
+	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- sh\n", stateFlag, client)
+	<-e.ctx.Done()
+	fmt.Fprintln(e.stderr, "splinter up: stopping")
+	return log.Err()
+}
+
+// exampleHostAndSite picks a client behind a border with a policy, if
+// there is one, and a site, for the hints up prints.
+func exampleHostAndSite(p *scenario.Plan) (client, site string) {
+	for _, h := range p.Hosts {
+		if h.Role != scenario.RoleClient {
+			continue
+		}
+		if client == "" {
+			client = h.Name
+		}
+		if j := p.Jurisdiction(h.Jurisdiction); j != nil && j.Border.Policy != "" {
+			client = h.Name
+			break
+		}
+	}
+	if len(p.Sites) > 0 {
+		site = p.Sites[0].Domain
+	}
+	if client == "" && len(p.Hosts) > 0 {
+		client = p.Hosts[0].Name
+	}
+	return client, site
+}
