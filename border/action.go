@@ -324,8 +324,8 @@ func (t *throttleAct) apply(a *actx) packet.Verdict {
 	if burst <= 0 {
 		burst = max(3000, rate/10)
 	}
-	// Up to 100 ms of traffic waits; beyond that it is dropped.
-	queue := max(3000, rate/10)
+	// Up to 250 ms of traffic waits; beyond that it is dropped.
+	queue := max(3000, rate/4)
 	mk := func() *bucket {
 		return &bucket{rate: rate, burst: burst, queue: queue, tokens: burst, last: a.now, idle: t.cfg.IdleTimeout}
 	}

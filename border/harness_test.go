@@ -133,17 +133,32 @@ func (l *lab) capture(link string) *capture {
 	return c
 }
 
-// packets stops the capture and returns its packets.
-func (c *capture) packets(t *testing.T) [][]byte {
+type record struct {
+	at  time.Time
+	pkt []byte
+}
+
+// records stops the capture and returns its packets with their times.
+func (c *capture) records(t *testing.T) []record {
 	c.c.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.buf.Bytes()[24:]
-	var out [][]byte
+	var out []record
 	for len(b) >= 16 {
+		sec, usec := binary.LittleEndian.Uint32(b[0:]), binary.LittleEndian.Uint32(b[4:])
 		n := int(binary.LittleEndian.Uint32(b[8:]))
-		out = append(out, append([]byte(nil), b[16:16+n]...))
+		out = append(out, record{time.Unix(int64(sec), int64(usec)*1000), append([]byte(nil), b[16:16+n]...)})
 		b = b[16+n:]
+	}
+	return out
+}
+
+// packets stops the capture and returns its packets.
+func (c *capture) packets(t *testing.T) [][]byte {
+	var out [][]byte
+	for _, r := range c.records(t) {
+		out = append(out, r.pkt)
 	}
 	return out
 }
