@@ -61,7 +61,7 @@ func (s selection) pick(plan *scenario.Plan) []*scenario.PlannedSite {
 // names are the default scenario's.
 var (
 	cnSel = selection{
-		cats: []string{"NEWS", "POLR", "HUMR", "ANON", "COMT", "GRP", "MMED", "SRCH", "PORN", "GMB", "FILE", "LGBT", "HOST"},
+		cats:    []string{"NEWS", "POLR", "HUMR", "ANON", "COMT", "GRP", "MMED", "SRCH", "PORN", "GMB", "FILE", "LGBT", "HOST"},
 		include: []string{"www.faith-and-reason.org"},
 		exclude: []string{"www.bollywood-buzz.in", "www.tik-tak-videos.in", "www.desi-bazaar.in", "www.nama-video.ir",
 			"www.medien-tausch.de", "www.suchmaschine-frei.de", "www.poisk-system.ru", "www.druzya-social.ru"},
