@@ -10,7 +10,6 @@ package profiles_test
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -286,18 +285,3 @@ func TestListsGenerated(t *testing.T) {
 		}
 	}
 }
-
-// sitesOf returns the selection's domains, for tests.
-func sitesOf(t testing.TB, s selection) []string {
-	sc, err := scenario.Embedded("splinternet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := sc.Plan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return domains(s.pick(plan))
-}
-
-var _ = fmt.Sprint
