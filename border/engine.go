@@ -122,8 +122,12 @@ func protoIndex(proto uint8) int {
 
 // Process implements world.Gateway.
 func (e *Engine) Process(pkt []byte, dir packet.Direction, inject func([]byte)) packet.Verdict {
-	var p packet.IP
-	if packet.Parse(pkt, &p) != nil {
+	// The parsed header escapes into matchers through interfaces: take it
+	// from a pool rather than the heap.
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	p := &sc.ip
+	if packet.Parse(pkt, p) != nil {
 		return packet.Verdict{}
 	}
 	now := e.clock.Now()
@@ -131,20 +135,20 @@ func (e *Engine) Process(pkt []byte, dir packet.Direction, inject func([]byte)) 
 	if p.Fragment || (p.Proto != packet.TCP && p.Proto != packet.UDP) {
 		// No flow: only header rules, each packet on its own.
 		if e.blocks.active() {
-			if v, hit := e.blocks.enforceStateless(e, &p, dir, now, inject); hit {
+			if v, hit := e.blocks.enforceStateless(e, p, dir, now, inject); hit {
 				return v
 			}
 		}
-		return e.stateless(&p, pkt, dir, now, inject, rules)
+		return e.stateless(p, pkt, dir, now, inject, rules)
 	}
 	if len(rules) == 0 && !e.blocks.active() {
 		return packet.Verdict{}
 	}
-	f, fromClient := e.flows.lookup(&p, dir, now)
+	f, fromClient := e.flows.lookup(p, dir, now)
 	if f == nil {
 		return packet.Verdict{}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return e.onFlow(f, fromClient, &p, pkt, dir, now, inject, rules)
+	return e.onFlow(f, fromClient, p, pkt, dir, now, inject, rules, sc)
 }

@@ -1,7 +1,6 @@
 package border
 
 import (
-	"hash/maphash"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -97,7 +96,6 @@ type shard struct {
 // reassembly memory.
 type flowTable struct {
 	shards   [flowShards]shard
-	seed     maphash.Seed
 	count    atomic.Int64
 	max      int64
 	bufBytes atomic.Int64
@@ -111,7 +109,7 @@ func newFlowTable(maxFlows, maxBuf int) *flowTable {
 	if maxBuf <= 0 {
 		maxBuf = 64 << 20
 	}
-	t := &flowTable{seed: maphash.MakeSeed(), max: int64(maxFlows), maxBuf: int64(maxBuf)}
+	t := &flowTable{max: int64(maxFlows), maxBuf: int64(maxBuf)}
 	for i := range t.shards {
 		t.shards[i].m = make(map[flowKey]*flow)
 	}
@@ -121,15 +119,12 @@ func newFlowTable(maxFlows, maxBuf int) *flowTable {
 func (t *flowTable) len() int { return int(t.count.Load()) }
 
 func (t *flowTable) shardOf(k flowKey) *shard {
-	var h maphash.Hash
-	h.SetSeed(t.seed)
+	// The map hashes the key properly; the shard only needs spread.
 	a, b := k.a.Addr().As16(), k.b.Addr().As16()
-	h.Write(a[:])
-	h.Write(b[:])
-	h.WriteByte(byte(k.a.Port()))
-	h.WriteByte(byte(k.b.Port()))
-	h.WriteByte(byte(k.b.Port() >> 8))
-	return &t.shards[h.Sum64()%flowShards]
+	h := uint32(k.a.Port())*0x9e3779b1 ^ uint32(k.b.Port())*0x85ebca6b ^
+		(uint32(a[12])<<24|uint32(a[13])<<16|uint32(a[14])<<8|uint32(a[15]))*0xc2b2ae35 ^
+		(uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15]))
+	return &t.shards[(h^h>>16)%flowShards]
 }
 
 func idleLimit(f *flow) time.Duration {

@@ -42,6 +42,7 @@ func (m *mctx) evidence(kind, value string) { m.ev = append(m.ev, Evidence{kind,
 
 // scratch holds the parsers' reusable result structs.
 type scratch struct {
+	ip    packet.IP
 	hello dissect.ClientHello
 	req   dissect.RequestHead
 	dns   dissect.DNSMessage

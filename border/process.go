@@ -78,7 +78,7 @@ func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
 	return true
 }
 
-func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
+func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule, sc *scratch) packet.Verdict {
 	if p.Proto == packet.TCP {
 		e.trackTCP(f, fromClient, p)
 	}
@@ -117,8 +117,6 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 	if !fromClient || f.torn || len(rules) == 0 {
 		return withDelay(verdict, f.delay)
 	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
 	streamed := false
 	for _, r := range rules {
 		st := f.state(r.idx, len(e.rules))

@@ -1,0 +1,177 @@
+package border_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/world"
+)
+
+// bigPolicy has 1M domains, 10k keywords and 100k prefixes, none of which
+// the benchmark's traffic matches.
+func bigPolicy(b *testing.B) *policy.Policy {
+	b.Helper()
+	names := make([]string, 1_000_000)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%07d.filler%d.example", i, i%97)
+	}
+	words := make([]string, 10_000)
+	for i := range words {
+		words[i] = fmt.Sprintf("kw%05dz", i)
+	}
+	prefixes := make([]string, 100_000)
+	for i := range prefixes {
+		prefixes[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32).String()
+	}
+	p := &policy.Policy{
+		Name: "big",
+		Meta: policy.Meta{Jurisdiction: "XX", Year: 2024},
+		Lists: map[string]*policy.List{
+			"names":    {Name: "names", Kind: policy.Domains, Items: names},
+			"words":    {Name: "words", Kind: policy.Keywords, Items: words},
+			"prefixes": {Name: "prefixes", Kind: policy.Prefixes, Items: prefixes},
+		},
+		Rules: []policy.Rule{
+			{ID: "dns", Source: "bench", Year: 2024, Match: []policy.Matcher{&policy.DNSMatch{List: "names"}},
+				Actions: []policy.Action{&policy.DNSInjectAction{Injectors: []policy.Injector{{Name: "a", Answer: policy.Answer{Addrs: []netip.Addr{netip.MustParseAddr("198.18.99.1")}}}}}}},
+			{ID: "sni", Source: "bench", Year: 2024, Inspect: policy.Inspect{ReassembleTCP: true},
+				Match: []policy.Matcher{&policy.TLSSNIMatch{List: "names"}}, Actions: []policy.Action{&policy.RSTAction{To: policy.ToBoth}}},
+			{ID: "http", Source: "bench", Year: 2024, Inspect: policy.Inspect{ReassembleTCP: true},
+				Match:   []policy.Matcher{&policy.HTTPMatch{List: "words", Fields: []policy.HTTPField{policy.HTTPPath}}},
+				Actions: []policy.Action{&policy.RSTAction{To: policy.ToBoth}}},
+			{ID: "ip", Source: "bench", Year: 2024, Match: []policy.Matcher{&policy.IPMatch{List: "prefixes", Side: policy.Dst}},
+				Actions: []policy.Action{&policy.DropAction{Flow: true}}},
+		},
+	}
+	if err := p.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func benchWorld(b *testing.B, pol *policy.Policy) *world.World {
+	data, err := os.ReadFile("testdata/lab.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc, err := scenario.Load("testdata/lab.yaml", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := world.Options{Seed: 1}
+	if pol != nil {
+		opts.Policies = func(string) (*policy.Policy, error) { return pol, nil }
+	} else {
+		sc.Jurisdictions[0].Border.Policy = ""
+	}
+	w, err := world.Start(sc, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
+// BenchmarkAllowedHTTP: one new connection and GET per op across the
+// border, with no policy and with the big policy loaded.
+func BenchmarkAllowedHTTP(b *testing.B) {
+	big := bigPolicy(b)
+	for _, tc := range []struct {
+		name string
+		pol  *policy.Policy
+	}{{"no-policy", nil}, {"1M-domains-10k-keywords-100k-prefixes", big}} {
+		b.Run(tc.name, func(b *testing.B) {
+			w := benchWorld(b, tc.pol)
+			defer w.Close()
+			h := w.Host("client")
+			tr := &http.Transport{DisableKeepAlives: true, DialContext: h.DialContext}
+			c := &http.Client{Transport: tr}
+			url := "http://" + w.Host("web-www-allowed-com").Addr(4).String() + "/"
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := c.Get(url)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "exchanges/s")
+		})
+	}
+}
+
+// BenchmarkBulkAcrossBorder: one-way bulk TCP across the border.
+func BenchmarkBulkAcrossBorder(b *testing.B) {
+	big := bigPolicy(b)
+	for _, tc := range []struct {
+		name string
+		pol  *policy.Policy
+	}{{"no-policy", nil}, {"1M-domains-10k-keywords-100k-prefixes", big}} {
+		b.Run(tc.name, func(b *testing.B) {
+			w := benchWorld(b, tc.pol)
+			defer w.Close()
+			client, vps := w.Host("client"), w.Host("vps")
+			ln, err := vps.Listen("tcp", ":9000")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					io.Copy(io.Discard, c)
+				}
+			}()
+			c, err := client.DialAddr(context.Background(), "tcp", netip.AddrPortFrom(vps.Addr(4), 9000))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			buf := make([]byte, 64<<10)
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(buf))*8/time.Since(start).Seconds()/1e9, "Gbit/s")
+		})
+	}
+}
+
+// BenchmarkProcessAllowed is the engine's cost for one packet of an
+// established, allowed flow (after its rules are done with it).
+func BenchmarkProcessAllowed(b *testing.B) {
+	e, err := border.New(bigPolicy(b), border.Config{Rand: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, dst := netip.MustParseAddrPort("198.18.0.66:40000"), netip.MustParseAddrPort("198.18.16.66:443")
+	nop := func([]byte) {}
+	e.Process(packet.AppendTCP(nil, packet.TCPSegment{Src: src, Dst: dst, Seq: 1, Flags: packet.SYN}), packet.Outbound, nop)
+	e.Process(packet.AppendTCP(nil, packet.TCPSegment{Src: dst, Dst: src, Seq: 9, Ack: 2, Flags: packet.SYN | packet.ACK}), packet.Inbound, nop)
+	e.Process(packet.AppendTCP(nil, packet.TCPSegment{Src: src, Dst: dst, Seq: 2, Ack: 10, Flags: packet.ACK | packet.PSH, Payload: hello("www.allowed.com")}), packet.Outbound, nop)
+	pkt := packet.AppendTCP(nil, packet.TCPSegment{Src: dst, Dst: src, Seq: 10, Ack: 100, Flags: packet.ACK, Payload: make([]byte, 1400)})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Process(pkt, packet.Inbound, nop)
+	}
+}
