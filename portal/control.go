@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -137,6 +138,7 @@ func (s *Server) serve(c *net.UnixConn) {
 				}
 			}
 			closer.Close()
+			sendMsg(c, response{}) // detached
 			return
 		default:
 			closeFDs(fds)
@@ -215,7 +217,20 @@ func (r *Remote) Attach(host string, tun *os.File) (io.Closer, error) {
 		c.Close()
 		return nil, errors.New(resp.Error)
 	}
-	return c, nil
+	return attachment{c}, nil
+}
+
+// attachment is a namespace attached through a Server.
+type attachment struct{ c *net.UnixConn }
+
+// Close asks the server to detach the namespace and waits until it has,
+// so that the host is free again when Close returns.
+func (a attachment) Close() error {
+	a.c.CloseWrite()
+	a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var resp response
+	recvMsg(a.c, &resp)
+	return a.c.Close()
 }
 
 func dialUnix(path string) (*net.UnixConn, error) {

@@ -98,6 +98,7 @@ func (l *Local) Close() error {
 // bridge copies packets between a TUN device and a diverted host.
 type bridge struct {
 	f       *os.File
+	w       *writer
 	inject  func([]byte)
 	restore func()
 	v4, v6  netip.Addr
@@ -109,15 +110,11 @@ type bridge struct {
 }
 
 func newBridge(h *world.Host, f *os.File) *bridge {
-	b := &bridge{f: f, v4: h.Addr(4), v6: h.Addr(6), done: make(chan struct{})}
-	b.inject, b.restore = h.Divert(b.out)
+	b := &bridge{f: f, w: newWriter(f), v4: h.Addr(4), v6: h.Addr(6), done: make(chan struct{})}
+	b.inject, b.restore = h.Divert(b.w.put)
 	go b.readLoop()
 	return b
 }
-
-// out writes a packet addressed to the host into the namespace. Writing a
-// TUN device does not block; after Close it fails, harmlessly.
-func (b *bridge) out(pkt []byte) { b.f.Write(pkt) }
 
 func (b *bridge) readLoop() {
 	defer close(b.done)
@@ -127,7 +124,10 @@ func (b *bridge) readLoop() {
 		if err != nil {
 			return
 		}
-		if pkt := buf[:n]; b.admit(pkt) {
+		if n < vnetHdrLen {
+			continue
+		}
+		if pkt := buf[vnetHdrLen:n]; b.admit(pkt) {
 			b.inject(pkt)
 		} else {
 			b.dropped.Add(1)
@@ -170,6 +170,7 @@ func (b *bridge) admit(pkt []byte) bool {
 func (b *bridge) Close() error {
 	b.once.Do(func() {
 		b.restore()
+		b.w.close()
 		b.f.Close()
 		<-b.done
 		if b.onClose != nil {
