@@ -369,6 +369,15 @@ func (ra *residualAct) apply(a *actx) packet.Verdict {
 		}
 	}
 	b.c2s, b.s2c = dirs(c.Direction)
+	b.rst = &policy.RSTAction{}
+	for _, act := range a.r.actions {
+		if r, ok := act.(*rstAct); ok {
+			shape := *r.cfg
+			shape.When, shape.Delay, shape.To = "", policy.DurationRange{}, policy.ToBoth
+			b.rst = &shape
+			break
+		}
+	}
 	a.e.blocks.add(k, b)
 	a.e.record(a.r, "residual", false, a.f, a.ev, fmt.Sprintf("%d-tuple for %v, %s", c.Tuple, c.Duration, b.enforce))
 	return packet.Verdict{}

@@ -37,8 +37,9 @@ type block struct {
 	enforce  policy.Enforce
 	c2s, s2c bool
 	hit      float64
-	origin   *flow      // the flow that triggered the block: not logged again
-	ev       []Evidence // what triggered it
+	origin   *flow             // the flow that triggered the block: not logged again
+	rst      *policy.RSTAction // the shape of enforcement resets
+	ev       []Evidence        // what triggered it
 }
 
 type blockTable struct {
@@ -121,9 +122,14 @@ func (t *blockTable) enforce(e *Engine, f *flow, fromClient bool, p *packet.IP, 
 			continue
 		}
 		if b.enforce == policy.EnforceRST && f.proto == packet.TCP {
-			// The follow-up handshake completes; the first data is reset.
+			// The flow that triggered the block was dealt with by its rule's
+			// own actions. A follow-up's handshake completes and its first
+			// data is reset, with the rule's reset shape.
+			if f == b.origin {
+				continue
+			}
 			if fromClient && len(p.Payload) > 0 {
-				e.sendRSTs(f, p, policy.ToBoth, &policy.RSTAction{}, inject)
+				e.sendRSTs(f, p, policy.ToBoth, b.rst, inject)
 				return packet.Verdict{Drop: true}, true
 			}
 			continue

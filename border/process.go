@@ -101,12 +101,8 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 			}
 		}
 	}
-	if e.blocks.active() {
-		if v, hit := e.blocks.enforce(e, f, fromClient, p, pkt, now, inject); hit {
-			return v
-		}
-	}
-	verdict := packet.Verdict{Delay: wait}
+	// A reset armed to follow the client's next record fires first: it
+	// belongs to the flow that armed it (the GFW's MB-R box).
 	if fromClient && len(p.Payload) > 0 && len(f.pending) > 0 {
 		pend := f.pending
 		f.pending = nil
@@ -114,6 +110,12 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 			e.fireRST(pr.r, pr.cfg, f, p, pr.ev, inject)
 		}
 	}
+	if e.blocks.active() {
+		if v, hit := e.blocks.enforce(e, f, fromClient, p, pkt, now, inject); hit {
+			return v
+		}
+	}
+	verdict := packet.Verdict{Delay: wait}
 	if !fromClient || f.torn || len(rules) == 0 {
 		return withDelay(verdict, f.delay)
 	}
