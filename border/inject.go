@@ -70,11 +70,15 @@ func (e *Engine) sendRSTs(f *flow, p *packet.IP, to policy.Peer, a *policy.RSTAc
 			off = a.SeqOffsets[i]
 		}
 		sh := e.shape(a.Fingerprint, p.TTL)
+		toClient, toServer := srv+off, cli+off
+		if a.Seq != nil {
+			toClient, toServer = *a.Seq, *a.Seq
+		}
 		if to == policy.Client || to == policy.ToBoth || to == "" {
-			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.server, Dst: f.client, Seq: srv + off, Ack: cli, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
+			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.server, Dst: f.client, Seq: toClient, Ack: cli, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
 		}
 		if to == policy.Server || to == policy.ToBoth {
-			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.client, Dst: f.server, Seq: cli + off, Ack: srv, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
+			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.client, Dst: f.server, Seq: toServer, Ack: srv, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
 		}
 	}
 }

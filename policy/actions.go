@@ -193,6 +193,9 @@ type RSTAction struct {
 	Payload HexBytes `yaml:"payload"`
 	// Window is the TCP window; nil copies the connection's.
 	Window *uint16 `yaml:"window"`
+	// Seq, when set, is the resets' absolute sequence number instead of
+	// the connection's (Turkmenistan's RSTs carry sequence 0).
+	Seq *uint32 `yaml:"seq"`
 	// Delay after the trigger (GFW: 12ms-445ms).
 	Delay DurationRange `yaml:"delay"`
 	// When the resets are sent.
