@@ -71,8 +71,20 @@ rules:
 		el := end.Sub(start).Seconds()
 		return float64(n*8) / el, float64(bytes*8) / el
 	}
-	goodput, wire := measure("www.blocked.com")
-	t.Logf("throttled: goodput %.0f kbit/s, wire %.0f kbit/s", goodput/1000, wire/1000)
+	// A loaded machine can only slow a download down: take the best of
+	// three attempts for the lower bounds, and every attempt for the upper.
+	var goodput, wire float64
+	for try := 0; try < 3; try++ {
+		g, w := measure("www.blocked.com")
+		t.Logf("throttled: goodput %.0f kbit/s, wire %.0f kbit/s", g/1000, w/1000)
+		if w > rate*1.15 {
+			t.Fatalf("throttled flow on the wire at %.0f kbit/s, above 1000 +15%%", w/1000)
+		}
+		goodput, wire = max(goodput, g), max(wire, w)
+		if wire >= rate*0.85 && goodput >= rate*0.7 {
+			break
+		}
+	}
 	if wire < rate*0.85 || wire > rate*1.15 {
 		t.Fatalf("throttled flow on the wire at %.0f kbit/s, want 1000 ±15%%", wire/1000)
 	}

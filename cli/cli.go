@@ -31,6 +31,12 @@ func badInput(format string, args ...any) error {
 	return inputError{fmt.Errorf(format, args...)}
 }
 
+// exitCode is an error that makes Run return its code silently: the exit
+// status of a program splinter ran for the user.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
 // env is what a subcommand gets.
 type env struct {
 	ctx    context.Context
@@ -66,9 +72,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInput
 	}
 	err := cmd.run(&env{ctx: ctx, stdout: stdout, stderr: stderr}, args[1:])
+	var code exitCode
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return int(code)
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case isInput(err):

@@ -21,17 +21,13 @@ func init() {
 	register("exec", "run a program inside a host of the world (root, /dev/net/tun)", runExec)
 }
 
-// exitProcess ends the process with the program's exit status. Run maps
-// errors to 0, 1 and 2 only, so a program's own status bypasses it.
-var exitProcess = os.Exit
-
 func runExec(e *env, args []string) error {
 	code, err := execute(e, args)
 	if err != nil {
 		return err
 	}
 	if code != 0 {
-		exitProcess(code)
+		return exitCode(code)
 	}
 	return nil
 }
