@@ -135,7 +135,7 @@ func (l *lab) prober(name string, tune ...func(*probe.Config)) (*probe.Prober, e
 	}
 	// Throughput tests share the access link: fewer at once on a slow one.
 	if bw := h.Plan().Link.Bandwidth; bw > 0 {
-		cfg.ThroughputConcurrency = int(min(max(bw/1e6, 3), 12))
+		cfg.ThroughputConcurrency = int(min(max(bw/2e6, 3), 8))
 	}
 	for _, t := range tune {
 		t(&cfg)

@@ -1,0 +1,61 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/splinter-lab/splinter/cli"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = cli.Run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		out, err   []string // substrings expected
+		notInError string
+	}{
+		{"no-args", nil, 2, nil, []string{"usage: splinter"}, ""},
+		{"unknown-command", []string{"fly"}, 2, nil, []string{`unknown command "fly"`}, ""},
+		{"bad-flag", []string{"scenarios", "--nope"}, 2, nil, []string{"flag provided but not defined"}, ""},
+		{"scenarios", []string{"scenarios"}, 0, []string{"splinternet", "(default)", "two-lands"}, nil, ""},
+		{"hosts", []string{"scenarios", "--hosts", "two-lands"}, 0, []string{"cn-client-1", "CN", "client", "198.18.0.66"}, nil, ""},
+		{"hosts-unknown", []string{"scenarios", "--hosts", "atlantis"}, 2, nil, []string{`"atlantis" is neither an embedded scenario`}, ""},
+		{"check-embedded", []string{"check", "splinternet", "CN", "IR", "RU", "TM", "KZ", "IN-airtel", "IN-jio", "CN-henan"}, 0, []string{"ok  splinternet", "ok  CN-henan"}, nil, ""},
+		{"check-bad-scenario", []string{"check", "testdata/bad-scenario.yaml"}, 2, nil, []string{
+			`testdata/bad-scenario.yaml:3:11: jurisdiction code "cn"`,
+			`testdata/bad-scenario.yaml:4:16:`, `"10.0.0.0/8" is outside the allowed ranges`,
+			`"COMP"`, `"nowhere"`}, "goroutine"},
+		{"check-bad-policy", []string{"check", "testdata/bad-policy.yaml"}, 2, nil, []string{
+			`testdata/bad-policy.yaml:9:`, `no list named "nmaes"`, `testdata/bad-policy.yaml:10:`, `"everyone" is not one of client, server, both`}, "goroutine"},
+		{"check-missing", []string{"check", "nope.yaml"}, 2, nil, []string{"nope.yaml: no such file"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			for _, s := range tc.out {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tc.err {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+			if tc.notInError != "" && strings.Contains(errOut, tc.notInError) {
+				t.Errorf("stderr has %q:\n%s", tc.notInError, errOut)
+			}
+		})
+	}
+}
