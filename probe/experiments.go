@@ -1,0 +1,465 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// TCPConnect is one TCP connect, in OONI's tcp_connect shape.
+type TCPConnect struct {
+	IP     netip.Addr `json:"ip"`
+	Port   uint16     `json:"port"`
+	Status TCPStatus  `json:"status"`
+	T0     float64    `json:"t0"`
+	T      float64    `json:"t"`
+}
+
+// TCPStatus is a connect's outcome. Blocked is filled by web_connectivity's
+// analysis (OONI's convention: it needs the control).
+type TCPStatus struct {
+	Blocked *bool   `json:"blocked"`
+	Failure *string `json:"failure"`
+	Success bool    `json:"success"`
+}
+
+// Connect opens a TCP connection to ep, records it and returns it (nil on
+// failure); the caller closes it.
+func (p *Prober) Connect(ctx context.Context, ep netip.AddrPort) (TCPConnect, net.Conn) {
+	start := p.now()
+	r := TCPConnect{IP: ep.Addr(), Port: ep.Port()}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ConnectTimeout)
+	defer cancel()
+	c, err := p.net.DialContext(ctx, "tcp", ep.String())
+	r.T = p.since(start)
+	r.Status.Failure = Classify(err)
+	r.Status.Success = err == nil
+	return r, c
+}
+
+// TLSHandshake is one TLS handshake, in OONI's tls_handshakes shape.
+type TLSHandshake struct {
+	Address            netip.AddrPort `json:"address"`
+	ServerName         string         `json:"server_name"`
+	CipherSuite        string         `json:"cipher_suite"`
+	NegotiatedProtocol string         `json:"negotiated_protocol"`
+	NoTLSVerify        bool           `json:"no_tls_verify"`
+	PeerCertificates   []Binary       `json:"peer_certificates"`
+	TLSVersion         string         `json:"tls_version"`
+	Failure            *string        `json:"failure"`
+	// Retried is set when the handshake timed out once and was tried
+	// again (splinter).
+	Retried bool `json:"x_retried,omitempty"`
+	// Operation is the step that failed: "connect" or "tls_handshake"
+	// (OONI's failed_operation).
+	Operation string  `json:"failed_operation,omitempty"`
+	T0        float64 `json:"t0"`
+	T         float64 `json:"t"`
+}
+
+// Binary is OONI's encoding of bytes: {"format": "base64", "data": ...}.
+type Binary struct {
+	Format string `json:"format"`
+	Data   []byte `json:"data"`
+}
+
+// TLS connects to ep and performs a TLS handshake with SNI serverName,
+// offering alpn. It returns the connection on success (the caller closes it).
+// A handshake that times out after the TCP connect is tried once more (a lost segment on a busy
+// link is not censorship; a censor that drops or holds the handshake does
+// it again).
+func (p *Prober) TLS(ctx context.Context, ep netip.AddrPort, serverName string, alpn []string) (TLSHandshake, *tls.Conn) {
+	r, c := p.tls1(ctx, ep, serverName, alpn)
+	if r.Failure != nil && *r.Failure == FailureTimeout && r.Operation == "tls_handshake" && ctx.Err() == nil {
+		t0 := r.T
+		r, c = p.tls1(ctx, ep, serverName, alpn)
+		r.T += t0
+		r.Retried = true
+	}
+	return r, c
+}
+
+func (p *Prober) tls1(ctx context.Context, ep netip.AddrPort, serverName string, alpn []string) (TLSHandshake, *tls.Conn) {
+	start := p.now()
+	r := TLSHandshake{Address: ep, ServerName: serverName}
+	tcp, c := p.Connect(ctx, ep)
+	if c == nil {
+		r.Failure, r.Operation, r.T = tcp.Status.Failure, "connect", p.since(start)
+		return r, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	defer cancel()
+	tc := tls.Client(c, p.tlsConfig(serverName, alpn))
+	err := tc.HandshakeContext(ctx)
+	r.T = p.since(start)
+	if err != nil {
+		c.Close()
+		r.Failure, r.Operation = Classify(err), "tls_handshake"
+		return r, nil
+	}
+	st := tc.ConnectionState()
+	r.CipherSuite = tls.CipherSuiteName(st.CipherSuite)
+	r.NegotiatedProtocol = st.NegotiatedProtocol
+	r.TLSVersion = strings.Replace(tls.VersionName(st.Version), "TLS ", "TLSv", 1)
+	for _, cert := range st.PeerCertificates {
+		r.PeerCertificates = append(r.PeerCertificates, Binary{Format: "base64", Data: cert.Raw})
+	}
+	return r, tc
+}
+
+func (p *Prober) tlsConfig(serverName string, alpn []string) *tls.Config {
+	return &tls.Config{ServerName: serverName, RootCAs: p.cfg.RootCAs, NextProtos: alpn}
+}
+
+// QUICHandshake is one QUIC handshake (OONI's quic_handshakes shape).
+type QUICHandshake struct {
+	Address            netip.AddrPort `json:"address"`
+	ServerName         string         `json:"server_name"`
+	NegotiatedProtocol string         `json:"negotiated_protocol"`
+	Failure            *string        `json:"failure"`
+	T0                 float64        `json:"t0"`
+	T                  float64        `json:"t"`
+}
+
+// QUIC performs a QUIC v1 handshake with ep offering ALPN h3.
+func (p *Prober) QUIC(ctx context.Context, ep netip.AddrPort, serverName string) QUICHandshake {
+	start := p.now()
+	r := QUICHandshake{Address: ep, ServerName: serverName}
+	pc, err := p.net.ListenPacket("udp", ":0")
+	if err != nil {
+		r.Failure = Classify(err)
+		return r
+	}
+	tr := &quic.Transport{Conn: pc}
+	defer pc.Close()
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	defer cancel()
+	qc, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(ep), p.tlsConfig(serverName, []string{"h3"}),
+		&quic.Config{HandshakeIdleTimeout: p.cfg.HandshakeTimeout, Versions: []quic.Version{quic.Version1}})
+	r.T = p.since(start)
+	if err != nil {
+		r.Failure = Classify(err)
+		return r
+	}
+	r.NegotiatedProtocol = qc.ConnectionState().TLS.NegotiatedProtocol
+	qc.CloseWithError(0, "")
+	return r
+}
+
+// HTTPRequest is one HTTP round trip, in OONI's requests shape.
+type HTTPRequest struct {
+	Failure  *string      `json:"failure"`
+	Request  HTTPReqData  `json:"request"`
+	Response HTTPRespData `json:"response"`
+	// Address is the endpoint the request went to (splinter).
+	Address netip.AddrPort `json:"x_address,omitzero"`
+	T0      float64        `json:"t0"`
+	T       float64        `json:"t"`
+}
+
+// HTTPReqData is the request part of HTTPRequest.
+type HTTPReqData struct {
+	Body    string            `json:"body"`
+	Headers map[string]string `json:"headers"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Tor     struct {
+		ExitIP   *string `json:"exit_ip"`
+		ExitName *string `json:"exit_name"`
+		IsTor    bool    `json:"is_tor"`
+	} `json:"tor"`
+}
+
+// HTTPRespData is the response part of HTTPRequest.
+type HTTPRespData struct {
+	Body            string            `json:"body"`
+	BodyIsTruncated bool              `json:"body_is_truncated"`
+	Code            int               `json:"code"`
+	Headers         map[string]string `json:"headers"`
+}
+
+// MaxBody is how much of a response body the probe keeps.
+const MaxBody = 1 << 17
+
+var userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+
+// Fetch gets rawURL, following redirects (at most 10), with connections to
+// the first host going to first (if valid) and every other name resolved
+// through the vantage's resolver. It returns one HTTPRequest per hop, last
+// hop last.
+func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []HTTPRequest {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	defer cancel()
+	u0, _ := url.Parse(rawURL)
+	firstHost := ""
+	if u0 != nil {
+		firstHost = u0.Hostname()
+	}
+	var reqs []HTTPRequest
+	var last netip.AddrPort
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		var pn uint16
+		fmt.Sscan(port, &pn)
+		var addrs []netip.Addr
+		if host == firstHost && first.IsValid() {
+			addrs = []netip.Addr{first}
+		} else {
+			_, addrs = p.Resolve(ctx, p.resolver(), host)
+			if len(addrs) == 0 {
+				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			}
+		}
+		var err1 error
+		for _, a := range addrs {
+			ep := netip.AddrPortFrom(a, pn)
+			last = ep
+			c, err := p.net.DialContext(ctx, "tcp", ep.String())
+			if err == nil {
+				return c, nil
+			}
+			if err1 == nil {
+				err1 = err
+			}
+		}
+		return nil, err1
+	}
+	tr := &http.Transport{
+		DialContext:       dial,
+		TLSClientConfig:   p.tlsConfig("", nil),
+		DisableKeepAlives: true,
+		ForceAttemptHTTP2: true,
+	}
+	defer tr.CloseIdleConnections()
+	u := rawURL
+	for hop := 0; hop < 10; hop++ {
+		start := p.now()
+		r := HTTPRequest{Request: HTTPReqData{Method: "GET", URL: u, Headers: map[string]string{"User-Agent": userAgent, "Accept": "text/html"}}}
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			r.Failure = str(FailureUnknown)
+			return append(reqs, r)
+		}
+		for k, v := range r.Request.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := tr.RoundTrip(req)
+		r.Address = last
+		if err != nil {
+			r.Failure = Classify(err)
+			r.T = p.since(start)
+			return append(reqs, r)
+		}
+		r.Response.Code = resp.StatusCode
+		r.Response.Headers = map[string]string{}
+		for k, v := range resp.Header {
+			r.Response.Headers[k] = strings.Join(v, ", ")
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+		resp.Body.Close()
+		if len(body) > MaxBody {
+			body, r.Response.BodyIsTruncated = body[:MaxBody], true
+		}
+		r.Response.Body = string(body)
+		r.T = p.since(start)
+		if err != nil {
+			r.Failure = Classify(err)
+			return append(reqs, r)
+		}
+		reqs = append(reqs, r)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" {
+			return reqs
+		}
+		next, err := req.URL.Parse(loc)
+		if err != nil {
+			return reqs
+		}
+		u = next.String()
+	}
+	return reqs
+}
+
+// Throughput is the outcome of the throughput test (splinter).
+type Throughput struct {
+	Address  netip.AddrPort `json:"address"`
+	URL      string         `json:"url"`
+	Bytes    int64          `json:"bytes"`
+	Wanted   int64          `json:"wanted"`
+	Seconds  float64        `json:"seconds"`
+	BitsPerS float64        `json:"bits_per_second"`
+	// Baseline is the same download without SNI, made when the first was
+	// slow: a censor that throttles by SNI cannot single it out.
+	Baseline *Download `json:"baseline,omitempty"`
+	// Repeat is the download with SNI again, made when the baseline was
+	// more than three times faster.
+	Repeat *Download `json:"repeat,omitempty"`
+	// Throttled is set when both downloads with SNI ran under
+	// Config.ThrottledBelow and at less than a third of the baseline's rate.
+	Throttled bool    `json:"throttled"`
+	Failure   *string `json:"failure"`
+}
+
+// Download is one transfer of the throughput test.
+type Download struct {
+	Bytes    int64   `json:"bytes"`
+	Seconds  float64 `json:"seconds"`
+	BitsPerS float64 `json:"bits_per_second"`
+	Failure  *string `json:"failure"`
+}
+
+// Throughput downloads Config.ThroughputBytes from https://serverName at ep
+// (the scenario's sites serve /download?bytes=N) for at most
+// Config.ThroughputTime. When that runs under Config.ThrottledBelow it
+// repeats the download with no SNI (Host still names the site), so that a
+// slow path or a busy access link, which slow both alike, is told apart from
+// SNI-triggered throttling, which slows only the first.
+func (p *Prober) Throughput(ctx context.Context, ep netip.AddrPort, serverName string) Throughput {
+	want := int64(p.cfg.ThroughputBytes)
+	r := Throughput{Address: ep, Wanted: want, URL: fmt.Sprintf("https://%s/download?bytes=%d", serverName, want)}
+	select {
+	case p.thru <- struct{}{}:
+		defer func() { <-p.thru }()
+	case <-ctx.Done():
+		r.Failure = Classify(ctx.Err())
+		return r
+	}
+	d := p.download(ctx, ep, serverName, true)
+	r.Bytes, r.Seconds, r.BitsPerS, r.Failure = d.Bytes, d.Seconds, d.BitsPerS, d.Failure
+	if d.Failure != nil || d.BitsPerS >= p.cfg.ThrottledBelow {
+		return r
+	}
+	b := p.download(ctx, ep, serverName, false)
+	r.Baseline = &b
+	if b.Failure != nil || d.BitsPerS*3 >= b.BitsPerS {
+		return r
+	}
+	// A loss on a busy link stalls a transfer too: confirm with SNI again.
+	d2 := p.download(ctx, ep, serverName, true)
+	r.Repeat = &d2
+	r.Throttled = d2.Failure == nil && d2.BitsPerS < p.cfg.ThrottledBelow && d2.BitsPerS*3 < b.BitsPerS
+	return r
+}
+
+// download is one GET of /download over TLS, with or without SNI.
+func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName string, sni bool) Download {
+	var d Download
+	want := p.cfg.ThroughputBytes
+	tcp, c := p.Connect(ctx, ep)
+	if c == nil {
+		d.Failure = tcp.Status.Failure
+		return d
+	}
+	defer c.Close()
+	hctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	defer cancel()
+	cfg := p.tlsConfig(serverName, []string{"http/1.1"})
+	if !sni {
+		cfg.ServerName, cfg.InsecureSkipVerify = "", true
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(hctx); err != nil {
+		d.Failure = Classify(err)
+		return d
+	}
+	start := p.now()
+	tc.SetDeadline(start.Add(p.cfg.ThroughputTime))
+	fmt.Fprintf(tc, "GET /download?bytes=%d HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", want, serverName, userAgent)
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err == nil {
+		d.Bytes, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != 200 {
+			d.Failure = str(FailureHTTPRequestFailed)
+		}
+	}
+	d.Seconds = p.now().Sub(start).Seconds()
+	if d.Seconds > 0 {
+		d.BitsPerS = float64(d.Bytes*8) / d.Seconds
+	}
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		d.Failure = Classify(err)
+	}
+	return d
+}
+
+// ResidualCheck is the residual-censorship test (splinter): a control request
+// with a benign Host or SNI to the endpoint that was just blocked, right away
+// and, optionally, again after the censor's window.
+type ResidualCheck struct {
+	Address    netip.AddrPort `json:"address"`
+	Protocol   string         `json:"protocol"` // "http" or "tls"
+	ServerName string         `json:"server_name"`
+	// Immediate is the outcome right after the block: nil when the endpoint
+	// answered.
+	Immediate *string `json:"immediate_failure"`
+	// After is the outcome after Waited seconds (when the wait was made).
+	After  *string `json:"after_failure,omitempty"`
+	Waited float64 `json:"waited,omitempty"`
+	// Blocked is true when the immediate request failed.
+	Blocked bool `json:"blocked"`
+}
+
+// ResidualTest sends a benign request to ep over proto ("http" or "tls"),
+// and again after Config.ResidualWait when that is positive.
+func (p *Prober) ResidualTest(ctx context.Context, ep netip.AddrPort, proto string) ResidualCheck {
+	r := ResidualCheck{Address: ep, Protocol: proto, ServerName: p.cfg.BenignName}
+	r.Immediate = p.benign(ctx, ep, proto)
+	r.Blocked = r.Immediate != nil
+	if p.cfg.ResidualWait > 0 {
+		if err := p.cfg.Sleep(ctx, p.cfg.ResidualWait); err == nil {
+			r.After = p.benign(ctx, ep, proto)
+			r.Waited = p.cfg.ResidualWait.Seconds()
+		}
+	}
+	return r
+}
+
+// benign is one benign request: any answer from the server (a 404, a TLS
+// alert for an unknown name) shows the endpoint is reachable.
+func (p *Prober) benign(ctx context.Context, ep netip.AddrPort, proto string) *string {
+	tcp, c := p.Connect(ctx, ep)
+	if c == nil {
+		return tcp.Status.Failure
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if proto == "tls" {
+		cfg := p.tlsConfig(p.cfg.BenignName, nil)
+		cfg.InsecureSkipVerify = true
+		err := tls.Client(c, cfg).HandshakeContext(ctx)
+		var alert tls.AlertError
+		var unknown x509.UnknownAuthorityError
+		if err == nil || errors.As(err, &alert) || errors.As(err, &unknown) || strings.Contains(err.Error(), "remote error") {
+			return nil
+		}
+		return Classify(err)
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", p.cfg.BenignName, userAgent)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return Classify(err)
+	}
+	resp.Body.Close()
+	return nil
+}

@@ -1,0 +1,183 @@
+package probe
+
+import (
+	"context"
+	"crypto/x509"
+	"net/netip"
+	"time"
+)
+
+// Config tunes a Prober. The zero value is usable: system roots, no ASNs,
+// the defaults below for timeouts, no foreign resolver, no control, and no
+// wait for the residual window.
+type Config struct {
+	// RootCAs verify TLS certificates; nil means the system's roots. In the
+	// emulated world, the scenario CA's pool (w.CA().Pool()).
+	RootCAs *x509.CertPool
+	// Geo gives ASNs and says what a bogon is; see PlanGeo.
+	Geo *Geo
+	// Vantage describes where the probe stands, for the measurement's base
+	// keys.
+	Vantage Vantage
+	// ForeignResolver, if valid, is a public resolver abroad that the
+	// probe asks as well (injection on the path shows there).
+	ForeignResolver netip.AddrPort
+	// Control measures the same URL from an uncensored vantage; nil
+	// leaves web_connectivity without a verdict. See ControlClient.
+	Control Controller
+
+	// DNSTimeout bounds one DNS exchange; 0 means 2 s.
+	DNSTimeout time.Duration
+	// DNSRetry is how often an unanswered UDP query is sent again; 0 means
+	// 500 ms.
+	DNSRetry time.Duration
+	// DNSWindow is how long to keep reading UDP answers after the first;
+	// 0 means 150 ms, negative means do not wait.
+	DNSWindow time.Duration
+	// ConnectTimeout bounds a TCP connect; 0 means 2 s.
+	ConnectTimeout time.Duration
+	// HandshakeTimeout bounds a TLS or QUIC handshake; 0 means 2 s.
+	HandshakeTimeout time.Duration
+	// HTTPTimeout bounds an HTTP request with its redirects and body; 0
+	// means 16 s, so that a censor that holds a request before answering
+	// with a block page (Kazakhstan's 15 s) is heard out.
+	HTTPTimeout time.Duration
+	// ThroughputBytes is the size of the throughput download; 0 means
+	// 48 KiB, negative skips the test.
+	ThroughputBytes int
+	// ThroughputConcurrency is how many throughput tests the prober runs at
+	// once (they share the vantage's access link); 0 means 8.
+	ThroughputConcurrency int
+	// ThroughputTime bounds the download; 0 means 2 s.
+	ThroughputTime time.Duration
+	// ThrottledBelow is the rate in bit/s under which a download may be
+	// throttled (and is compared with a download without SNI); 0 means
+	// 300 kbit/s.
+	ThrottledBelow float64
+	// ResidualWait, if positive, repeats the residual control request after
+	// this long (a censor's residual window is 60–180 s); 0 skips it.
+	ResidualWait time.Duration
+	// BenignName is the Host and SNI of residual control requests, a name no
+	// censor lists; "" means "www.example.com".
+	BenignName string
+	// QUIC enables the QUIC handshake step when the control saw QUIC work;
+	// nil means enabled.
+	QUIC *bool
+
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Sleep waits for d or until ctx ends; nil sleeps on the real clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Vantage is where a probe measures from: its OONI base keys.
+type Vantage struct {
+	Host         string       `json:"host"`
+	CC           string       `json:"cc"`
+	ASN          uint32       `json:"asn"`
+	NetworkName  string       `json:"network_name"`
+	Addrs        []netip.Addr `json:"addrs"`
+	Resolver     netip.Addr   `json:"resolver"`
+	ResolverASN  uint32       `json:"resolver_asn"`
+	ResolverName string       `json:"resolver_network_name"`
+}
+
+// Prober runs experiments on one Network. Its methods are safe for concurrent
+// use.
+type Prober struct {
+	net  Network
+	cfg  Config
+	thru chan struct{} // throughput tests in flight
+}
+
+// New returns a Prober measuring through n.
+func New(n Network, cfg Config) *Prober {
+	if cfg.DNSTimeout == 0 {
+		cfg.DNSTimeout = 2 * time.Second
+	}
+	if cfg.DNSRetry == 0 {
+		cfg.DNSRetry = 500 * time.Millisecond
+	}
+	if cfg.DNSWindow == 0 {
+		cfg.DNSWindow = 150 * time.Millisecond
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 2 * time.Second
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = 2 * time.Second
+	}
+	if cfg.HTTPTimeout == 0 {
+		cfg.HTTPTimeout = 16 * time.Second
+	}
+	if cfg.ThroughputBytes == 0 {
+		cfg.ThroughputBytes = 48 << 10
+	}
+	if cfg.ThroughputConcurrency <= 0 {
+		cfg.ThroughputConcurrency = 8
+	}
+	if cfg.ThroughputTime == 0 {
+		cfg.ThroughputTime = 2 * time.Second
+	}
+	if cfg.ThrottledBelow == 0 {
+		cfg.ThrottledBelow = 300e3
+	}
+	if cfg.BenignName == "" {
+		cfg.BenignName = "www.example.com"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if len(cfg.Vantage.Addrs) == 0 {
+		if a, ok := n.(interface{ Addrs() []netip.Addr }); ok {
+			cfg.Vantage.Addrs = a.Addrs()
+		}
+	}
+	if !cfg.Vantage.Resolver.IsValid() {
+		if rs := n.Resolvers(); len(rs) > 0 {
+			cfg.Vantage.Resolver = rs[0]
+		}
+	}
+	if cfg.Geo != nil {
+		if len(cfg.Vantage.Addrs) > 0 && cfg.Vantage.ASN == 0 {
+			cfg.Vantage.ASN, cfg.Vantage.NetworkName = cfg.Geo.ASN(cfg.Vantage.Addrs[0])
+			if cfg.Vantage.CC == "" {
+				cfg.Vantage.CC = cfg.Geo.CC(cfg.Vantage.Addrs[0])
+			}
+		}
+		if cfg.Vantage.Resolver.IsValid() && cfg.Vantage.ResolverASN == 0 {
+			cfg.Vantage.ResolverASN, cfg.Vantage.ResolverName = cfg.Geo.ASN(cfg.Vantage.Resolver)
+		}
+	}
+	return &Prober{net: n, cfg: cfg, thru: make(chan struct{}, cfg.ThroughputConcurrency)}
+}
+
+// Config returns the prober's configuration with defaults filled in.
+func (p *Prober) Config() Config { return p.cfg }
+
+func (p *Prober) now() time.Time { return p.cfg.Now() }
+
+// since is seconds since t, as OONI's "t" keys.
+func (p *Prober) since(t time.Time) float64 {
+	return float64(p.now().Sub(t).Microseconds()) / 1e6
+}
+
+// resolver is the vantage's own recursive resolver.
+func (p *Prober) resolver() netip.AddrPort {
+	if p.cfg.Vantage.Resolver.IsValid() {
+		return netip.AddrPortFrom(p.cfg.Vantage.Resolver, 53)
+	}
+	return netip.AddrPort{}
+}

@@ -1,0 +1,494 @@
+package probe
+
+import (
+	"context"
+	"html"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// WebConnectivity measures rawURL in the manner of OONI's web_connectivity
+// (ts-017): resolve the host through the vantage's resolver (and the foreign
+// resolver, if configured), connect to every address, fetch the URL over
+// plain HTTP (or HTTPS), hand-shake TLS with every address on port 443 with
+// the host as SNI, ask the control for its view of the same URL, then the
+// splinter steps: a QUIC handshake where the control saw QUIC work, a
+// throughput test, and a residual test after a block. The analysis compares
+// probe and control and sets blocking, accessible and the finer x_verdict.
+func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *Measurement {
+	start := p.now()
+	m := newMeasurement(rawURL, start, p.cfg.Vantage, reportID)
+	tk := &TestKeys{Agent: "redirect", ClientResolver: p.cfg.Vantage.Resolver, Vantage: p.cfg.Vantage, Start: start}
+	m.TestKeys = tk
+	if p.cfg.Control != nil {
+		m.TestHelpers = map[string]any{"backend": map[string]string{"address": "splinter control", "type": "http"}}
+	}
+	defer func() { m.TestRuntime = p.since(start) }()
+
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		tk.HTTPExperimentFailure = str(FailureUnknown)
+		tk.Verdict, tk.Blocking, tk.VerdictReason = Unknown, BlockingUnknown, "input is not an http or https URL"
+		return m
+	}
+	host := u.Hostname()
+	port := uint16(80)
+	if u.Scheme == "https" {
+		port = 443
+	}
+
+	// DNS: the vantage's own resolver, then (concurrently) a foreign one.
+	var foreign *DNSQuery
+	var fwg sync.WaitGroup
+	if p.cfg.ForeignResolver.IsValid() {
+		fwg.Go(func() {
+			q := p.DNS(ctx, p.cfg.ForeignResolver, "udp", host, dns.TypeA)
+			foreign = &q
+		})
+	}
+	qs, addrs := p.Resolve(ctx, p.resolver(), host)
+	tk.Queries = qs
+	tk.DNSExperimentFailure = lookupFailure(qs, addrs)
+
+	// The control, concurrently with the rest.
+	var ctrl *ControlResponse
+	var ctrlErr error
+	ctrlDone := make(chan struct{})
+	go func() {
+		defer close(ctrlDone)
+		if p.cfg.Control == nil {
+			ctrlErr = errNoControl{}
+			return
+		}
+		req := ControlRequest{HTTPRequest: rawURL, XQUICEnabled: p.quicEnabled(),
+			HTTPRequestHeaders: map[string][]string{"User-Agent": {userAgent}, "Accept": {"text/html"}}}
+		for _, a := range addrs {
+			req.TCPConnect = append(req.TCPConnect, netip.AddrPortFrom(a, port).String())
+		}
+		ctrl, ctrlErr = p.cfg.Control.Control(ctx, req)
+	}()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	// Chain 1: connect to every address, fetch through the first that
+	// answered.
+	wg.Go(func() {
+		conns := make([]TCPConnect, len(addrs))
+		var cwg sync.WaitGroup
+		for i, a := range addrs {
+			cwg.Go(func() {
+				r, c := p.Connect(ctx, netip.AddrPortFrom(a, port))
+				if c != nil {
+					c.Close()
+				}
+				conns[i] = r
+			})
+		}
+		cwg.Wait()
+		mu.Lock()
+		tk.TCPConnect = conns
+		mu.Unlock()
+		var first netip.Addr
+		for _, c := range conns {
+			if c.Status.Success {
+				first = c.IP
+				break
+			}
+		}
+		if !first.IsValid() {
+			if len(conns) > 0 {
+				tk.HTTPExperimentFailure = conns[0].Status.Failure
+			} else {
+				tk.HTTPExperimentFailure = tk.DNSExperimentFailure
+			}
+			return
+		}
+		reqs := p.Fetch(ctx, rawURL, first)
+		// OONI lists the last request first.
+		for i, j := 0, len(reqs)-1; i < j; i, j = i+1, j-1 {
+			reqs[i], reqs[j] = reqs[j], reqs[i]
+		}
+		tk.Requests = reqs
+		tk.HTTPExperimentFailure = reqs[0].Failure
+	})
+	// Chain 2: TLS with every address on 443.
+	wg.Go(func() {
+		hss := make([]TLSHandshake, len(addrs))
+		var hwg sync.WaitGroup
+		for i, a := range addrs {
+			hwg.Go(func() {
+				hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, 443), host, []string{"h2", "http/1.1"})
+				if tc != nil {
+					tc.Close()
+				}
+				hss[i] = hs
+			})
+		}
+		hwg.Wait()
+		tk.TLSHandshakes = hss
+	})
+	// Chain 3: QUIC, where the control saw it work.
+	wg.Go(func() {
+		<-ctrlDone
+		if ctrl == nil || !p.quicEnabled() {
+			return
+		}
+		var qeps []netip.AddrPort
+		for _, a := range addrs {
+			ep := netip.AddrPortFrom(a, 443)
+			if c, ok := ctrl.QUICHandshake[ep.String()]; ok && c.Status {
+				qeps = append(qeps, ep)
+			}
+		}
+		if len(qeps) == 0 {
+			return
+		}
+		hs := make([]QUICHandshake, len(qeps))
+		var qwg sync.WaitGroup
+		for i, ep := range qeps {
+			qwg.Go(func() { hs[i] = p.QUIC(ctx, ep, host) })
+		}
+		qwg.Wait()
+		tk.QUICHandshakes = hs
+	})
+	wg.Wait()
+	fwg.Wait()
+	<-ctrlDone
+	if foreign != nil {
+		tk.Queries = append(tk.Queries, *foreign)
+		tk.DNSRace = foreign.Raced()
+	}
+	if ctrlErr != nil {
+		tk.ControlFailure = Classify(ctrlErr)
+		tk.Verdict, tk.Blocking, tk.VerdictReason = Unknown, BlockingUnknown, "no control measurement"
+		return m
+	}
+	tk.Control = ctrl
+	p.analyze(tk, addrs, foreign)
+
+	// The throughput test, where nothing else was found: throttling is the
+	// last verdict in precedence, and the test is costly on a slow link.
+	if tk.Verdict == Accessible && p.cfg.ThroughputBytes > 0 {
+		for _, hs := range tk.TLSHandshakes {
+			if hs.Failure != nil {
+				continue
+			}
+			t := p.Throughput(ctx, hs.Address, host)
+			tk.Throughput = &t
+			c, ok := ctrl.TLSHandshake[t.Address.String()]
+			switch {
+			case t.Failure != nil && ok && c.Status && t.Bytes == 0:
+				tk.Verdict, tk.VerdictReason = TLS, "TLS handshake with "+t.Address.String()+" (throughput test) failed ("+*t.Failure+") while the control's succeeded"
+			case t.Throttled:
+				tk.Verdict, tk.VerdictReason = Throttled, "download ran at "+itoa(int(t.BitsPerS/1000))+" kbit/s ("+itoa(int(t.Bytes))+" of "+itoa(int(t.Wanted))+" bytes), a download without SNI at "+itoa(int(t.Baseline.BitsPerS/1000))+" kbit/s"
+			}
+			tk.Blocking = tk.Verdict.Blocking()
+			acc := tk.Blocking == BlockingNone
+			tk.Accessible = &acc
+			break
+		}
+	}
+
+	// The residual test, after an HTTP or TLS block.
+	if ep, proto := residualTarget(tk); ep.IsValid() {
+		r := p.ResidualTest(ctx, ep, proto)
+		tk.Residual = &r
+		if r.Blocked {
+			tk.VerdictReason = tk.VerdictReason + "; a benign " + proto + " request to " + ep.String() + " right after failed too (" + *r.Immediate + ")"
+			tk.Verdict = Residual
+			tk.Blocking = Residual.Blocking()
+		}
+	}
+	return m
+}
+
+type errNoControl struct{}
+
+func (errNoControl) Error() string { return "probe: no control configured" }
+
+func (p *Prober) quicEnabled() bool { return p.cfg.QUIC == nil || *p.cfg.QUIC }
+
+// residualTarget is the endpoint whose block the residual test revisits.
+func residualTarget(tk *TestKeys) (netip.AddrPort, string) {
+	switch tk.Verdict {
+	case HTTPFailure, HTTPDiff:
+		if len(tk.Requests) > 0 && tk.Requests[0].Address.IsValid() {
+			return tk.Requests[0].Address, "http"
+		}
+	case TLS:
+		for _, hs := range tk.TLSHandshakes {
+			if hs.Failure != nil && hs.Operation == "tls_handshake" {
+				return hs.Address, "tls"
+			}
+		}
+		if t := tk.Throughput; t != nil && t.Failure != nil {
+			return t.Address, "tls"
+		}
+	}
+	return netip.AddrPort{}, ""
+}
+
+// analyze compares probe and control, as ts-017 describes, and sets the
+// verdict: the first, in Verdicts order, of what the steps showed.
+func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
+	ctrl := tk.Control
+	seen := map[Verdict]string{}
+
+	// DNS consistency.
+	consistent, why := p.dnsConsistent(tk.DNSExperimentFailure, addrs, ctrl, tk.TLSHandshakes)
+	if foreign != nil && consistent {
+		fc, fwhy := p.dnsConsistent(lookupFailure([]DNSQuery{*foreign}, foreign.Addrs()), foreign.Addrs(), ctrl, tk.TLSHandshakes)
+		if !fc {
+			consistent, why = false, "foreign resolver "+foreign.ResolverAddress.Addr().String()+": "+fwhy
+		}
+	}
+	tk.DNSConsistency = str(map[bool]string{true: "consistent", false: "inconsistent"}[consistent])
+	if !consistent {
+		seen[DNS] = why
+	}
+
+	// TCP.
+	ctrlTCPOK := false
+	for _, c := range ctrl.TCPConnect {
+		ctrlTCPOK = ctrlTCPOK || c.Status
+	}
+	anyOK := false
+	for i := range tk.TCPConnect {
+		c := &tk.TCPConnect[i]
+		anyOK = anyOK || c.Status.Success
+		b := !c.Status.Success && ctrlTCPOK
+		c.Status.Blocked = &b
+	}
+	if len(tk.TCPConnect) > 0 && !anyOK && ctrlTCPOK {
+		seen[TCPIP] = "no TCP connection to " + addrList(addrs) + " (" + deref(tk.TCPConnect[0].Status.Failure) + ") while the control connected"
+	}
+
+	// HTTP.
+	ctrlHTTPOK := ctrl.HTTPRequest.Failure == nil
+	if len(tk.Requests) > 0 {
+		last := tk.Requests[0]
+		switch {
+		case last.Failure != nil && ctrlHTTPOK:
+			seen[HTTPFailure] = "HTTP request failed (" + *last.Failure + ") while the control's succeeded"
+		case last.Failure == nil && ctrlHTTPOK:
+			p.compareHTTP(tk, last)
+			if !(*tk.StatusCodeMatch && (*tk.BodyLengthMatch || *tk.HeadersMatch || *tk.TitleMatch)) {
+				seen[HTTPDiff] = "HTTP answer differs from the control's (status " + itoa(last.Response.Code) + " vs " + itoa(ctrl.HTTPRequest.StatusCode) + ", title " + quote(Title(last.Response.Body)) + ")"
+			}
+		}
+	}
+
+	// TLS: a handshake that failed where the control's succeeded.
+	for _, hs := range tk.TLSHandshakes {
+		if hs.Failure == nil || !consistentAddr(hs.Address.Addr(), ctrl) {
+			continue
+		}
+		if c, ok := ctrl.TLSHandshake[hs.Address.String()]; ok && c.Status {
+			seen[TLS] = "TLS handshake with " + hs.Address.String() + " (SNI " + hs.ServerName + ") failed at " + hs.Operation + " (" + *hs.Failure + ") while the control's succeeded"
+			break
+		}
+	}
+	for _, q := range tk.QUICHandshakes {
+		if q.Failure != nil {
+			seen[QUIC] = "QUIC handshake with " + q.Address.String() + " failed (" + *q.Failure + ") while the control's succeeded"
+			break
+		}
+	}
+
+	tk.Verdict, tk.VerdictReason = Accessible, "everything the control reached, the probe reached"
+	for _, v := range Verdicts {
+		if why, ok := seen[v]; ok {
+			tk.Verdict, tk.VerdictReason = v, why
+			break
+		}
+	}
+	tk.Blocking = tk.Verdict.Blocking()
+	acc := tk.Blocking == BlockingNone
+	tk.Accessible = &acc
+}
+
+// dnsConsistent is ts-017's DNS consistency check.
+func (p *Prober) dnsConsistent(failure *string, addrs []netip.Addr, ctrl *ControlResponse, hss []TLSHandshake) (bool, string) {
+	cf := ctrl.DNS.Failure
+	if failure != nil {
+		switch {
+		case *failure == FailureDNSBogon:
+			return false, "bogon answer " + addrList(addrs)
+		case cf != nil && *cf == *failure:
+			return true, ""
+		case cf == nil:
+			return false, "lookup failed (" + *failure + ") while the control resolved " + addrList(ctrl.DNS.Addrs)
+		}
+		return true, ""
+	}
+	if cf != nil {
+		return true, "" // the control failed: nothing to compare
+	}
+	casn := map[uint32]bool{}
+	for _, a := range ctrl.DNS.Addrs {
+		for _, b := range addrs {
+			if a == b {
+				return true, ""
+			}
+		}
+		if asn, _ := p.cfg.Geo.ASN(a); asn != 0 {
+			casn[asn] = true
+		}
+	}
+	for _, b := range addrs {
+		if asn, _ := p.cfg.Geo.ASN(b); asn != 0 && casn[asn] {
+			return true, ""
+		}
+	}
+	for _, hs := range hss {
+		if hs.Failure == nil && !hs.NoTLSVerify {
+			for _, b := range addrs {
+				if hs.Address.Addr() == b {
+					return true, ""
+				}
+			}
+		}
+	}
+	return false, "answer " + addrList(addrs) + " shares no address or ASN with the control's " + addrList(ctrl.DNS.Addrs)
+}
+
+func consistentAddr(a netip.Addr, ctrl *ControlResponse) bool {
+	for _, b := range ctrl.DNS.Addrs {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+// compareHTTP fills the body, status, header and title comparisons.
+func (p *Prober) compareHTTP(tk *TestKeys, last HTTPRequest) {
+	c := tk.Control.HTTPRequest
+	pl, cl := float64(len(last.Response.Body)), float64(c.BodyLength)
+	prop := 1.0
+	if pl != cl {
+		prop = min(pl, cl) / max(pl, cl)
+	}
+	blm := prop > 0.7
+	scm := last.Response.Code == c.StatusCode
+	hm := headersMatch(last.Response.Headers, c.Headers)
+	pt, ct := Title(last.Response.Body), c.Title
+	tm := titleMatch(pt, ct)
+	tk.BodyProportion, tk.BodyLengthMatch, tk.StatusCodeMatch, tk.HeadersMatch, tk.TitleMatch = &prop, &blm, &scm, &hm, &tm
+}
+
+var commonHeaders = map[string]bool{
+	"date": true, "content-type": true, "server": true, "cache-control": true, "vary": true,
+	"set-cookie": true, "location": true, "expires": true, "x-powered-by": true, "content-encoding": true,
+	"last-modified": true, "accept-ranges": true, "pragma": true, "x-frame-options": true, "etag": true,
+	"x-content-type-options": true, "age": true, "via": true, "p3p": true, "x-xss-protection": true,
+	"content-language": true, "cf-ray": true, "strict-transport-security": true, "link": true,
+	"x-varnish": true, "content-length": true, "connection": true, "transfer-encoding": true,
+	"keep-alive": true, "alt-svc": true,
+}
+
+// headersMatch: the uncommon header names agree (ts-017), or, when neither
+// side has any, the header names agree.
+func headersMatch(a, b map[string]string) bool {
+	ua, ub := names(a, true), names(b, true)
+	if len(ua) == 0 && len(ub) == 0 {
+		return strings.Join(names(a, false), ",") == strings.Join(names(b, false), ",")
+	}
+	for _, x := range ua {
+		for _, y := range ub {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func names(h map[string]string, uncommonOnly bool) []string {
+	var out []string
+	for k := range h {
+		k = strings.ToLower(k)
+		if !uncommonOnly || !commonHeaders[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// titleMatch: the titles share a word of more than four letters (ts-017),
+// or are both empty.
+func titleMatch(a, b string) bool {
+	if a == "" && b == "" {
+		return true
+	}
+	wb := map[string]bool{}
+	for _, w := range strings.Fields(strings.ToLower(b)) {
+		wb[w] = true
+	}
+	for _, w := range strings.Fields(strings.ToLower(a)) {
+		if len([]rune(w)) > 4 && wb[w] {
+			return true
+		}
+	}
+	return false
+}
+
+var titleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+
+// Title returns the text of an HTML document's title element.
+func Title(body string) string {
+	if len(body) > 1<<16 {
+		body = body[:1<<16]
+	}
+	m := titleRE.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return strings.TrimSpace(html.UnescapeString(m[1]))
+}
+
+func addrList(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}
+
+func itoa(n int) string {
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+func quote(s string) string { return `"` + s + `"` }

@@ -1,0 +1,218 @@
+// Package report turns a run (its measurements, the border decisions and
+// their scoring) into what people look at: a summary table for the terminal
+// and one self-contained report.html (inline CSS and SVG, no external
+// fetches) with a jurisdiction × category heatmap of reachability, the
+// blocking methods seen per jurisdiction, the confusion matrix against the
+// ground truth, and for every blocked or disputed site the evidence chain
+// (DNS answers, failed handshakes and fetches, and the decisions the borders
+// recorded, injected packets included).
+//
+// It measures nothing and scores nothing itself (packages probe and score
+// do).
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/probe"
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/score"
+)
+
+// Report is a run, arranged for presentation. Build makes one; the zero
+// value is an empty report.
+type Report struct {
+	Scenario      string
+	Description   string
+	Elapsed       time.Duration
+	Jurisdictions []Jurisdiction
+	Categories    []scenario.Category
+	// Cells[j][c] is jurisdiction j × category c.
+	Cells    [][]Cell
+	Score    *score.Result
+	Ms       []*probe.Measurement
+	NDecided int
+}
+
+// Jurisdiction is one row of the heatmap.
+type Jurisdiction struct {
+	Code, Name string
+	Vantages   []string
+	Total      int
+	Reachable  int
+	// Methods counts measured verdicts; Truth counts true ones.
+	Methods map[probe.Verdict]int
+	Truth   map[probe.Verdict]int
+	// Rules counts the decisions of each border rule on this jurisdiction's
+	// measurements.
+	Rules map[string]int
+}
+
+// Cell is one jurisdiction × category square.
+type Cell struct {
+	Total, Reachable int
+	Blocked          []string // domains
+}
+
+// Share is the share reachable, or -1 for an empty cell.
+func (c Cell) Share() float64 {
+	if c.Total == 0 {
+		return -1
+	}
+	return float64(c.Reachable) / float64(c.Total)
+}
+
+// Reachable reports whether a verdict leaves the site usable.
+func Reachable(v probe.Verdict) bool { return v == probe.Accessible || v == probe.Throttled }
+
+// Build arranges a run. res must be score.Score(ms, ds).
+func Build(sc *scenario.Scenario, plan *scenario.Plan, ms []*probe.Measurement, ds []border.Decision, res *score.Result) *Report {
+	r := &Report{Scenario: sc.Name, Description: sc.Description, Score: res, Ms: ms, NDecided: len(ds)}
+	jidx := map[string]int{}
+	for _, j := range plan.Jurisdictions {
+		jidx[j.Code] = len(r.Jurisdictions)
+		r.Jurisdictions = append(r.Jurisdictions, Jurisdiction{Code: j.Code, Name: j.Name,
+			Methods: map[probe.Verdict]int{}, Truth: map[probe.Verdict]int{}, Rules: map[string]int{}})
+	}
+	used := map[string]bool{}
+	for _, it := range res.Items {
+		used[it.Category] = true
+	}
+	cidx := map[string]int{}
+	for _, c := range scenario.Categories {
+		if used[c.Code] {
+			cidx[c.Code] = len(r.Categories)
+			r.Categories = append(r.Categories, c)
+		}
+	}
+	if used[""] {
+		cidx[""] = len(r.Categories)
+		r.Categories = append(r.Categories, scenario.Category{Code: "—", Name: "uncategorised"})
+	}
+	r.Cells = make([][]Cell, len(r.Jurisdictions))
+	for i := range r.Cells {
+		r.Cells[i] = make([]Cell, len(r.Categories))
+	}
+	for _, it := range res.Items {
+		ji, ok := jidx[it.CC]
+		if !ok {
+			continue
+		}
+		j := &r.Jurisdictions[ji]
+		if !contains(j.Vantages, it.Vantage) {
+			j.Vantages = append(j.Vantages, it.Vantage)
+		}
+		j.Total++
+		j.Methods[it.Measured]++
+		j.Truth[it.Truth]++
+		for _, d := range it.Decisions {
+			j.Rules[d.Border+" "+d.Rule+" ("+d.Action+")"]++
+		}
+		c := &r.Cells[ji][cidx[it.Category]]
+		c.Total++
+		if Reachable(it.Measured) {
+			j.Reachable++
+			c.Reachable++
+		} else {
+			c.Blocked = append(c.Blocked, it.Domain+" ("+it.Vantage+": "+string(it.Measured)+")")
+		}
+	}
+	return r
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteSummary prints the terminal summary: reachability per category and
+// jurisdiction, blocking methods per jurisdiction, and accuracy.
+func (r *Report) WriteSummary(w io.Writer) {
+	fmt.Fprintf(w, "\nShare of sites reachable (%s), by category and jurisdiction:\n\n", r.Scenario)
+	fmt.Fprintf(w, "%-6s", "")
+	for _, j := range r.Jurisdictions {
+		fmt.Fprintf(w, "%6s", j.Code)
+	}
+	fmt.Fprintln(w)
+	for ci, c := range r.Categories {
+		fmt.Fprintf(w, "%-6s", c.Code)
+		for ji := range r.Jurisdictions {
+			cell := r.Cells[ji][ci]
+			if cell.Total == 0 {
+				fmt.Fprintf(w, "%6s", "·")
+				continue
+			}
+			fmt.Fprintf(w, "%5.0f%%", 100*cell.Share())
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%-6s", "all")
+	for _, j := range r.Jurisdictions {
+		if j.Total == 0 {
+			fmt.Fprintf(w, "%6s", "·")
+			continue
+		}
+		fmt.Fprintf(w, "%5.0f%%", 100*float64(j.Reachable)/float64(j.Total))
+	}
+	fmt.Fprintln(w)
+
+	fmt.Fprintf(w, "\nBlocking methods seen (measured verdicts):\n\n")
+	for _, j := range r.Jurisdictions {
+		if j.Total == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %-3s %-28s %s\n", j.Code, strings.Join(j.Vantages, ","), methods(j.Methods))
+	}
+
+	s := r.Score
+	fmt.Fprintf(w, "\nAccuracy against the borders' decisions: %d/%d = %.2f%%\n\n", s.Agree, s.Total, 100*s.Accuracy)
+	fmt.Fprintf(w, "  %-13s %6s %6s %6s %9s %7s\n", "class", "true", "tp", "fp", "precision", "recall")
+	for _, c := range s.PerClass {
+		fmt.Fprintf(w, "  %-13s %6d %6d %6d %9.3f %7.3f\n", c.Class, c.Support, c.TP, c.FP, c.Precision, c.Recall)
+	}
+	if len(s.Disagree) > 0 {
+		fmt.Fprintf(w, "\nDisagreements (%d):\n", len(s.Disagree))
+		for i, d := range s.Disagree {
+			if i == 25 {
+				fmt.Fprintf(w, "  … %d more in score.json\n", len(s.Disagree)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %s %s: %s\n", d.Vantage, d.Domain, d.Explanation)
+		}
+	}
+}
+
+// methods formats verdict counts, blocking ones first, by count.
+func methods(m map[probe.Verdict]int) string {
+	type kv struct {
+		v probe.Verdict
+		n int
+	}
+	var kvs []kv
+	for v, n := range m {
+		kvs = append(kvs, kv{v, n})
+	}
+	sort.Slice(kvs, func(i, j int) bool {
+		if (kvs[i].v == probe.Accessible) != (kvs[j].v == probe.Accessible) {
+			return kvs[j].v == probe.Accessible
+		}
+		if kvs[i].n != kvs[j].n {
+			return kvs[i].n > kvs[j].n
+		}
+		return kvs[i].v < kvs[j].v
+	})
+	var parts []string
+	for _, x := range kvs {
+		parts = append(parts, fmt.Sprintf("%s %d", x.v, x.n))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,365 @@
+// Package score judges measurements against the ground truth: it joins each
+// web_connectivity measurement (package probe) to the decisions the borders
+// recorded while it ran (package border's Log), derives from those decisions
+// the verdict a perfect measurement would have reached, and counts per
+// verdict class the precision and recall, a confusion matrix, and every
+// disagreement with its evidence.
+//
+// It does not measure (package probe does) or render (package report does).
+//
+// The join: a decision belongs to a measurement when its client is the
+// vantage (one of its addresses) during the measurement and either its
+// evidence names the measured domain (a query, SNI or Host) or it names no
+// domain at all and its server is an address the measurement connected to; or when its client is the vantage's own resolver and its evidence
+// is a query for the domain (a poisoned recursion, at any time: the
+// resolver's cache carries it). The truth class of a decision follows from
+// what it did and what its rule looked at (Class); a measurement's truth is
+// the first class in probe.Verdicts order among its decisions, or
+// accessible.
+package score
+
+import (
+	"net/netip"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/probe"
+)
+
+// Classes are the verdict classes scored, in probe.Verdicts order.
+var Classes = probe.Verdicts
+
+// Result is a scoring of a set of measurements.
+type Result struct {
+	Total    int     `json:"total"`
+	Agree    int     `json:"agree"`
+	Accuracy float64 `json:"accuracy"`
+	// PerClass lists every class that occurs, measured or true.
+	PerClass  []ClassScore   `json:"per_class"`
+	Confusion Confusion      `json:"confusion"`
+	Disagree  []Disagreement `json:"disagreements"`
+	// Items are every measurement's verdicts and joined decisions, in
+	// measurement order.
+	Items []Item `json:"items"`
+}
+
+// ClassScore is one class's precision and recall. With no measurement of
+// the class, precision is 1; with no true instance, recall is 1.
+type ClassScore struct {
+	Class     probe.Verdict `json:"class"`
+	TP        int           `json:"tp"`
+	FP        int           `json:"fp"`
+	FN        int           `json:"fn"`
+	Support   int           `json:"support"` // true instances
+	Precision float64       `json:"precision"`
+	Recall    float64       `json:"recall"`
+}
+
+// Confusion is the confusion matrix: Counts[i][j] is how many measurements
+// of true class Labels[i] were measured as Labels[j].
+type Confusion struct {
+	Labels []probe.Verdict `json:"labels"`
+	Counts [][]int         `json:"counts"`
+}
+
+// Item is one measurement, scored.
+type Item struct {
+	Index     int               `json:"index"`
+	Input     string            `json:"input"`
+	Domain    string            `json:"domain"`
+	Category  string            `json:"category,omitempty"`
+	Vantage   string            `json:"vantage"`
+	CC        string            `json:"cc"`
+	Measured  probe.Verdict     `json:"measured"`
+	Reason    string            `json:"reason"`
+	Truth     probe.Verdict     `json:"truth"`
+	Decisions []border.Decision `json:"decisions,omitempty"`
+}
+
+// Disagreement is an item whose verdicts differ, with an explanation.
+type Disagreement struct {
+	Item
+	Explanation string `json:"explanation"`
+}
+
+// slack widens a measurement's time window for decisions recorded just after
+// its last packet (a delayed RST).
+const slack = 500 * time.Millisecond
+
+// Score joins ms to ds and scores them.
+func Score(ms []*probe.Measurement, ds []border.Decision) *Result {
+	j := newJoiner(ds)
+	r := &Result{Total: len(ms)}
+	for i, m := range ms {
+		it := Item{Index: i, Input: m.Input, Domain: host(m.Input), Category: m.Annotations["category_code"], CC: m.ProbeCC}
+		if tk := m.TestKeys; tk != nil {
+			it.Vantage = tk.Vantage.Host
+			it.Measured = tk.Verdict
+			it.Reason = tk.VerdictReason
+			it.Decisions = j.join(m)
+		}
+		it.Truth = Truth(it.Decisions)
+		r.Items = append(r.Items, it)
+		if it.Truth == it.Measured {
+			r.Agree++
+		} else {
+			r.Disagree = append(r.Disagree, Disagreement{Item: it, Explanation: explain(it)})
+		}
+	}
+	if r.Total > 0 {
+		r.Accuracy = float64(r.Agree) / float64(r.Total)
+	}
+	r.classes()
+	return r
+}
+
+func (r *Result) classes() {
+	present := map[probe.Verdict]bool{}
+	for _, it := range r.Items {
+		present[it.Truth], present[it.Measured] = true, true
+	}
+	var labels []probe.Verdict
+	for _, c := range append(append([]probe.Verdict{}, Classes...), probe.Unknown) {
+		if present[c] {
+			labels = append(labels, c)
+		}
+	}
+	idx := map[probe.Verdict]int{}
+	for i, l := range labels {
+		idx[l] = i
+	}
+	r.Confusion.Labels = labels
+	r.Confusion.Counts = make([][]int, len(labels))
+	for i := range labels {
+		r.Confusion.Counts[i] = make([]int, len(labels))
+	}
+	for _, it := range r.Items {
+		r.Confusion.Counts[idx[it.Truth]][idx[it.Measured]]++
+	}
+	for _, c := range labels {
+		if c == probe.Unknown {
+			continue
+		}
+		cs := ClassScore{Class: c}
+		for _, it := range r.Items {
+			switch {
+			case it.Truth == c && it.Measured == c:
+				cs.TP++
+			case it.Measured == c:
+				cs.FP++
+			case it.Truth == c:
+				cs.FN++
+			}
+		}
+		cs.Support = cs.TP + cs.FN
+		cs.Precision, cs.Recall = 1, 1
+		if cs.TP+cs.FP > 0 {
+			cs.Precision = float64(cs.TP) / float64(cs.TP+cs.FP)
+		}
+		if cs.TP+cs.FN > 0 {
+			cs.Recall = float64(cs.TP) / float64(cs.TP+cs.FN)
+		}
+		r.PerClass = append(r.PerClass, cs)
+	}
+}
+
+// Class is the verdict a decision, alone, implies for a measurement it
+// belongs to.
+func Class(d border.Decision) probe.Verdict {
+	kinds := map[string]bool{}
+	for _, e := range d.Evidence {
+		kinds[e.Kind] = true
+	}
+	switch {
+	case d.Action == "dns-inject" || kinds["qname"]:
+		return probe.DNS
+	case d.Enforced:
+		return probe.Residual
+	case d.Action == "throttle":
+		return probe.Throttled
+	case kinds["quic-sni"] || d.Proto == "udp" && d.Server.Port() == 443:
+		return probe.QUIC
+	case kinds["sni"] || kinds["ech"] || kinds["esni"]:
+		return probe.TLS
+	case kinds["host"] || kinds["keyword"] || kinds["path"] || kinds["url"] || kinds["http"]:
+		if d.Action == "blockpage" && !blockpageInRST(d.Detail) {
+			return probe.HTTPDiff
+		}
+		return probe.HTTPFailure
+	case d.Proto == "tcp" || d.Proto == "icmp" || d.Proto == "udp":
+		return probe.TCPIP
+	}
+	return probe.Accessible
+}
+
+// blockpageInRST reports whether a block page decision's detail ("HTTP 403
+// block page, 1234 bytes, rst-psh-ack, then rst") says the page itself rode
+// in a segment with RST set: a TCP stack drops such data, so the client sees
+// a reset, not the page. An RST after the page does not hide it.
+func blockpageInRST(detail string) bool {
+	parts := strings.Split(detail, ", ")
+	return len(parts) >= 3 && strings.Contains(strings.ToLower(parts[2]), "rst")
+}
+
+// Truth is the verdict implied by a measurement's decisions: the first class
+// in Classes order among them, or accessible.
+func Truth(ds []border.Decision) probe.Verdict {
+	seen := map[probe.Verdict]bool{}
+	for _, d := range ds {
+		seen[Class(d)] = true
+	}
+	for _, c := range Classes {
+		if seen[c] {
+			return c
+		}
+	}
+	return probe.Accessible
+}
+
+// joiner indexes decisions by client address.
+type joiner struct {
+	byClient map[netip.Addr][]border.Decision
+}
+
+func newJoiner(ds []border.Decision) *joiner {
+	j := &joiner{byClient: map[netip.Addr][]border.Decision{}}
+	for _, d := range ds {
+		a := d.Client.Addr().Unmap()
+		j.byClient[a] = append(j.byClient[a], d)
+	}
+	return j
+}
+
+func (j *joiner) join(m *probe.Measurement) []border.Decision {
+	tk := m.TestKeys
+	domain := host(m.Input)
+	start, end := tk.Start, tk.Start.Add(time.Duration(m.TestRuntime*float64(time.Second))+slack)
+	servers := servers(tk)
+	var out []border.Decision
+	for _, a := range tk.Vantage.Addrs {
+		for _, d := range j.byClient[a.Unmap()] {
+			if d.Time.Before(start) || d.Time.After(end) {
+				continue
+			}
+			if named, match := names(d, domain); match || !named && servers[d.Server.Addr().Unmap()] {
+				out = append(out, d)
+			}
+		}
+	}
+	if r := tk.Vantage.Resolver; r.IsValid() {
+		for _, d := range j.byClient[r.Unmap()] {
+			if qnames(d, domain) {
+				out = append(out, d)
+			}
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
+	return out
+}
+
+// servers are the addresses a measurement's own flows went to.
+func servers(tk *probe.TestKeys) map[netip.Addr]bool {
+	s := map[netip.Addr]bool{}
+	for _, c := range tk.TCPConnect {
+		s[c.IP.Unmap()] = true
+	}
+	for _, h := range tk.TLSHandshakes {
+		s[h.Address.Addr().Unmap()] = true
+	}
+	for _, h := range tk.QUICHandshakes {
+		s[h.Address.Addr().Unmap()] = true
+	}
+	for _, r := range tk.Requests {
+		if r.Address.IsValid() {
+			s[r.Address.Addr().Unmap()] = true
+		}
+	}
+	if t := tk.Throughput; t != nil {
+		s[t.Address.Addr().Unmap()] = true
+	}
+	if r := tk.Residual; r != nil {
+		s[r.Address.Addr().Unmap()] = true
+	}
+	return s
+}
+
+// names reports whether d's evidence names a domain (a query, SNI or Host)
+// and whether that is domain.
+func names(d border.Decision, domain string) (named, match bool) {
+	for _, e := range d.Evidence {
+		switch e.Kind {
+		case "qname", "sni", "host", "quic-sni":
+			named = true
+			if sameName(e.Value, domain) {
+				return true, true
+			}
+		}
+	}
+	return named, false
+}
+
+func qnames(d border.Decision, domain string) bool {
+	for _, e := range d.Evidence {
+		if e.Kind == "qname" && sameName(e.Value, domain) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameName(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
+}
+
+func host(input string) string {
+	u, err := url.Parse(input)
+	if err != nil {
+		return input
+	}
+	return u.Hostname()
+}
+
+// explain says, for people, why two verdicts differ.
+func explain(it Item) string {
+	var b strings.Builder
+	b.WriteString("measured " + string(it.Measured) + " (" + it.Reason + "), truth " + string(it.Truth))
+	if len(it.Decisions) == 0 {
+		b.WriteString(": no border decision touched this measurement")
+		return b.String()
+	}
+	b.WriteString(" from ")
+	for i, d := range it.Decisions {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if i == 4 {
+			b.WriteString("…")
+			break
+		}
+		b.WriteString(Describe(d))
+	}
+	return b.String()
+}
+
+// Describe is one line about a decision for people.
+func Describe(d border.Decision) string {
+	var ev []string
+	for _, e := range d.Evidence {
+		ev = append(ev, e.Kind+"="+e.Value)
+	}
+	s := d.Border + " " + d.Rule + ": " + d.Action
+	if d.Enforced {
+		s += " (enforced)"
+	}
+	s += " " + d.Proto + " " + d.Client.String() + "→" + d.Server.String()
+	if len(ev) > 0 {
+		s += " [" + strings.Join(ev, " ") + "]"
+	}
+	if d.Detail != "" {
+		s += " " + d.Detail
+	}
+	return s
+}
