@@ -54,6 +54,10 @@ func (s *services) run(name string, f func(ctx context.Context) error, ctx conte
 	}()
 }
 
+// HostsZone is the DNS zone under which every host of the world is named:
+// "us-vps-1.hosts.splinter." resolves to us-vps-1's addresses.
+const HostsZone = "hosts.splinter."
+
 // CA returns the scenario certificate authority whose root every host of the
 // world trusts (nil when the world runs no services).
 func (w *World) CA() *pki.CA { return w.svc.ca }
@@ -79,6 +83,14 @@ func zones(p *scenario.Plan) (map[string]*nameserver.Zone, error) {
 			return nil, fmt.Errorf("world: zone %q has no parent zone %q in the plan", pz.Name, parent)
 		}
 		pzone.Delegations = append(pzone.Delegations, nameserver.Delegation{Name: pz.Name, NameServers: byName[strings.ToLower(pz.Name)].NameServers})
+	}
+	// Every host has a name under hosts.splinter., answered from the root
+	// zone itself (which resolvers hold locally), so that a server a user
+	// starts on any host can be reached by name.
+	if root := byName["."]; root != nil {
+		for _, h := range p.Hosts {
+			root.AddAddr(h.Name+"."+HostsZone, h.Addrs...)
+		}
 	}
 	for _, s := range p.Sites {
 		z := byName[siteZone(s.Domain)]

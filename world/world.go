@@ -37,8 +37,9 @@ import (
 type Options struct {
 	// Clock drives the link models; nil is the system clock.
 	Clock Clock
-	// Gateway builds the gateway of a border whose Policy is set. If nil,
-	// each border runs a border.Engine on its policy, resolved by Policies.
+	// Gateway builds the gateway of a border whose Policy is set (returning
+	// a nil Gateway leaves the border open). If nil, each border runs a
+	// border.Engine on its policy, resolved by Policies.
 	Gateway func(b BorderSpec) (Gateway, error)
 	// Policies resolves a border's policy reference. If nil, a reference is
 	// an embedded profile (package profiles) or else a policy file path,
