@@ -106,5 +106,7 @@ func (c *Config) resolvConf() []byte {
 	for _, r := range c.Resolvers {
 		fmt.Fprintf(&b, "nameserver %s\n", r)
 	}
+	// Hosts are named in DNS too (us-vps-1.hosts.splinter.).
+	b.WriteString("search " + strings.TrimSuffix(world.HostsZone, ".") + "\n")
 	return []byte(b.String())
 }

@@ -343,7 +343,7 @@ func TestServerReachedByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, url := range []string{"http://us-vps-1:8080/", "http://[" + w.Host("us-vps-1").Addr(6).String() + "]:8080/"} {
+	for _, url := range []string{"http://us-vps-1:8080/", "http://us-vps-1.hosts.splinter:8080/", "http://[" + w.Host("us-vps-1").Addr(6).String() + "]:8080/"} {
 		out, errOut, err := run(t, remote, "cn-client-1", nil, "curl", "-sS", "--max-time", "10", url)
 		if err != nil || out != "hello from us-vps-1\n" {
 			t.Fatalf("curl %s: %v %q %s", url, err, out, errOut)
