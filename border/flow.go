@@ -61,8 +61,7 @@ type flow struct {
 	streamCap  int  // bytes the stream may hold
 	streamOff  bool // no more reassembly for this flow
 
-	clientPkts int // client packets seen (data packets for TCP)
-	rs         []ruleState
+	rs []ruleState
 
 	// Enforcement state.
 	dropC2S, dropS2C bool

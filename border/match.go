@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -506,60 +505,6 @@ type fetMatcher struct {
 
 func (fm *fetMatcher) protos() uint8 { return onlyTCP }
 
-func printable(b byte) bool { return b >= 0x20 && b <= 0x7e }
-
-// exemption returns the first exemption rule (ex1..ex5) that holds for b, or
-// "".
-func (fm *fetMatcher) exemption(b []byte) string {
-	c := &fm.cfg
-	ones, nprint, run, maxRun := 0, 0, 0, 0
-	for _, x := range b {
-		ones += bits.OnesCount8(x)
-		if printable(x) {
-			nprint++
-			run++
-			maxRun = max(maxRun, run)
-		} else {
-			run = 0
-		}
-	}
-	avg := float64(ones) / float64(len(b))
-	if avg <= c.PopcountLow || avg >= c.PopcountHigh {
-		return "ex1"
-	}
-	if n := c.PrintablePrefix; n > 0 && len(b) >= n {
-		all := true
-		for _, x := range b[:n] {
-			all = all && printable(x)
-		}
-		if all {
-			return "ex2"
-		}
-	}
-	if float64(nprint) > c.PrintableRatio*float64(len(b)) {
-		return "ex3"
-	}
-	if c.PrintableRun > 0 && maxRun > c.PrintableRun {
-		return "ex4"
-	}
-	if c.ExemptProtocols && looksProtocol(b) {
-		return "ex5"
-	}
-	return ""
-}
-
-func looksProtocol(b []byte) bool {
-	if len(b) >= 3 && (b[0] == 0x16 || b[0] == 0x17) && b[1] == 0x03 && b[2] <= 0x09 {
-		return true
-	}
-	for _, p := range [][]byte{[]byte("GET "), []byte("PUT "), []byte("POST "), []byte("HEAD ")} {
-		if bytes.HasPrefix(b, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func (fm *fetMatcher) match(m *mctx) result {
 	b := m.p.Payload // the first data packet, never reassembled
 	if len(b) == 0 {
@@ -568,7 +513,10 @@ func (fm *fetMatcher) match(m *mctx) result {
 	if fm.cfg.MinLen > 0 && len(b) < fm.cfg.MinLen || fm.cfg.MaxLen > 0 && len(b) > fm.cfg.MaxLen {
 		return noMatch
 	}
-	if fm.exemption(b) != "" {
+	c := &fm.cfg
+	x := dissect.Exemptions{PopcountLow: c.PopcountLow, PopcountHigh: c.PopcountHigh, PrintablePrefix: c.PrintablePrefix,
+		PrintableRatio: c.PrintableRatio, PrintableRun: c.PrintableRun, Protocols: c.ExemptProtocols}
+	if exempt, _ := dissect.FullyEncryptedExemptWith(b, x); exempt {
 		return noMatch
 	}
 	m.evidence("fully-encrypted", fmt.Sprintf("%d bytes, no exemption", len(b)))

@@ -19,6 +19,27 @@ import "math/bits"
 // When none holds it returns false and "": the censor may then block. An
 // empty payload is not a data packet and also returns false and "".
 func FullyEncryptedExempt(first []byte) (exempt bool, rule string) {
+	return FullyEncryptedExemptWith(first, DefaultExemptions)
+}
+
+// Exemptions are the thresholds of the fully-encrypted-traffic test, so that
+// a profile can vary them. The zero value exempts nothing but Ex5 when
+// Protocols is set; DefaultExemptions are the paper's.
+type Exemptions struct {
+	PopcountLow, PopcountHigh float64 // Ex1: average set bits per byte at most / at least
+	PrintablePrefix           int     // Ex2: this many leading printable bytes (0: off)
+	PrintableRatio            float64 // Ex3: more than this share printable
+	PrintableRun              int     // Ex4: a printable run longer than this (0: off)
+	Protocols                 bool    // Ex5: starts like TLS or HTTP
+}
+
+// DefaultExemptions are the thresholds measured in the USENIX Security 2023
+// paper.
+var DefaultExemptions = Exemptions{PopcountLow: 3.4, PopcountHigh: 4.6, PrintablePrefix: 6, PrintableRatio: 0.5, PrintableRun: 20, Protocols: true}
+
+// FullyEncryptedExemptWith is FullyEncryptedExempt with the given
+// thresholds.
+func FullyEncryptedExemptWith(first []byte, x Exemptions) (exempt bool, rule string) {
 	n := len(first)
 	if n == 0 {
 		return false, ""
@@ -34,18 +55,20 @@ func FullyEncryptedExempt(first []byte) (exempt bool, rule string) {
 			run = 0
 		}
 	}
-	// Average popcount ones/n compared without floating point.
-	if 10*ones <= 34*n || 10*ones >= 46*n {
+	if avg := float64(ones) / float64(n); avg <= x.PopcountLow || avg >= x.PopcountHigh {
 		return true, "ex1"
 	}
-	if n >= 6 && allPrintable(first[:6]) {
+	if p := x.PrintablePrefix; p > 0 && n >= p && allPrintable(first[:p]) {
 		return true, "ex2"
 	}
-	if 2*printable > n {
+	if float64(printable) > x.PrintableRatio*float64(n) {
 		return true, "ex3"
 	}
-	if longest > 20 {
+	if x.PrintableRun > 0 && longest > x.PrintableRun {
 		return true, "ex4"
+	}
+	if !x.Protocols {
+		return false, ""
 	}
 	if n >= 3 && (first[0] == 0x16 || first[0] == 0x17) && first[1] == 0x03 && first[2] <= 0x09 {
 		return true, "ex5"
