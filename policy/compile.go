@@ -3,10 +3,12 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/gaissmai/bart"
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
@@ -133,43 +135,87 @@ func (c *Compiled) MatchPort(p uint16) (PortRange, bool) {
 // DomainSet is a set of DNS names matched exactly or by suffix,
 // ASCII-case-insensitively. An item "*.example.com" matches only names
 // under example.com, in either mode. Lookups walk the name's label
-// boundaries and probe a hash map with each suffix; they do not allocate.
-// The zero value is an empty set.
+// suffixes and allocate nothing.
+//
+// It holds no pointers the garbage collector must trace: names live in one
+// byte arena, the index maps 64-bit hashes to entry numbers. A million-name
+// list then costs a GC cycle nothing, where a map of strings would make
+// every cycle scan a million pointers (and slow everything else in the
+// process down).
 type DomainSet struct {
-	m        map[string]domainEntry
-	wildcard bool // some item is "*.name"
+	seed     maphash.Seed
+	arena    []byte            // every key and item, back to back
+	entries  []domainEntry     // entries[i-1] for index value i
+	index    map[uint64]uint32 // hash of a key -> first entry with that hash
+	wildcard bool              // some item is "*.name"
 }
 
 type domainEntry struct {
-	self, sub string // the items as written, "" if absent
+	key, self, sub span   // self and sub are the items as written (zero if absent)
+	next           uint32 // next entry with the same hash, 0 for none
 }
+
+type span struct{ off, n uint32 }
 
 // NewDomainSet builds a set from names (see checkDomain for the syntax).
 func NewDomainSet(names []string) (*DomainSet, error) {
-	s := &DomainSet{m: make(map[string]domainEntry, len(names))}
+	s := &DomainSet{seed: maphash.MakeSeed(), index: make(map[uint64]uint32, len(names))}
+	put := func(b string) span {
+		sp := span{uint32(len(s.arena)), uint32(len(b))}
+		s.arena = append(s.arena, b...)
+		return sp
+	}
 	for _, n := range names {
 		if err := checkDomain(n); err != nil {
 			return nil, err
 		}
 		key, isSub := strings.CutPrefix(n, "*.")
 		key = strings.ToLower(strings.TrimSuffix(key, "."))
-		if key == n[len(n)-len(key):] {
-			key = n[len(n)-len(key):] // share the item's bytes
+		e := s.find([]byte(key))
+		if e == nil {
+			s.entries = append(s.entries, domainEntry{key: put(key)})
+			idx := uint32(len(s.entries))
+			h := maphash.String(s.seed, key)
+			s.entries[idx-1].next = s.index[h]
+			s.index[h] = idx
+			e = &s.entries[idx-1]
 		}
-		e := s.m[key]
 		if isSub {
-			e.sub = n
+			e.sub = put(n)
 			s.wildcard = true
 		} else {
-			e.self = n
+			e.self = put(n)
 		}
-		s.m[key] = e
 	}
 	return s, nil
 }
 
+// find returns the entry for a lower-case key, or nil.
+func (s *DomainSet) find(key []byte) *domainEntry {
+	if len(s.entries) == 0 {
+		return nil // the zero value, an empty set
+	}
+	for i := s.index[maphash.Bytes(s.seed, key)]; i != 0; {
+		e := &s.entries[i-1]
+		if string(s.arena[e.key.off:e.key.off+e.key.n]) == string(key) {
+			return e
+		}
+		i = e.next
+	}
+	return nil
+}
+
+// str returns an item of the arena without copying it: the arena is never
+// written after NewDomainSet.
+func (s *DomainSet) str(sp span) string {
+	if sp.n == 0 {
+		return ""
+	}
+	return unsafe.String(&s.arena[sp.off], int(sp.n))
+}
+
 // Len returns the number of distinct names.
-func (s *DomainSet) Len() int { return len(s.m) }
+func (s *DomainSet) Len() int { return len(s.entries) }
 
 // lower copies name into buf in lower case; ok is false if it is too long
 // to be a DNS name.
@@ -194,16 +240,16 @@ func (s *DomainSet) MatchExact(name []byte) (string, bool) {
 	if !ok || s == nil {
 		return "", false
 	}
-	if e, ok := s.m[string(n)]; ok && e.self != "" {
-		return e.self, true
+	if e := s.find(n); e != nil && e.self.n != 0 {
+		return s.str(e.self), true
 	}
 	if !s.wildcard {
 		return "", false
 	}
 	for i := 0; i < len(n); i++ {
 		if n[i] == '.' {
-			if e, ok := s.m[string(n[i+1:])]; ok && e.sub != "" {
-				return e.sub, true
+			if e := s.find(n[i+1:]); e != nil && e.sub.n != 0 {
+				return s.str(e.sub), true
 			}
 		}
 	}
@@ -218,16 +264,16 @@ func (s *DomainSet) MatchSuffix(name []byte) (string, bool) {
 	if !ok || s == nil {
 		return "", false
 	}
-	if e, ok := s.m[string(n)]; ok && e.self != "" {
-		return e.self, true
+	if e := s.find(n); e != nil && e.self.n != 0 {
+		return s.str(e.self), true
 	}
 	for i := 0; i < len(n); i++ {
 		if n[i] == '.' {
-			if e, ok := s.m[string(n[i+1:])]; ok {
-				if e.self != "" {
-					return e.self, true
+			if e := s.find(n[i+1:]); e != nil {
+				if e.self.n != 0 {
+					return s.str(e.self), true
 				}
-				return e.sub, true
+				return s.str(e.sub), true
 			}
 		}
 	}
