@@ -147,7 +147,13 @@ func (p *Prober) QUIC(ctx context.Context, ep netip.AddrPort, serverName string)
 	defer tr.Close()
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
 	defer cancel()
-	qc, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(ep), p.tlsConfig(serverName, []string{"h3"}),
+	// A classic X25519 key share keeps the ClientHello in the first
+	// Initial, as most deployed clients still send it; quic-go's default
+	// post-quantum one spans several, which a censor that decrypts only the
+	// first Initial never sees.
+	tcfg := p.tlsConfig(serverName, []string{"h3"})
+	tcfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	qc, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(ep), tcfg,
 		&quic.Config{HandshakeIdleTimeout: p.cfg.HandshakeTimeout, Versions: []quic.Version{quic.Version1}})
 	r.T = p.since(start)
 	if err != nil {

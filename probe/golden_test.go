@@ -1,0 +1,450 @@
+package probe_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/probe"
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/score"
+	"github.com/splinter-lab/splinter/world"
+)
+
+// A golden case, in the style of OONI's QA scenarios: one censor rule, one
+// input URL, the verdict expected and the test keys that must show it.
+type golden struct {
+	name string
+	// rules is the policy's rules section (YAML); {{v4}} and {{v6}} stand
+	// for the target site's addresses.
+	rules string
+	input string
+	want  probe.Verdict
+	// check looks at the test keys.
+	check func(t *testing.T, tk *probe.TestKeys)
+}
+
+const target = "www.target-news.com"
+
+var goldens = []golden{
+	{
+		name:  "accessible",
+		rules: strings.Replace(ruleHead("other"), target, "www.elsewhere.com", 1) + `match: [{tls-sni: {list: other}}]
+    actions: [{rst: {to: both}}]`,
+		input: "http://" + target + "/",
+		want:  probe.Accessible,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingNone)
+			if tk.DNSConsistency == nil || *tk.DNSConsistency != "consistent" || tk.StatusCodeMatch == nil || !*tk.StatusCodeMatch || tk.BodyLengthMatch == nil || !*tk.BodyLengthMatch {
+				t.Errorf("dns_consistency %v status_code_match %v body_length_match %v", deref(tk.DNSConsistency), tk.StatusCodeMatch, tk.BodyLengthMatch)
+			}
+		},
+	},
+	{
+		name: "dns",
+		rules: ruleHead("names") + `scope: {protocols: [udp], ports: [53]}
+    match: [{dns: {list: names}}]
+    actions: [{dns-inject: {injectors: [{name: inj, answer: {addrs: [10.10.34.34, "d0::11"]}}]}}]`,
+		input: "http://" + target + "/",
+		want:  probe.DNS,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingDNS)
+			wantFailure(t, "dns_experiment_failure", tk.DNSExperimentFailure, probe.FailureDNSBogon)
+			if tk.DNSConsistency == nil || *tk.DNSConsistency != "inconsistent" {
+				t.Errorf("dns_consistency = %v, want inconsistent", deref(tk.DNSConsistency))
+			}
+		},
+	},
+	{
+		name: "tcp_ip",
+		rules: `  site: {kind: prefixes, items: ["{{v4}}/32", "{{v6}}/128"]}
+rules:
+  - id: r
+    source: golden test
+    year: 2024
+    match: [{ip: {list: site, side: dst}}, {protocol: {protocols: [tcp, udp]}}]
+    actions: [{drop: {}}]`,
+		input: "http://" + target + "/",
+		want:  probe.TCPIP,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingTCPIP)
+			for _, c := range tk.TCPConnect {
+				wantFailure(t, "tcp_connect", c.Status.Failure, probe.FailureTimeout)
+				if c.Status.Blocked == nil || !*c.Status.Blocked {
+					t.Errorf("tcp_connect %v: blocked = %v", c.IP, c.Status.Blocked)
+				}
+			}
+		},
+	},
+	{
+		name: "http-failure",
+		rules: ruleHead("names") + `scope: {protocols: [tcp]}
+    match: [{http: {list: names}}]
+    actions: [{rst: {to: both, flags: rst-ack}}]`,
+		input: "http://" + target + "/",
+		want:  probe.HTTPFailure,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingHTTPFailure)
+			wantFailure(t, "http_experiment_failure", tk.HTTPExperimentFailure, probe.FailureConnectionReset)
+		},
+	},
+	{
+		name: "http-diff",
+		rules: ruleHead("names") + `scope: {protocols: [tcp]}
+    match: [{http: {list: names}}]
+    actions: [{blockpage: {status: 200, body: "<html><title>Access denied</title>blocked</html>", flags: fin-psh-ack}}]`,
+		input: "http://" + target + "/",
+		want:  probe.HTTPDiff,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingHTTPDiff)
+			if tk.HTTPExperimentFailure != nil || tk.BodyLengthMatch == nil || *tk.BodyLengthMatch || *tk.TitleMatch {
+				t.Errorf("http_experiment_failure %v body_length_match %v title_match %v", deref(tk.HTTPExperimentFailure), tk.BodyLengthMatch, tk.TitleMatch)
+			}
+		},
+	},
+	{
+		name: "tls",
+		rules: ruleHead("names") + `scope: {protocols: [tcp]}
+    match: [{tls-sni: {list: names}}]
+    actions: [{rst: {to: both, flags: rst-ack}}]`,
+		input: "http://" + target + "/",
+		want:  probe.TLS,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingHTTPFailure)
+			for _, h := range tk.TLSHandshakes {
+				wantFailure(t, "tls_handshakes", h.Failure, probe.FailureConnectionReset)
+			}
+		},
+	},
+	{
+		name: "quic",
+		rules: ruleHead("names") + `scope: {protocols: [udp], ports: ["443"]}
+    match: [{quic-sni: {list: names}}]
+    actions: [{drop: {flow: true}}]`,
+		input: "http://" + target + "/",
+		want:  probe.QUIC,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingHTTPFailure)
+			if len(tk.QUICHandshakes) == 0 {
+				t.Fatal("no QUIC handshake")
+			}
+			wantFailure(t, "x_quic_handshakes", tk.QUICHandshakes[0].Failure, probe.FailureTimeout)
+		},
+	},
+	{
+		name: "throttled",
+		rules: ruleHead("names") + `inspect: {packets: first}
+    match: [{tls-sni: {list: names}}]
+    actions: [{throttle: {rate: 150kbit, burst: 16KiB}}]`,
+		input: "http://" + target + "/",
+		want:  probe.Throttled,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingNone)
+			if tk.Throughput == nil || tk.Throughput.Baseline == nil || !tk.Throughput.Throttled {
+				t.Errorf("x_throughput = %+v", tk.Throughput)
+			}
+		},
+	},
+	{
+		name: "residual",
+		rules: ruleHead("names") + `scope: {protocols: [tcp]}
+    match: [{tls-sni: {list: names}}]
+    actions:
+      - rst: {to: both, flags: rst-ack}
+      - residual: {tuple: 3, duration: 90s, enforce: drop}`,
+		input: "http://" + target + "/",
+		want:  probe.Residual,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingHTTPFailure)
+			if tk.Residual == nil || !tk.Residual.Blocked || tk.Residual.Protocol != "tls" {
+				t.Fatalf("x_residual = %+v", tk.Residual)
+			}
+			wantFailure(t, "x_residual.immediate_failure", tk.Residual.Immediate, probe.FailureTimeout)
+		},
+	},
+}
+
+func ruleHead(list string) string {
+	return `  ` + list + `: {kind: domains, items: [` + target + `]}
+rules:
+  - id: r
+    source: golden test
+    year: 2024
+    `
+}
+
+func wantBlocking(t *testing.T, tk *probe.TestKeys, b probe.Blocking) {
+	t.Helper()
+	if tk.Blocking != b {
+		t.Errorf("blocking = %q, want %q", tk.Blocking, b)
+	}
+}
+
+func wantFailure(t *testing.T, key string, got *string, want string) {
+	t.Helper()
+	if got == nil || *got != want {
+		t.Errorf("%s failure = %s, want %s", key, deref(got), want)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}
+
+// lab is a running lab world with a control and a prober on xx-client-1.
+type lab struct {
+	w  *world.World
+	p  *probe.Prober
+	sc *scenario.Scenario
+}
+
+func startLab(t testing.TB, policyYAML string, opts ...func(*probe.Config)) *lab {
+	t.Helper()
+	sc, err := scenario.Open(filepath.Join("testdata", "lab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wopts := world.Options{Log: border.NewLog(nil, 0)}
+	if policyYAML != "" {
+		pol, err := policy.Load("case.yaml", []byte(policyYAML), nil, ".")
+		if err != nil {
+			t.Fatalf("policy: %v\n%s", err, policyYAML)
+		}
+		wopts.Policies = func(string) (*policy.Policy, error) { return pol, nil }
+	} else {
+		wopts.Policies = func(string) (*policy.Policy, error) {
+			return policy.Load("none.yaml", []byte("name: none\nrules: []\n"), nil, ".")
+		}
+	}
+	w, err := world.Start(sc, wopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	geo := probe.PlanGeo(w.Plan())
+	ctl := w.Host("fr-control")
+	if ctl == nil {
+		for _, h := range w.Hosts() {
+			if h.Role() == scenario.RoleControl {
+				ctl = h
+			}
+		}
+	}
+	addr, err := probe.ServeControl(ctx, ctl, probe.Config{RootCAs: w.CA().Pool(), Geo: geo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := w.Host("xx-client-1")
+	cfg := probe.Config{RootCAs: w.CA().Pool(), Geo: geo, Control: probe.NewControlClient(ctl, addr),
+		Vantage: probe.Vantage{Host: h.Name(), CC: h.Jurisdiction()}}
+	for _, hh := range w.Hosts() {
+		if hh.Role() == scenario.RolePublicResolver {
+			cfg.ForeignResolver = netip.AddrPortFrom(hh.Addrs()[0], 53)
+		}
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &lab{w: w, p: probe.New(h, cfg), sc: sc}
+}
+
+func policyFor(t *testing.T, g golden) string {
+	sc, err := scenario.Open(filepath.Join("testdata", "lab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := sc.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v4, v6 string
+	for _, s := range plan.Sites {
+		if s.Domain == target {
+			v4, v6 = s.Addrs[0].String(), s.Addrs[1].String()
+		}
+	}
+	body := g.rules
+	if !strings.HasPrefix(body, "  ") {
+		body = "  " + body
+	}
+	body = strings.NewReplacer("{{v4}}", v4, "{{v6}}", v6).Replace(body)
+	return "name: case\nlists:\n" + body + "\n"
+}
+
+// TestGolden runs every golden case through the public API: a world whose
+// border applies one rule, web_connectivity from inside, the verdict and
+// its test keys, the OONI format, and the score against the border's
+// decisions.
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	for _, g := range goldens {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			l := startLab(t, policyFor(t, g))
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			m := l.p.WebConnectivity(ctx, g.input, "test")
+			tk := m.TestKeys
+			if tk.Verdict != g.want {
+				t.Errorf("verdict = %s (%s), want %s", tk.Verdict, tk.VerdictReason, g.want)
+			}
+			g.check(t, tk)
+			line, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ValidateOONI(line); err != nil {
+				t.Errorf("OONI format: %v", err)
+			}
+			res := score.Score([]*probe.Measurement{m}, l.w.Log().Decisions())
+			if res.Items[0].Truth != g.want {
+				t.Errorf("ground truth = %s, want %s; decisions:\n%s", res.Items[0].Truth, g.want, describe(res.Items[0]))
+			}
+			if t.Failed() || testing.Verbose() {
+				t.Logf("reason: %s\n%s", tk.VerdictReason, describe(res.Items[0]))
+			}
+		})
+	}
+}
+
+func describe(it score.Item) string {
+	var b strings.Builder
+	for _, d := range it.Decisions {
+		fmt.Fprintf(&b, "  %s\n", score.Describe(d))
+	}
+	return b.String()
+}
+
+// The df-000 base keys every measurement must carry, with their JSON types.
+var baseKeys = map[string]string{
+	"annotations": "object", "data_format_version": "string", "input": "string",
+	"measurement_start_time": "string", "probe_asn": "string", "probe_cc": "string",
+	"probe_ip": "string", "report_id": "string", "resolver_asn": "string", "resolver_ip": "string",
+	"software_name": "string", "software_version": "string", "test_keys": "object",
+	"test_name": "string", "test_runtime": "number", "test_start_time": "string", "test_version": "string",
+}
+
+// ValidateOONI checks one measurement line: df-000's base keys and their
+// types and formats, web_connectivity's test keys, and that every failure
+// string anywhere in it is one of df-007's.
+func ValidateOONI(line []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		return err
+	}
+	for k, typ := range baseKeys {
+		v, ok := m[k]
+		if !ok {
+			return fmt.Errorf("missing base key %q", k)
+		}
+		if got := jsonType(v); got != typ {
+			return fmt.Errorf("%s is a %s, want %s", k, got, typ)
+		}
+	}
+	if m["data_format_version"] != "0.2.0" || m["test_name"] != "web_connectivity" {
+		return fmt.Errorf("data_format_version %v test_name %v", m["data_format_version"], m["test_name"])
+	}
+	for _, k := range []string{"measurement_start_time", "test_start_time"} {
+		if _, err := time.Parse("2006-01-02 15:04:05", m[k].(string)); err != nil {
+			return fmt.Errorf("%s: %v", k, err)
+		}
+	}
+	if asn := m["probe_asn"].(string); !strings.HasPrefix(asn, "AS") {
+		return fmt.Errorf("probe_asn %q", asn)
+	}
+	if cc := m["probe_cc"].(string); len(cc) != 2 || strings.ToUpper(cc) != cc {
+		return fmt.Errorf("probe_cc %q", cc)
+	}
+	tk := m["test_keys"].(map[string]any)
+	for _, k := range []string{"queries", "tcp_connect", "tls_handshakes", "requests", "control", "blocking", "accessible", "dns_consistency", "http_experiment_failure", "dns_experiment_failure"} {
+		if _, ok := tk[k]; !ok {
+			return fmt.Errorf("test_keys lacks %q", k)
+		}
+	}
+	switch b := tk["blocking"].(type) {
+	case nil, bool:
+		if b == true {
+			return fmt.Errorf("blocking is true")
+		}
+	case string:
+		switch b {
+		case "dns", "tcp_ip", "http-failure", "http-diff":
+		default:
+			return fmt.Errorf("blocking %q", b)
+		}
+	default:
+		return fmt.Errorf("blocking is a %T", b)
+	}
+	return checkFailures("", m)
+}
+
+func checkFailures(path string, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			p := path + "." + k
+			if s, ok := c.(string); ok && (k == "failure" || strings.HasSuffix(k, "_failure")) {
+				if !probe.IsFailure(s) {
+					return fmt.Errorf("%s = %q is not a df-007 failure", p, s)
+				}
+			}
+			if err := checkFailures(p, c); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, c := range x {
+			if err := checkFailures(fmt.Sprintf("%s[%d]", path, i), c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	}
+	return "null"
+}
+
+// TestValidateMeasurementsFile validates a measurements.jsonl named by
+// $SPLINTER_MEASUREMENTS (from 'splinter run'), line by line.
+func TestValidateMeasurementsFile(t *testing.T) {
+	path := os.Getenv("SPLINTER_MEASUREMENTS")
+	if path == "" {
+		t.Skip("set SPLINTER_MEASUREMENTS to a measurements.jsonl")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if err := ValidateOONI([]byte(line)); err != nil {
+			t.Errorf("%s:%d: %v", path, i+1, err)
+		}
+	}
+}
