@@ -48,6 +48,8 @@ type flow struct {
 	sawSYN      bool // the client's SYN was seen
 	established bool
 	torn        bool // the censor's state was torn down (a client RST)
+	resync      bool // the next client packet resynchronises the state
+	resyncing   bool // this packet does
 	cliNext     uint32
 	srvNext     uint32
 	cliValid    bool

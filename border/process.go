@@ -12,6 +12,11 @@ import (
 // down (Geneva, CCS 2019), so nothing more of the flow is inspected.
 func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 	syn, ack, rst := p.Flags&packet.SYN != 0, p.Flags&packet.ACK != 0, p.Flags&packet.RST != 0
+	if f.resync && fromClient && !rst {
+		// The packet after the event sets the sequence numbers.
+		f.resync, f.resyncing = false, true
+		f.cliNext = p.Seq + uint32(len(p.Payload))
+	}
 	if fromClient {
 		if syn && !ack {
 			f.sawSYN = true
@@ -19,7 +24,16 @@ func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 			f.cliNext, f.cliValid = p.Seq+1, true
 		}
 		if rst && f.established {
-			f.torn = true
+			m := &e.pol.TCP
+			switch x := e.float(); {
+			case x < m.Teardown():
+				f.torn = true
+			case x < m.Teardown()+m.ResyncOnClientRST:
+				f.resync = true
+			}
+		}
+		if p.Flags&packet.FIN != 0 && len(p.Payload) > 0 && e.pol.TCP.ResyncOnFINPayload {
+			f.resync = true
 		}
 		if ack && !rst {
 			f.srvNext, f.srvValid = p.Ack, true
@@ -33,6 +47,9 @@ func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 			f.established = true
 		}
 	} else {
+		if rst && e.pol.TCP.ResyncOnServerRST {
+			f.resync = true
+		}
 		if syn && ack {
 			f.srvNext, f.srvValid = p.Seq+1, true
 		} else if len(p.Payload) > 0 {
@@ -60,6 +77,13 @@ func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
 	}
 	// In order only: a retransmission or a segment after a hole adds
 	// nothing.
+	if f.resyncing {
+		// Resynchronised: this packet's sequence number is where the
+		// stream now continues, whatever came before.
+		f.resyncing = false
+		f.streamNext, f.streamInit = p.Seq, true
+		f.stream = f.stream[:0]
+	}
 	if !f.streamInit {
 		f.streamNext, f.streamInit = p.Seq, true
 		if f.sawSYN {

@@ -16,6 +16,9 @@ type Policy struct {
 	// Lists are the named lists rules refer to, keyed by name. Each List's
 	// Name equals its key.
 	Lists map[string]*List `yaml:"lists"`
+	// TCP is the censor's TCP state model: how its per-flow state reacts to
+	// resets and odd segments, which is what evasion strategies exploit.
+	TCP TCPModel `yaml:"tcp"`
 	// Rules are evaluated by the engine independently: every rule whose
 	// scope and matchers hold runs its actions (censors run separate boxes
 	// in parallel, so rules are not first-match).
@@ -229,4 +232,36 @@ func (p Pos) String() string {
 	default:
 		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
 	}
+}
+
+// TCPModel describes how a censor's TCP tracking reacts to packets that real
+// middleboxes handle sloppily (Geneva, CCS 2019). Its zero value is a model
+// in which a client RST after the handshake always tears the state down and
+// nothing resynchronises; a profile states the measured probabilities.
+type TCPModel struct {
+	// TeardownOnClientRST is the probability that a client RST or RST+ACK
+	// after the handshake makes the censor forget the flow (GFW: about 0.95).
+	// Zero means 1, unless ResyncOnClientRST is set.
+	TeardownOnClientRST *float64 `yaml:"teardown-on-client-rst"`
+	// ResyncOnClientRST is the probability that such a RST, when it does not
+	// tear the state down, sends it into a resynchronisation state in which
+	// the censor adopts the next client packet's sequence number (GFW:
+	// about half).
+	ResyncOnClientRST float64 `yaml:"resync-on-client-rst"`
+	// ResyncOnFINPayload: a client FIN carrying payload resynchronises.
+	ResyncOnFINPayload bool `yaml:"resync-on-fin-payload"`
+	// ResyncOnServerRST: a server RST resynchronises on the next client
+	// packet (the GFW's HTTP box, not its HTTPS box).
+	ResyncOnServerRST bool `yaml:"resync-on-server-rst"`
+}
+
+// Teardown is the effective teardown probability.
+func (m TCPModel) Teardown() float64 {
+	if m.TeardownOnClientRST != nil {
+		return *m.TeardownOnClientRST
+	}
+	if m.ResyncOnClientRST > 0 {
+		return 0
+	}
+	return 1
 }

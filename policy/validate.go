@@ -226,6 +226,12 @@ func (p *Policy) validate(e *Error) {
 	if y := p.Meta.Year; y != 0 && (y < 1990 || y > 2100) {
 		c.Errorf("meta.year", "year %d is not plausible", y)
 	}
+	c.Probability("tcp.teardown-on-client-rst", p.TCP.TeardownOnClientRST)
+	if r := p.TCP.ResyncOnClientRST; r < 0 || r > 1 {
+		c.Errorf("tcp.resync-on-client-rst", "probability %v is not in [0, 1]", r)
+	} else if p.TCP.Teardown()+r > 1 {
+		c.Errorf("tcp.resync-on-client-rst", "teardown %v and resync %v add up to more than 1", p.TCP.Teardown(), r)
+	}
 
 	names := make([]string, 0, len(p.Lists))
 	for n := range p.Lists {
