@@ -57,6 +57,12 @@ func (e *Engine) compileAction(r *rule, pa policy.Action) (action, error) {
 		return &nullRouteAct{cfg: a}, nil
 	case *policy.DelayAction:
 		return &delayAct{cfg: a}, nil
+	case *policy.InterceptAction:
+		r.proxy = true
+		return interceptAct{cfg: a}, nil
+	case *policy.TerminateAction:
+		r.proxy = true
+		return terminateAct{}, nil
 	}
 	return nil, fmt.Errorf("action kind %q is not implemented by the engine", pa.Kind())
 }

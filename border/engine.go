@@ -48,6 +48,8 @@ type Engine struct {
 	byProto [3][]*rule
 	flows   *flowTable
 	blocks  *blockTable
+	proxies []*rule // rules whose flows the border terminates
+	proxy   proxyState
 }
 
 // New compiles pol into an engine.
@@ -72,6 +74,9 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("border: policy %s: rule %s: %w", pol.Name, pol.Rules[i].ID, err)
 		}
 		e.rules = append(e.rules, r)
+		if r.proxy {
+			e.proxies = append(e.proxies, r)
+		}
 		for p := range e.byProto {
 			if r.protos&(1<<p) != 0 {
 				e.byProto[p] = append(e.byProto[p], r)

@@ -49,6 +49,7 @@ type flow struct {
 	established bool
 	torn        bool // the censor's state was torn down (a client RST)
 	resync      bool // the next client packet resynchronises the state
+	proxied     bool // the border terminates this flow (see proxy.go)
 	resyncing   bool // this packet does
 	cliNext     uint32
 	srvNext     uint32

@@ -103,6 +103,18 @@ func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
 }
 
 func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule, sc *scratch) packet.Verdict {
+	if f.proxied {
+		return e.divert(pkt, inject)
+	}
+	if len(e.proxies) > 0 && p.Proto == packet.TCP && fromClient && p.Flags&(packet.SYN|packet.ACK) == packet.SYN {
+		for _, r := range e.proxies {
+			if r.inScope(f) && r.active(now) && (r.prob >= 1 || e.float() < r.prob) {
+				f.proxied = true
+				e.proxy.flows.Store(f.key, proxied{r: r, dir: f.dir})
+				return e.divert(pkt, inject)
+			}
+		}
+	}
 	if p.Proto == packet.TCP {
 		e.trackTCP(f, fromClient, p)
 	}

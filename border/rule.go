@@ -26,6 +26,7 @@ type rule struct {
 	insp       policy.Inspect
 	stateful   bool // done with a flow once it fired or its window closed
 	headerOnly bool // no matcher looks at payload
+	proxy      bool // the border terminates the rule's flows (intercept)
 	matchers   []matcher
 	actions    []action
 }

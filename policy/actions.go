@@ -399,7 +399,21 @@ func (a *InterceptAction) Validate(c *Checker) {
 	}
 }
 
+// TerminateAction makes the border a TCP-terminating proxy for the rule's
+// scope (Reliance Jio): the border completes every handshake itself, even to
+// an address nobody answers; a flow the rule's matchers hold on its first
+// bytes is then held silently (the client's TLS times out), and the others
+// are spliced to the server. Its zero value is usable.
+type TerminateAction struct{}
+
+func (*TerminateAction) Kind() string { return "terminate" }
+
+// Validate has nothing to check.
+func (*TerminateAction) Validate(*Checker) {}
+
 func init() {
+	RegisterAction("terminate", "Terminate TCP at the border (a transparent proxy): every handshake completes; matching flows are then held, others spliced to the server.",
+		func() Action { return &TerminateAction{} })
 	RegisterAction("drop", "Drop the triggering packet, or the rest of the flow in a direction.",
 		func() Action { return &DropAction{} })
 	RegisterAction("dns-inject", "Race forged DNS answers (pool round-robin, fixed addresses or NXDOMAIN) from one or more fingerprinted injectors.",

@@ -38,7 +38,7 @@ func TestDefaultScenario(t *testing.T) {
 		{"TM", "tm-client-1", "http://www.turkmen-chronicle.org/", "tm-dns", "dns-inject"},
 		{"KZ", "kz-client-1", "http://www.steppe-truth.org/", "kz-http", "blockpage"},
 		{"IN/in-airtel", "in-airtel-client-1", "http://www.kashmir-monitor-online.com/", "airtel-http", "blockpage"},
-		{"IN/in-jio", "in-jio-client-1", "https://www.torrent-harbor.net/", "jio-sni", "drop"},
+		{"IN/in-jio", "in-jio-client-1", "https://www.torrent-harbor.net/", "jio-sni", "terminate"},
 		{"CN/cn-henan-unicom", "", "", "henan-http", "rst"},
 	}
 	for _, c := range cases {

@@ -365,6 +365,9 @@ func borderName(b BorderSpec) string {
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		w.svc.stop()
+		for _, e := range w.engines {
+			e.Close()
+		}
 		parallel(len(w.order), func(i int) error {
 			w.order[i].close()
 			return nil

@@ -43,6 +43,10 @@ type Config struct {
 	// pkt after it returns (copy it), and must not call back into the stack
 	// synchronously for the same packet.
 	Send func(pkt []byte)
+
+	// transparent makes a middlebox stack: no local delivery shortcut
+	// (which would take any promiscuously accepted source for our own).
+	transparent bool
 }
 
 // Stack is a host's userspace TCP/IP stack.
@@ -65,7 +69,7 @@ func New(cfg Config) (*Stack, error) {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
-		HandleLocal:        true,
+		HandleLocal:        !cfg.transparent,
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
