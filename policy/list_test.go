@@ -142,7 +142,7 @@ func TestRegistry(t *testing.T) {
 	if got := kindNames(MatcherKinds()); !slices.Equal(got, want) {
 		t.Errorf("matcher kinds %q, want %q", got, want)
 	}
-	want = []string{"blockpage", "delay", "dns-inject", "drop", "intercept", "null-route", "residual", "rst", "throttle"}
+	want = []string{"blockpage", "delay", "dns-inject", "drop", "intercept", "null-route", "residual", "rst", "terminate", "throttle"}
 	if got := kindNames(ActionKinds()); !slices.Equal(got, want) {
 		t.Errorf("action kinds %q, want %q", got, want)
 	}
