@@ -59,19 +59,24 @@ type TCPSegment struct {
 	Shape    Shape
 	// BadChecksum, when set, corrupts the TCP checksum (an evasion probe).
 	BadChecksum bool
+	// Options are raw TCP options, padded with zeros (end of options) to a
+	// multiple of 4 bytes; at most 40 bytes.
+	Options []byte
 }
 
 // AppendTCP appends a whole IP packet carrying seg.
 func AppendTCP(b []byte, seg TCPSegment) []byte {
-	n := 20 + len(seg.Payload)
+	opts := min((len(seg.Options)+3)/4*4, 40)
+	n := 20 + opts + len(seg.Payload)
 	b = AppendIP(b, seg.Src.Addr(), seg.Dst.Addr(), TCP, n, seg.Shape)
 	t := len(b)
-	b = append(b, make([]byte, 20)...)
+	b = append(b, make([]byte, 20+opts)...)
+	copy(b[t+20:t+20+opts], seg.Options)
 	binary.BigEndian.PutUint16(b[t:], seg.Src.Port())
 	binary.BigEndian.PutUint16(b[t+2:], seg.Dst.Port())
 	binary.BigEndian.PutUint32(b[t+4:], seg.Seq)
 	binary.BigEndian.PutUint32(b[t+8:], seg.Ack)
-	b[t+12] = 5 << 4
+	b[t+12] = byte(5+opts/4) << 4
 	b[t+13] = seg.Flags
 	binary.BigEndian.PutUint16(b[t+14:], seg.Window)
 	b = append(b, seg.Payload...)

@@ -43,6 +43,16 @@ func TestBuildParseRoundTrip(t *testing.T) {
 	}
 }
 
+func TestTCPOptions(t *testing.T) {
+	// A timestamp option (10 bytes) pads to 12: a 32-byte header.
+	ts := []byte{8, 10, 0, 0, 0, 1, 0, 0, 0, 0}
+	pkt := packet.AppendTCP(nil, packet.TCPSegment{Src: netip.MustParseAddrPort("198.18.0.1:1"), Dst: netip.MustParseAddrPort("198.18.0.2:2"), Options: ts, Payload: []byte("data")})
+	var p packet.IP
+	if err := packet.Parse(pkt, &p); err != nil || p.TCPHdrLen != 32 || string(p.Payload) != "data" || !packet.VerifyTransport(&p) {
+		t.Fatalf("err %v, header %d, payload %q, checksum ok %v", err, p.TCPHdrLen, p.Payload, packet.VerifyTransport(&p))
+	}
+}
+
 func TestDecTTLKeepsChecksum(t *testing.T) {
 	pkt := packet.AppendUDP(nil, netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), nil, packet.Shape{TTL: 2})
 	if ttl := packet.DecTTL(pkt); ttl != 1 || packet.Checksum(pkt[:20]) != 0 {
