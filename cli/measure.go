@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -145,6 +146,7 @@ func (l *lab) prober(name string, tune ...func(*probe.Config)) (*probe.Prober, e
 
 func m0(p *probe.Prober) time.Time { return p.Config().Now() }
 
-func validURL(u string) bool {
-	return strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")
+func validURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != ""
 }

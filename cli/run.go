@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -305,10 +304,4 @@ func (p *progress) finish() {
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
-	keys := make([]string, 0, len(p.by))
-	for k := range p.by {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	_ = keys
 }

@@ -77,8 +77,11 @@ type TestKeys struct {
 	Residual       *ResidualCheck  `json:"x_residual"`
 	DNSRace        bool            `json:"x_dns_race"`
 	Verdict        Verdict         `json:"x_verdict"`
-	VerdictReason  string          `json:"x_verdict_reason"`
-	Vantage        Vantage         `json:"x_vantage"`
+	// Methods are every blocking method the analysis found, in Verdicts
+	// order; the verdict is the first.
+	Methods       []Verdict `json:"x_methods"`
+	VerdictReason string    `json:"x_verdict_reason"`
+	Vantage       Vantage   `json:"x_vantage"`
 	// Start is when the measurement started, to the nanosecond.
 	Start time.Time `json:"x_start"`
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	var extraTLS []TLSHandshake
 	// Chain 1: connect to every address, fetch through the first that
 	// answered.
 	wg.Go(func() {
@@ -133,10 +135,38 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 		hwg.Wait()
 		tk.TLSHandshakes = hss
 	})
-	// Chain 3: QUIC, where the control saw it work.
+	// Chain 3: TLS with the addresses only the control found (as OONI's
+	// web_connectivity does: SNI filtering behind DNS poisoning shows), then
+	// QUIC where the control saw it work.
 	wg.Go(func() {
 		<-ctrlDone
-		if ctrl == nil || !p.quicEnabled() {
+		if ctrl == nil {
+			return
+		}
+		var extra []netip.Addr
+		for _, a := range ctrl.DNS.Addrs {
+			if !slices.Contains(addrs, a) {
+				extra = append(extra, a)
+			}
+		}
+		if len(extra) > 0 {
+			hss := make([]TLSHandshake, len(extra))
+			var hwg sync.WaitGroup
+			for i, a := range extra {
+				hwg.Go(func() {
+					hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, 443), host, []string{"h2", "http/1.1"})
+					if tc != nil {
+						tc.Close()
+					}
+					hss[i] = hs
+				})
+			}
+			hwg.Wait()
+			mu.Lock()
+			extraTLS = hss
+			mu.Unlock()
+		}
+		if !p.quicEnabled() {
 			return
 		}
 		var qeps []netip.AddrPort
@@ -160,6 +190,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 	wg.Wait()
 	fwg.Wait()
 	<-ctrlDone
+	tk.TLSHandshakes = append(tk.TLSHandshakes, extraTLS...)
 	if foreign != nil {
 		tk.Queries = append(tk.Queries, *foreign)
 		tk.DNSRace = foreign.Raced()
@@ -184,8 +215,10 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			c, ok := ctrl.TLSHandshake[t.Address.String()]
 			switch {
 			case t.Failure != nil && ok && c.Status && t.Bytes == 0:
+				tk.Methods = append(tk.Methods, TLS)
 				tk.Verdict, tk.VerdictReason = TLS, "TLS handshake with "+t.Address.String()+" (throughput test) failed ("+*t.Failure+") while the control's succeeded"
 			case t.Throttled:
+				tk.Methods = append(tk.Methods, Throttled)
 				tk.Verdict, tk.VerdictReason = Throttled, "download ran at "+itoa(int(t.BitsPerS/1000))+" kbit/s ("+itoa(int(t.Bytes))+" of "+itoa(int(t.Wanted))+" bytes), a download without SNI at "+itoa(int(t.Baseline.BitsPerS/1000))+" kbit/s"
 			}
 			tk.Blocking = tk.Verdict.Blocking()
@@ -200,6 +233,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 		r := p.ResidualTest(ctx, ep, proto)
 		tk.Residual = &r
 		if r.Blocked {
+			tk.Methods = append([]Verdict{Residual}, tk.Methods...)
 			tk.VerdictReason = tk.VerdictReason + "; a benign " + proto + " request to " + ep.String() + " right after failed too (" + *r.Immediate + ")"
 			tk.Verdict = Residual
 			tk.Blocking = Residual.Blocking()
@@ -265,7 +299,9 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 		b := !c.Status.Success && ctrlTCPOK
 		c.Status.Blocked = &b
 	}
-	if len(tk.TCPConnect) > 0 && !anyOK && ctrlTCPOK {
+	// Connect failures count as IP blocking only when the addresses are
+	// the site's: a forged answer's address need not exist.
+	if consistent && len(tk.TCPConnect) > 0 && !anyOK && ctrlTCPOK {
 		seen[TCPIP] = "no TCP connection to " + addrList(addrs) + " (" + deref(tk.TCPConnect[0].Status.Failure) + ") while the control connected"
 	}
 
@@ -302,10 +338,13 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 	}
 
 	tk.Verdict, tk.VerdictReason = Accessible, "everything the control reached, the probe reached"
+	tk.Methods = nil
 	for _, v := range Verdicts {
 		if why, ok := seen[v]; ok {
-			tk.Verdict, tk.VerdictReason = v, why
-			break
+			if tk.Methods == nil {
+				tk.Verdict, tk.VerdictReason = v, why
+			}
+			tk.Methods = append(tk.Methods, v)
 		}
 	}
 	tk.Blocking = tk.Verdict.Blocking()

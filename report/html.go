@@ -53,6 +53,7 @@ type methodRow struct {
 	Total      int
 	Bars       []bar
 	Rules      []string
+	Behind     string
 }
 
 type evidence struct {
@@ -149,6 +150,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			wd := 600 * float64(n) / float64(j.Total)
 			mr.Bars = append(mr.Bars, bar{Verdict: vd, N: n, X: x, W: wd, Color: verdictColors[vd]})
 			x += wd
+		}
+		if len(j.Behind) > 0 {
+			mr.Behind = methods(j.Behind)
 		}
 		for rule, n := range j.Rules {
 			mr.Rules = append(mr.Rules, fmt.Sprintf("%s × %d", rule, n))
@@ -311,7 +315,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"add":    func(a, b int) int { return a + b },
 	"half":   func(a int) int { return a / 2 },
 	"f1":     func(f float64) string { return fmt.Sprintf("%.1f", f) },
-	"mul46":  func(i int) int { return 46 * i },
+	"mul38":  func(i int) int { return 38 * i },
 	"mul30":  func(i int) int { return 30 * i },
 	"midx":   func(x, w float64) float64 { return x + w/2 },
 	"vcolor": func(v probe.Verdict) string { return verdictColors[v] },

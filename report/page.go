@@ -65,7 +65,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 <section>
 <h2>Reachability by jurisdiction and category</h2>
 <p class="sub">Share of the test list reachable from inside each jurisdiction (web_connectivity, all vantages). Hover a square for the sites blocked there.</p>
-<svg width="{{.HeatWidth}}" height="{{.HeatHeight}}" viewBox="0 0 {{.HeatWidth}} {{.HeatHeight}}" role="img" aria-label="heatmap">
+<svg width="{{.HeatWidth}}" height="{{.HeatHeight}}" viewBox="0 0 {{.HeatWidth}} {{.HeatHeight}}" style="max-width:100%;height:auto" role="img" aria-label="heatmap">
 {{range $i, $c := .Categories}}<text x="{{add (add 150 (mul38 $i)) 19}}" y="62" font-size="11" text-anchor="start" transform="rotate(-45 {{add (add 150 (mul38 $i)) 19}} 62)" fill="#687083">{{$c.Code}}</text>
 {{end}}
 {{range $ji, $row := .Heat}}{{$j := index $.Jurisdictions $ji}}<text x="140" y="{{add (add 70 (mul30 $ji)) 19}}" font-size="13" text-anchor="end" fill="#1f2430"><tspan font-weight="600">{{$j.Code}}</tspan> <tspan fill="#687083" font-size="11">{{$j.Name}}</tspan></text>
@@ -82,7 +82,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 <div style="display:flex;align-items:center;gap:12px;margin-top:8px">
 <div style="width:220px"><b>{{.Code}}</b> <span style="color:#687083">{{.Name}}</span><br><span style="color:#687083;font-size:11px">{{.Vantages}}</span></div>
 <svg width="640" height="24">{{range .Bars}}<rect x="{{f1 .X}}" y="2" width="{{f1 .W}}" height="20" fill="{{.Color}}"><title>{{.Verdict}}: {{.N}}</title></rect>{{if gt .W 26.0}}<text x="{{f1 (midx .X .W)}}" y="16" font-size="11" fill="#fff" text-anchor="middle">{{.N}}</text>{{end}}{{end}}</svg>
-<div style="font-size:12px">{{range .Bars}}{{if ne .Verdict "accessible"}}<span class="pill" style="background:{{.Color}}">{{.Verdict}} {{.N}}</span> {{end}}{{end}}</div>
+<div style="font-size:12px">{{range .Bars}}{{if ne .Verdict "accessible"}}<span class="pill" style="background:{{.Color}}">{{.Verdict}} {{.N}}</span> {{end}}{{end}}{{if .Behind}}<br><span style="color:#687083">behind them: {{.Behind}}</span>{{end}}</div>
 </div>
 {{if .Rules}}<div class="rules" style="margin-left:232px">{{range $i, $r := .Rules}}{{if $i}} · {{end}}{{$r}}{{end}}</div>{{end}}
 {{end}}

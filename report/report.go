@@ -45,8 +45,11 @@ type Jurisdiction struct {
 	Vantages   []string
 	Total      int
 	Reachable  int
-	// Methods counts measured verdicts; Truth counts true ones.
+	// Methods counts measured verdicts; Behind counts the further methods
+	// measurements found behind their verdict (SNI filtering behind DNS
+	// poisoning); Truth counts true verdicts.
 	Methods map[probe.Verdict]int
+	Behind  map[probe.Verdict]int
 	Truth   map[probe.Verdict]int
 	// Rules counts the decisions of each border rule on this jurisdiction's
 	// measurements.
@@ -77,7 +80,7 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, ms []*probe.Measurement, 
 	for _, j := range plan.Jurisdictions {
 		jidx[j.Code] = len(r.Jurisdictions)
 		r.Jurisdictions = append(r.Jurisdictions, Jurisdiction{Code: j.Code, Name: j.Name,
-			Methods: map[probe.Verdict]int{}, Truth: map[probe.Verdict]int{}, Rules: map[string]int{}})
+			Methods: map[probe.Verdict]int{}, Behind: map[probe.Verdict]int{}, Truth: map[probe.Verdict]int{}, Rules: map[string]int{}})
 	}
 	used := map[string]bool{}
 	for _, it := range res.Items {
@@ -109,6 +112,13 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, ms []*probe.Measurement, 
 		}
 		j.Total++
 		j.Methods[it.Measured]++
+		if it.Index < len(ms) && ms[it.Index].TestKeys != nil {
+			for _, v := range ms[it.Index].TestKeys.Methods {
+				if v != it.Measured {
+					j.Behind[v]++
+				}
+			}
+		}
 		j.Truth[it.Truth]++
 		for _, d := range it.Decisions {
 			j.Rules[d.Border+" "+d.Rule+" ("+d.Action+")"]++
@@ -171,6 +181,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 			continue
 		}
 		fmt.Fprintf(w, "  %-3s %-28s %s\n", j.Code, strings.Join(j.Vantages, ","), methods(j.Methods))
+		if len(j.Behind) > 0 {
+			fmt.Fprintf(w, "      %-28s behind them: %s\n", "", methods(j.Behind))
+		}
 	}
 
 	s := r.Score
