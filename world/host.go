@@ -192,36 +192,36 @@ func (h *Host) DialAddr(ctx context.Context, network string, dst netip.AddrPort)
 // Listen listens for TCP connections on address (":443", "[::]:80",
 // "198.18.0.5:80"); an empty host listens on all of the host's addresses.
 func (h *Host) Listen(network, address string) (net.Listener, error) {
-	ap, err := parseListenAddr(address)
+	st, ap, err := h.listenOn(network, address, "tcp")
 	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+		return nil, err
 	}
-	st, err := h.stack()
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
-	}
-	switch network {
-	case "tcp", "tcp4", "tcp6":
-		return st.ListenTCP(ap)
-	}
-	return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	return st.ListenTCP(ap)
 }
 
 // ListenPacket opens a UDP socket on address.
 func (h *Host) ListenPacket(network, address string) (net.PacketConn, error) {
+	st, ap, err := h.listenOn(network, address, "udp")
+	if err != nil {
+		return nil, err
+	}
+	return st.ListenUDP(ap)
+}
+
+// listenOn checks network against the transport a listen call serves and
+// parses address, bringing the stack up.
+func (h *Host) listenOn(network, address, transport string) (*netstack.Stack, netip.AddrPort, error) {
+	if network != transport && network != transport+"4" && network != transport+"6" {
+		return nil, netip.AddrPort{}, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
 	ap, err := parseListenAddr(address)
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	if err == nil {
+		var st *netstack.Stack
+		if st, err = h.stack(); err == nil {
+			return st, ap, nil
+		}
 	}
-	st, err := h.stack()
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
-	}
-	switch network {
-	case "udp", "udp4", "udp6":
-		return st.ListenUDP(ap)
-	}
-	return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	return nil, netip.AddrPort{}, &net.OpError{Op: "listen", Net: network, Err: err}
 }
 
 func parseListenAddr(address string) (netip.AddrPort, error) {

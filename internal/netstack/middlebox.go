@@ -9,7 +9,6 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
@@ -64,36 +63,8 @@ func addrOf(a tcpip.Address) netip.Addr {
 
 // DialFrom opens a TCP connection to dst that appears to come from src.
 func (m *Middlebox) DialFrom(ctx context.Context, src, dst netip.AddrPort) (net.Conn, error) {
-	local, _ := fullAddr(src)
-	remote, proto := fullAddr(dst)
-	if proto == ipv6.ProtocolNumber != src.Addr().Is6() {
+	if src.Addr().Is6() != dst.Addr().Is6() {
 		return nil, errors.New("netstack: middlebox: address families differ")
 	}
-	var wq waiter.Queue
-	ep, terr := m.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
-	if terr != nil {
-		return nil, opError("dial", "tcp", dst, terr)
-	}
-	if terr := ep.Bind(local); terr != nil {
-		ep.Close()
-		return nil, opError("dial", "tcp", dst, terr)
-	}
-	entry, notify := waiter.NewChannelEntry(waiter.WritableEvents)
-	wq.EventRegister(&entry)
-	defer wq.EventUnregister(&entry)
-	terr = ep.Connect(remote)
-	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
-		select {
-		case <-ctx.Done():
-			ep.Close()
-			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(dst), Err: ctxErr(ctx)}
-		case <-notify:
-		}
-		terr = ep.LastError()
-	}
-	if terr != nil {
-		ep.Close()
-		return nil, opError("dial", "tcp", dst, terr)
-	}
-	return &tcpConn{TCPConn: gonet.NewTCPConn(&wq, ep)}, nil
+	return m.dial(ctx, src, dst)
 }

@@ -150,11 +150,23 @@ func fullAddr(ap netip.AddrPort) (tcpip.FullAddress, tcpip.NetworkProtocolNumber
 
 // DialTCP opens a TCP connection to dst.
 func (st *Stack) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	return st.dial(ctx, netip.AddrPort{}, dst)
+}
+
+// dial connects a new TCP endpoint, bound to src first if src is valid.
+func (st *Stack) dial(ctx context.Context, src, dst netip.AddrPort) (net.Conn, error) {
 	fa, proto := fullAddr(dst)
 	var wq waiter.Queue
 	ep, terr := st.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
 	if terr != nil {
 		return nil, opError("dial", "tcp", dst, terr)
+	}
+	if src.IsValid() {
+		local, _ := fullAddr(src)
+		if terr := ep.Bind(local); terr != nil {
+			ep.Close()
+			return nil, opError("dial", "tcp", dst, terr)
+		}
 	}
 	entry, notify := waiter.NewChannelEntry(waiter.WritableEvents)
 	wq.EventRegister(&entry)
@@ -176,46 +188,47 @@ func (st *Stack) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, err
 	return &tcpConn{TCPConn: gonet.NewTCPConn(&wq, ep)}, nil
 }
 
-// ListenTCP listens for TCP connections on addr (an unspecified address
-// listens on all of the host's addresses of that family; the zero AddrPort
-// listens on both families).
-func (st *Stack) ListenTCP(addr netip.AddrPort) (net.Listener, error) {
+// bind makes an endpoint of transport proto bound to addr; an unspecified
+// IPv6 address (or none) takes both families.
+func (st *Stack) bind(op, network string, transport tcpip.TransportProtocolNumber, addr netip.AddrPort) (tcpip.Endpoint, *waiter.Queue, error) {
 	fa, proto := fullAddr(addr)
-	var wq waiter.Queue
-	ep, terr := st.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	wq := new(waiter.Queue)
+	ep, terr := st.s.NewEndpoint(transport, proto, wq)
 	if terr != nil {
-		return nil, opError("listen", "tcp", addr, terr)
+		return nil, nil, opError(op, network, addr, terr)
 	}
 	if !addr.Addr().IsValid() || (addr.Addr().Is6() && addr.Addr().IsUnspecified()) {
 		ep.SocketOptions().SetV6Only(false)
 	}
 	if terr := ep.Bind(fa); terr != nil {
 		ep.Close()
-		return nil, opError("listen", "tcp", addr, terr)
+		return nil, nil, opError(op, network, addr, terr)
+	}
+	return ep, wq, nil
+}
+
+// ListenTCP listens for TCP connections on addr (an unspecified address
+// listens on all of the host's addresses of that family; the zero AddrPort
+// listens on both families).
+func (st *Stack) ListenTCP(addr netip.AddrPort) (net.Listener, error) {
+	ep, wq, err := st.bind("listen", "tcp", tcp.ProtocolNumber, addr)
+	if err != nil {
+		return nil, err
 	}
 	if terr := ep.Listen(1024); terr != nil {
 		ep.Close()
 		return nil, opError("listen", "tcp", addr, terr)
 	}
-	return &tcpListener{TCPListener: gonet.NewTCPListener(st.s, &wq, ep)}, nil
+	return &tcpListener{TCPListener: gonet.NewTCPListener(st.s, wq, ep)}, nil
 }
 
 // ListenUDP opens an unconnected UDP socket bound to addr.
 func (st *Stack) ListenUDP(addr netip.AddrPort) (net.PacketConn, error) {
-	fa, proto := fullAddr(addr)
-	var wq waiter.Queue
-	ep, terr := st.s.NewEndpoint(udp.ProtocolNumber, proto, &wq)
-	if terr != nil {
-		return nil, opError("listen", "udp", addr, terr)
+	ep, wq, err := st.bind("listen", "udp", udp.ProtocolNumber, addr)
+	if err != nil {
+		return nil, err
 	}
-	if !addr.Addr().IsValid() || (addr.Addr().Is6() && addr.Addr().IsUnspecified()) {
-		ep.SocketOptions().SetV6Only(false)
-	}
-	if terr := ep.Bind(fa); terr != nil {
-		ep.Close()
-		return nil, opError("listen", "udp", addr, terr)
-	}
-	return &udpConn{UDPConn: gonet.NewUDPConn(&wq, ep), ep: ep}, nil
+	return &udpConn{UDPConn: gonet.NewUDPConn(wq, ep), ep: ep}, nil
 }
 
 // udpConn lets QUIC size its socket buffers (quic-go asks for 7 MiB).
