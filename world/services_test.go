@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/splinter-lab/splinter/nameserver"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/world"
 )
@@ -63,6 +66,18 @@ func TestServicesAcrossBorders(t *testing.T) {
 	web := w.Host("web-www-freepress-herald-com")
 	if len(addrs) != 2 || addrs[0] != web.Addr(4) || addrs[1] != web.Addr(6) {
 		t.Fatalf("resolved %v, want %v", addrs, web.Addrs())
+	}
+	// DNS over IPv6, to the resolver's IPv6 address.
+	if rs := client.Resolvers(); len(rs) != 2 || !rs[1].Is6() {
+		t.Fatalf("resolvers %v, want an IPv4 and an IPv6 one", rs)
+	}
+	for _, r := range client.Resolvers() {
+		if r.Is6() {
+			got, _, err := nameserver.Lookup(ctx, client, netip.AddrPortFrom(r, 53), site, dns.TypeAAAA)
+			if err != nil || len(got) != 1 || got[0] != web.Addr(6) {
+				t.Fatalf("AAAA over IPv6: %v %v", got, err)
+			}
+		}
 	}
 	if got, err := client.Resolve(ctx, "us-control."+world.HostsZone); err != nil || got[0] != w.Host("us-control").Addr(4) {
 		t.Fatalf("host name: %v %v", got, err)
@@ -132,6 +147,22 @@ func TestServicesAcrossBorders(t *testing.T) {
 		resp, _ := get(t, c, "https://"+h3site+"/")
 		if resp.Proto != "HTTP/3.0" || resp.StatusCode != 200 {
 			t.Fatalf("proto %s status %d", resp.Proto, resp.StatusCode)
+		}
+		// The same over IPv6: dial the site's IPv6 address, SNI and Host
+		// from the URL.
+		var v6 netip.Addr
+		for _, s := range w.Plan().Sites {
+			if s.Domain == h3site {
+				v6 = w.Host(s.Host).Addr(6)
+			}
+		}
+		tr6 := &http3.Transport{TLSClientConfig: client.TLSConfig(""), Dial: func(ctx context.Context, _ string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+			return client.DialQUIC(ctx, net.JoinHostPort(v6.String(), "443"), tlsCfg, cfg)
+		}}
+		defer tr6.Close()
+		resp, _ = get(t, &http.Client{Transport: tr6, Timeout: 10 * time.Second}, "https://"+h3site+"/")
+		if resp.Proto != "HTTP/3.0" || resp.StatusCode != 200 {
+			t.Fatalf("IPv6: proto %s status %d", resp.Proto, resp.StatusCode)
 		}
 	})
 }
