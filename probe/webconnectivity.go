@@ -214,12 +214,12 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			tk.Throughput = &t
 			c, ok := ctrl.TLSHandshake[t.Address.String()]
 			switch {
-			case t.Failure != nil && ok && c.Status && t.Bytes == 0:
+			case t.Failure != nil && *t.Failure != FailureTimeout && ok && c.Status && t.Bytes == 0:
 				tk.Methods = append(tk.Methods, TLS)
 				tk.Verdict, tk.VerdictReason = TLS, "TLS handshake with "+t.Address.String()+" (throughput test) failed ("+*t.Failure+") while the control's succeeded"
 			case t.Throttled:
 				tk.Methods = append(tk.Methods, Throttled)
-				tk.Verdict, tk.VerdictReason = Throttled, "download ran at "+itoa(int(t.BitsPerS/1000))+" kbit/s ("+itoa(int(t.Bytes))+" of "+itoa(int(t.Wanted))+" bytes), a download without SNI at "+itoa(int(t.Baseline.BitsPerS/1000))+" kbit/s"
+				tk.Verdict, tk.VerdictReason = Throttled, "downloads with SNI ran at "+itoa(int(t.BitsPerS/1000))+" and "+itoa(int(t.Repeat.BitsPerS/1000))+" kbit/s, one without SNI beside the second at "+itoa(int(t.Baseline.BitsPerS/1000))+" kbit/s"
 			}
 			tk.Blocking = tk.Verdict.Blocking()
 			acc := tk.Blocking == BlockingNone
@@ -321,8 +321,10 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 	}
 
 	// TLS: a handshake that failed where the control's succeeded.
+	// Only a handshake that failed after the TCP connect: a censor reading
+	// the SNI has seen the ClientHello.
 	for _, hs := range tk.TLSHandshakes {
-		if hs.Failure == nil || !consistentAddr(hs.Address.Addr(), ctrl) {
+		if hs.Failure == nil || hs.Operation != "tls_handshake" || !consistentAddr(hs.Address.Addr(), ctrl) {
 			continue
 		}
 		if c, ok := ctrl.TLSHandshake[hs.Address.String()]; ok && c.Status {
