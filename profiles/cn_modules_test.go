@@ -142,9 +142,9 @@ func TestCNESNI(t *testing.T) {
 		t.Error("the triggering flow's later data reached the server")
 	}
 	// About 1 s to react: another source port still gets through at first.
-	c2 := r.dialRetry(t, srv)
-	c2.write([]byte("pong"))
-	if !echoed(c2.collect(300*time.Millisecond), []byte("pong")) {
+	if c2, ok := r.dial(srv, 0, time.Second); !ok {
+		t.Error("the 3-tuple was dropped before the 1 s reaction time (no handshake)")
+	} else if c2.write([]byte("pong")); !echoed(c2.collect(300*time.Millisecond), []byte("pong")) {
 		t.Error("the 3-tuple was dropped before the 1 s reaction time")
 	}
 	// A repeat within that second, from another port, does not restart the
@@ -363,21 +363,46 @@ func TestCNQUIC(t *testing.T) {
 			t.Error("an Initial 30 s after an earlier datagram on its 4-tuple was blocked")
 		}
 	})
+	// sendAll sends b from each port at once and reports which arrived.
+	sendAll := func(ports []uint16, b []byte) map[uint16]bool {
+		for _, p := range ports {
+			r.inject(packet.AppendUDP(nil, netip.AddrPortFrom(r.addr, p), sink, b, packet.Shape{TTL: 64}))
+		}
+		got := map[uint16]bool{}
+		deadline := time.After(400 * time.Millisecond)
+		for {
+			select {
+			case d := <-in:
+				if d.from.Addr() == r.addr {
+					got[d.from.Port()] = true
+				}
+			case <-deadline:
+				return got
+			}
+		}
+	}
 	t.Run("residual-180s", func(t *testing.T) {
-		var sport uint16
-		for p := uint16(50010); p < 50014 && sport == 0; p++ {
-			if !send(p, initial) {
-				t.Fatal("the triggering Initial did not reach the server")
+		// Eight Initials from eight ports at once; each triggers with
+		// probability 0.95 and blocks its own 4-tuple for 180 s. The
+		// 3-tuple block (hitting 61% of flows) is shared.
+		var ports, trig []uint16
+		for p := uint16(50010); p < 50018; p++ {
+			ports = append(ports, p)
+		}
+		arrived := sendAll(ports, initial)
+		for _, p := range ports {
+			if !arrived[p] {
+				t.Fatalf("the triggering Initial from port %d did not reach the server", p)
 			}
 			if len(l.decisions("cn-quic", p)) > 0 {
-				sport = p
+				trig = append(trig, p)
 			}
 		}
-		if sport == 0 {
-			t.Fatal("no trigger in four Initials")
+		if len(trig) < 4 {
+			t.Fatalf("only %d of 8 Initials triggered, want about 95%%", len(trig))
 		}
-		if !send(sport, junk) {
-			t.Error("a datagram before the 110 ms reaction was dropped")
+		if got := sendAll(trig, junk); len(got) != len(trig) {
+			t.Errorf("%d of %d datagrams sent before the 110 ms reaction were dropped", len(trig)-len(got), len(trig))
 		}
 		steps := []struct {
 			at      time.Duration // after the trigger
@@ -390,11 +415,24 @@ func TestCNQUIC(t *testing.T) {
 			{181 * time.Second, true},
 		}
 		elapsed := time.Duration(0)
-		for _, s := range steps {
+		for i, s := range steps {
 			l.clk.Advance(s.at - elapsed)
 			elapsed = s.at
-			if got := send(sport, junk); got != s.arrives {
-				t.Errorf("%v after the trigger: arrived %v, want %v", s.at, got, s.arrives)
+			got := sendAll(trig, junk)
+			for _, p := range trig {
+				if got[p] != s.arrives {
+					t.Errorf("port %d, %v after the trigger: arrived %v, want %v", p, s.at, got[p], s.arrives)
+				}
+			}
+			if i == 0 {
+				// Other source ports of the 3-tuple: 61% of their flows.
+				var fresh []uint16
+				for p := uint16(51000); p < 51080; p++ {
+					fresh = append(fresh, p)
+				}
+				if k := len(fresh) - len(sendAll(fresh, junk)); !binomialOK(k, len(fresh), 0.61) {
+					t.Errorf("the 3-tuple block dropped %d of %d other flows, want about 61%%", k, len(fresh))
+				}
 			}
 		}
 	})
