@@ -310,8 +310,8 @@ func TestCNQUIC(t *testing.T) {
 			<-done
 			t.Fatal("the Initial did not reach the server")
 		}
-		l.clk.Advance(200 * time.Millisecond) // past the 110 ms reaction
-		later := from(in, first.from, 1200*time.Millisecond)
+		l.clk.Advance(200 * time.Millisecond)      // past the 110 ms reaction
+		later := from(in, first.from, time.Second) // quic-go retries after its PTO (about 0.3 s)
 		cancel()
 		<-done
 		if first.b[0]&0xf0 != 0xc0 || len(first.b) < 1200 {
@@ -650,7 +650,7 @@ func TestCNIPBlackhole(t *testing.T) {
 	cn, us := l.w.Host("cn-client-1"), l.w.Host("us-client-1")
 	for _, a := range site.Addrs() {
 		dst := netip.AddrPortFrom(a, 443)
-		ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second) // an RTT is about 0.15 s
 		c, err := cn.DialAddr(ctx, "tcp", dst)
 		cancel()
 		if err == nil {
