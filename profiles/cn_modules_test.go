@@ -84,17 +84,27 @@ func echoed(ps []pkt, b []byte) bool {
 	return bytes.Contains(got, b)
 }
 
-// dialRetry dials until a handshake completes (the raw client does not
-// retransmit, so a lost SYN fails a dial).
-func (r *rawHost) dialRetry(t testing.TB, dst netip.AddrPort) *rawTCP {
-	t.Helper()
+// dialTries dials from fresh ports until a handshake completes (the raw
+// client does not retransmit, so a lost SYN fails a dial); safe in any
+// goroutine.
+func (r *rawHost) dialTries(dst netip.AddrPort, sport uint16) (*rawTCP, bool) {
 	for range 3 {
-		if c, ok := r.dial(dst, 0, 2*time.Second); ok {
-			return c
+		if c, ok := r.dial(dst, sport, 2*time.Second); ok {
+			return c, true
 		}
 	}
-	t.Fatalf("no handshake with %v", dst)
-	return nil
+	return nil, false
+}
+
+// dialRetry is dialTries from fresh ports, failing the test (from the test's
+// goroutine only) if no handshake completes.
+func (r *rawHost) dialRetry(t testing.TB, dst netip.AddrPort) *rawTCP {
+	t.Helper()
+	c, ok := r.dialTries(dst, 0)
+	if !ok {
+		t.Fatalf("no handshake with %v", dst)
+	}
+	return c
 }
 
 // boxDecided reports whether either TLS box decided on the flow from port.
@@ -527,7 +537,11 @@ func fetFlows(t *testing.T, l *lab, r *rawHost, server string, basePort int, pay
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c := r.dialRetry(t, srv)
+			c, ok := r.dialTries(srv, 0)
+			if !ok {
+				t.Errorf("no handshake with %v", srv)
+				return
+			}
 			c.write(b)
 			passed[i] = echoed(c.collect(400*time.Millisecond), b[:32])
 			decided[i] = len(l.decisions("cn-fully-encrypted", c.src.Port())) > 0
