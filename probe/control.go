@@ -267,7 +267,10 @@ func NewControlClient(n Network, addr netip.AddrPort) *ControlClient {
 // Addr is the helper's address.
 func (c *ControlClient) Addr() netip.AddrPort { return c.addr }
 
-// Control implements Controller. A failed request is not cached.
+// Control implements Controller. A failed request is not cached, nor is an
+// answer whose own lookup timed out (a transient on the helper's side that
+// would otherwise leave every vantage measuring the URL without a DNS
+// reference); the callers waiting on it get it, the next asks again.
 func (c *ControlClient) Control(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
 	c.mu.Lock()
 	e, ok := c.cache[req.HTTPRequest]
@@ -285,7 +288,7 @@ func (c *ControlClient) Control(ctx context.Context, req ControlRequest) (*Contr
 		}
 	}
 	e.resp, e.err = c.ask(ctx, req)
-	if e.err != nil {
+	if e.err != nil || (e.resp.DNS.Failure != nil && *e.resp.DNS.Failure == FailureTimeout) {
 		c.mu.Lock()
 		delete(c.cache, req.HTTPRequest)
 		c.mu.Unlock()

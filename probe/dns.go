@@ -40,6 +40,9 @@ type DNSQuery struct {
 	T               float64        `json:"t"`
 	// Late are the further answers that arrived within the window (splinter).
 	Late [][]DNSAnswer `json:"x_late_answers,omitempty"`
+	// Retried is set when the query timed out once and was asked again,
+	// with twice the timeout (splinter).
+	Retried bool `json:"x_retried,omitempty"`
 }
 
 // Addrs are the addresses of the query's (first) answer.
@@ -81,10 +84,28 @@ func addrKey(as []DNSAnswer) string {
 // UDP it collects every matching answer arriving within Config.DNSWindow of
 // the first. The query's Failure is set for a transport error, a non-NOERROR
 // rcode, an empty answer or a bogon address.
+//
+// A query that timed out is asked once more with twice Config.DNSTimeout
+// before the timeout is recorded: a cold cache on a loaded path (a recursive
+// resolver walking a distant TLD's servers) is slow, not censored, and a
+// censor that drops queries drops the second one too. Answers, forged or
+// not, are never asked again.
 func (p *Prober) DNS(ctx context.Context, resolver netip.AddrPort, network, name string, qtype uint16) DNSQuery {
+	q := p.dns1(ctx, resolver, network, name, qtype, p.cfg.DNSTimeout)
+	if q.Failure != nil && *q.Failure == FailureTimeout && len(q.Answers) == 0 && ctx.Err() == nil {
+		t := q.T
+		q = p.dns1(ctx, resolver, network, name, qtype, 2*p.cfg.DNSTimeout)
+		q.T += t
+		q.Retried = true
+	}
+	return q
+}
+
+// dns1 is one exchange of DNS, bounded by timeout.
+func (p *Prober) dns1(ctx context.Context, resolver netip.AddrPort, network, name string, qtype uint16, timeout time.Duration) DNSQuery {
 	start := p.now()
 	q := DNSQuery{Engine: network, ResolverAddress: resolver, Hostname: name, QueryType: dns.TypeToString[qtype], T0: p.since(start)}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.DNSTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg := new(dns.Msg)
 	msg.SetQuestion(dns.Fqdn(name), qtype)

@@ -21,6 +21,41 @@
 // from the scenario's address plan (PlanGeo), not by OONI's fixed list, which
 // would call the whole emulated Internet (198.18.0.0/15) a bogon.
 //
+// The analysis rules, each a refinement of ts-017 that keeps a lab's
+// transients (a loaded path, a cold cache) from reading as censorship, since
+// a censor does the same thing every time and a transient does not:
+//
+//   - DNS consistency: an answer is consistent when it shares an address or
+//     an ASN with the control's, or when one of its addresses presented a
+//     certificate valid for the name (to the probe or, ip_info's
+//     valid-for-domain flag, to the control). When the control could not
+//     resolve the name, a valid certificate still makes the answer
+//     consistent, an address in no network (Geo.Unassigned: in a
+//     jurisdiction's block, announced by no one) makes it inconsistent, and
+//     anything else gets the benefit of the doubt. The control client does
+//     not cache an answer whose lookup timed out.
+//   - DNS timeouts: a query that timed out is asked once more with twice the
+//     timeout (x_retried) before a timeout is recorded. Answers, forged or
+//     not, are never asked again.
+//   - tcp_ip: only for consistent DNS (a forged address need not exist),
+//     only when the control connected, and only when the connects still all
+//     time out when tried again after Config.ConnectRetryPause (x_retried on
+//     the connects and on the TLS handshakes that timed out at connect). A
+//     refused connect is a deliberate answer and is not retried.
+//   - tls: a handshake that failed after its TCP connect, to an address the
+//     control resolved too, where the control's handshake succeeded.
+//   - throttled: the first download with SNI ran under Config.ThrottledBelow,
+//     then pairs of downloads side by side, one without SNI (the baseline)
+//     and one with. The median download with SNI must run under the
+//     threshold and the best baseline at least Config.ThrottleRatio (2.5)
+//     times as fast. Noise only slows a download, so the best baseline is
+//     the path's capacity; a first-packet censor misses a flow now and then,
+//     so one fast download with SNI must not clear a throttled site. Two
+//     pairs are made, and up to two more while every baseline ran under the
+//     threshold (a loaded path, not a censor) or a pair failed. On the
+//     default scenario noise reaches a ratio of about 1.8 and Russia's
+//     140 kbit/s throttle at least 3.4.
+//
 // Time is injected (Config.Now, Config.Sleep): the residual test's wait for a
 // censor's window is optional and, in tests, need not sleep.
 //

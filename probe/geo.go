@@ -60,6 +60,22 @@ func (g *Geo) ASN(a netip.Addr) (uint32, string) {
 	return 0, ""
 }
 
+// Unassigned reports whether a is public but in no network of g: an address
+// of a jurisdiction's block that no autonomous system announces, so no host
+// can answer at it (Iran's block-page range is such a place). A nil *Geo, or
+// one that knows no ASNs, knows of no unassigned address.
+func (g *Geo) Unassigned(a netip.Addr) bool {
+	if g == nil || g.Bogon(a) {
+		return false
+	}
+	known := false
+	for _, n := range g.nets {
+		known = known || n.asn != 0
+	}
+	asn, _ := g.ASN(a)
+	return known && asn == 0
+}
+
 // CC returns the jurisdiction code of a ("" when unknown).
 func (g *Geo) CC(a netip.Addr) string {
 	if g == nil {

@@ -78,6 +78,9 @@ rules:
 			wantBlocking(t, tk, probe.BlockingTCPIP)
 			for _, c := range tk.TCPConnect {
 				wantFailure(t, "tcp_connect", c.Status.Failure, probe.FailureTimeout)
+				if !c.Retried {
+					t.Errorf("tcp_connect %v: not tried again", c.IP)
+				}
 				if c.Status.Blocked == nil || !*c.Status.Blocked {
 					t.Errorf("tcp_connect %v: blocked = %v", c.IP, c.Status.Blocked)
 				}
@@ -148,7 +151,7 @@ rules:
 		want:  probe.Throttled,
 		check: func(t *testing.T, tk *probe.TestKeys) {
 			wantBlocking(t, tk, probe.BlockingNone)
-			if tk.Throughput == nil || tk.Throughput.Baseline == nil || !tk.Throughput.Throttled {
+			if tk.Throughput == nil || len(tk.Throughput.Baselines) == 0 || !tk.Throughput.Throttled {
 				t.Errorf("x_throughput = %+v", tk.Throughput)
 			}
 		},

@@ -36,11 +36,15 @@ type Config struct {
 	DNSWindow time.Duration
 	// ConnectTimeout bounds a TCP connect; 0 means 2 s.
 	ConnectTimeout time.Duration
+	// ConnectRetryPause is the pause before connects that all timed out
+	// are tried again, rather than reported as IP blocking; 0 means 500 ms.
+	ConnectRetryPause time.Duration
 	// HandshakeTimeout bounds a TLS or QUIC handshake; 0 means 2 s.
 	HandshakeTimeout time.Duration
-	// HTTPTimeout bounds an HTTP request with its redirects and body; 0
-	// means 16 s, so that a censor that holds a request before answering
-	// with a block page (Kazakhstan's 15 s) is heard out.
+	// HTTPTimeout bounds an HTTP request with its redirects, its connects
+	// and its body; 0 means 20 s, so that a censor that holds a request
+	// before answering with a block page (Kazakhstan's 15 s) is heard out
+	// even when the connect before it was slow.
 	HTTPTimeout time.Duration
 	// ThroughputBytes is the size of the throughput download; 0 means
 	// 48 KiB, negative skips the test.
@@ -54,6 +58,9 @@ type Config struct {
 	// throttled (and is compared with a download without SNI); 0 means
 	// 300 kbit/s.
 	ThrottledBelow float64
+	// ThrottleRatio is how many times faster than the best download with
+	// SNI the best baseline must run for a throttled verdict; 0 means 3.
+	ThrottleRatio float64
 	// ResidualWait, if positive, repeats the residual control request after
 	// this long (a censor's residual window is 60–180 s); 0 skips it.
 	ResidualWait time.Duration
@@ -104,11 +111,14 @@ func New(n Network, cfg Config) *Prober {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 2 * time.Second
 	}
+	if cfg.ConnectRetryPause == 0 {
+		cfg.ConnectRetryPause = 500 * time.Millisecond
+	}
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = 2 * time.Second
 	}
 	if cfg.HTTPTimeout == 0 {
-		cfg.HTTPTimeout = 16 * time.Second
+		cfg.HTTPTimeout = 20 * time.Second
 	}
 	if cfg.ThroughputBytes == 0 {
 		cfg.ThroughputBytes = 48 << 10
@@ -121,6 +131,9 @@ func New(n Network, cfg Config) *Prober {
 	}
 	if cfg.ThrottledBelow == 0 {
 		cfg.ThrottledBelow = 300e3
+	}
+	if cfg.ThrottleRatio == 0 {
+		cfg.ThrottleRatio = 2.5
 	}
 	if cfg.BenignName == "" {
 		cfg.BenignName = "www.example.com"

@@ -81,60 +81,10 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 	// Chain 1: connect to every address, fetch through the first that
 	// answered.
 	wg.Go(func() {
-		conns := make([]TCPConnect, len(addrs))
-		var cwg sync.WaitGroup
-		for i, a := range addrs {
-			cwg.Go(func() {
-				r, c := p.Connect(ctx, netip.AddrPortFrom(a, port))
-				if c != nil {
-					c.Close()
-				}
-				conns[i] = r
-			})
-		}
-		cwg.Wait()
-		mu.Lock()
-		tk.TCPConnect = conns
-		mu.Unlock()
-		var first netip.Addr
-		for _, c := range conns {
-			if c.Status.Success {
-				first = c.IP
-				break
-			}
-		}
-		if !first.IsValid() {
-			if len(conns) > 0 {
-				tk.HTTPExperimentFailure = conns[0].Status.Failure
-			} else {
-				tk.HTTPExperimentFailure = tk.DNSExperimentFailure
-			}
-			return
-		}
-		reqs := p.Fetch(ctx, rawURL, first)
-		// OONI lists the last request first.
-		for i, j := 0, len(reqs)-1; i < j; i, j = i+1, j-1 {
-			reqs[i], reqs[j] = reqs[j], reqs[i]
-		}
-		tk.Requests = reqs
-		tk.HTTPExperimentFailure = reqs[0].Failure
+		tk.TCPConnect, tk.Requests, tk.HTTPExperimentFailure = p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure)
 	})
 	// Chain 2: TLS with every address on 443.
-	wg.Go(func() {
-		hss := make([]TLSHandshake, len(addrs))
-		var hwg sync.WaitGroup
-		for i, a := range addrs {
-			hwg.Go(func() {
-				hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, 443), host, []string{"h2", "http/1.1"})
-				if tc != nil {
-					tc.Close()
-				}
-				hss[i] = hs
-			})
-		}
-		hwg.Wait()
-		tk.TLSHandshakes = hss
-	})
+	wg.Go(func() { tk.TLSHandshakes = p.handshakes(ctx, addrs, host) })
 	// Chain 3: TLS with the addresses only the control found (as OONI's
 	// web_connectivity does: SNI filtering behind DNS poisoning shows), then
 	// QUIC where the control saw it work.
@@ -150,18 +100,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			}
 		}
 		if len(extra) > 0 {
-			hss := make([]TLSHandshake, len(extra))
-			var hwg sync.WaitGroup
-			for i, a := range extra {
-				hwg.Go(func() {
-					hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, 443), host, []string{"h2", "http/1.1"})
-					if tc != nil {
-						tc.Close()
-					}
-					hss[i] = hs
-				})
-			}
-			hwg.Wait()
+			hss := p.handshakes(ctx, extra, host)
 			mu.Lock()
 			extraTLS = hss
 			mu.Unlock()
@@ -202,6 +141,9 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 	}
 	tk.Control = ctrl
 	p.analyze(tk, addrs, foreign)
+	if tk.Verdict == TCPIP && p.retryConnects(ctx, tk, rawURL, addrs, port, host) {
+		p.analyze(tk, addrs, foreign)
+	}
 
 	// The throughput test, where nothing else was found: throttling is the
 	// last verdict in precedence, and the test is costly on a slow link.
@@ -219,7 +161,10 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 				tk.Verdict, tk.VerdictReason = TLS, "TLS handshake with "+t.Address.String()+" (throughput test) failed ("+*t.Failure+") while the control's succeeded"
 			case t.Throttled:
 				tk.Methods = append(tk.Methods, Throttled)
-				tk.Verdict, tk.VerdictReason = Throttled, "downloads with SNI ran at "+itoa(int(t.BitsPerS/1000))+" and "+itoa(int(t.Repeat.BitsPerS/1000))+" kbit/s, one without SNI beside the second at "+itoa(int(t.Baseline.BitsPerS/1000))+" kbit/s"
+				tk.Verdict, tk.VerdictReason = Throttled, t.summary()
+			}
+			if tk.Verdict == Accessible && len(t.Baselines) > 0 {
+				tk.VerdictReason += "; not throttled: " + t.summary()
 			}
 			tk.Blocking = tk.Verdict.Blocking()
 			acc := tk.Blocking == BlockingNone
@@ -240,6 +185,101 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 		}
 	}
 	return m
+}
+
+// connectAndFetch connects to every address and fetches rawURL through the
+// first that answered. It returns the connects, the requests (OONI's order:
+// last first) and the HTTP experiment's failure.
+func (p *Prober) connectAndFetch(ctx context.Context, rawURL string, addrs []netip.Addr, port uint16, dnsFailure *string) ([]TCPConnect, []HTTPRequest, *string) {
+	conns := make([]TCPConnect, len(addrs))
+	var cwg sync.WaitGroup
+	for i, a := range addrs {
+		cwg.Go(func() {
+			r, c := p.Connect(ctx, netip.AddrPortFrom(a, port))
+			if c != nil {
+				c.Close()
+			}
+			conns[i] = r
+		})
+	}
+	cwg.Wait()
+	var first netip.Addr
+	for _, c := range conns {
+		if c.Status.Success {
+			first = c.IP
+			break
+		}
+	}
+	if !first.IsValid() {
+		if len(conns) > 0 {
+			return conns, nil, conns[0].Status.Failure
+		}
+		return conns, nil, dnsFailure
+	}
+	reqs := p.Fetch(ctx, rawURL, first)
+	slices.Reverse(reqs)
+	return conns, reqs, reqs[0].Failure
+}
+
+// handshakes hand-shakes TLS with every address on port 443, with host as
+// SNI.
+func (p *Prober) handshakes(ctx context.Context, addrs []netip.Addr, host string) []TLSHandshake {
+	hss := make([]TLSHandshake, len(addrs))
+	var hwg sync.WaitGroup
+	for i, a := range addrs {
+		hwg.Go(func() {
+			hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, 443), host, []string{"h2", "http/1.1"})
+			if tc != nil {
+				tc.Close()
+			}
+			hss[i] = hs
+		})
+	}
+	hwg.Wait()
+	return hss
+}
+
+// retryConnects is the second chance a tcp_ip verdict gets when every
+// connect timed out: after Config.ConnectRetryPause it connects (and
+// fetches) again, and repeats the TLS handshakes that timed out at their
+// connect. A censor that drops a site's packets drops them again; a
+// connect lost to a transient (a loaded middlebox, a full queue) goes
+// through. It reports whether it tried again.
+func (p *Prober) retryConnects(ctx context.Context, tk *TestKeys, rawURL string, addrs []netip.Addr, port uint16, host string) bool {
+	for _, c := range tk.TCPConnect {
+		if c.Status.Success || c.Status.Failure == nil || *c.Status.Failure != FailureTimeout {
+			return false
+		}
+	}
+	if ctx.Err() != nil || p.cfg.Sleep(ctx, p.cfg.ConnectRetryPause) != nil {
+		return false
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		conns, reqs, failure := p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure)
+		for i := range conns {
+			conns[i].Retried = true
+			conns[i].T += tk.TCPConnect[i].T
+		}
+		tk.TCPConnect, tk.Requests, tk.HTTPExperimentFailure = conns, reqs, failure
+	})
+	for i := range tk.TLSHandshakes {
+		hs := &tk.TLSHandshakes[i]
+		if hs.Failure == nil || *hs.Failure != FailureTimeout || hs.Operation != "connect" {
+			continue
+		}
+		wg.Go(func() {
+			again, tc := p.TLS(ctx, hs.Address, host, []string{"h2", "http/1.1"})
+			if tc != nil {
+				tc.Close()
+			}
+			again.T += hs.T
+			again.Retried = true
+			*hs = again
+		})
+	}
+	wg.Wait()
+	return true
 }
 
 type errNoControl struct{}
@@ -302,7 +342,11 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 	// Connect failures count as IP blocking only when the addresses are
 	// the site's: a forged answer's address need not exist.
 	if consistent && len(tk.TCPConnect) > 0 && !anyOK && ctrlTCPOK {
-		seen[TCPIP] = "no TCP connection to " + addrList(addrs) + " (" + deref(tk.TCPConnect[0].Status.Failure) + ") while the control connected"
+		again := ""
+		if tk.TCPConnect[0].Retried {
+			again = ", also when tried again,"
+		}
+		seen[TCPIP] = "no TCP connection to " + addrList(addrs) + " (" + deref(tk.TCPConnect[0].Status.Failure) + ")" + again + " while the control connected"
 	}
 
 	// HTTP.
@@ -354,7 +398,18 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 	tk.Accessible = &acc
 }
 
-// dnsConsistent is ts-017's DNS consistency check.
+// dnsConsistent is ts-017's DNS consistency check. Failures are consistent
+// when the control failed alike, a bogon is never consistent. An answer is
+// consistent when it shares an address or an ASN with the control's, or when
+// one of its addresses presented a certificate valid for the name (to the
+// probe or to the control: ip_info's valid-for-domain flag).
+//
+// When the control could not resolve the name there is nothing to compare:
+// the answer is then judged by what needs no control. A valid certificate
+// still makes it consistent; an address in no network (Geo.Unassigned: in a
+// jurisdiction's block but announced by no one, so no host answers there)
+// makes it inconsistent, since only a forger hands one out; anything else
+// gets the benefit of the doubt.
 func (p *Prober) dnsConsistent(failure *string, addrs []netip.Addr, ctrl *ControlResponse, hss []TLSHandshake) (bool, string) {
 	cf := ctrl.DNS.Failure
 	if failure != nil {
@@ -368,15 +423,21 @@ func (p *Prober) dnsConsistent(failure *string, addrs []netip.Addr, ctrl *Contro
 		}
 		return true, ""
 	}
+	if validForName(addrs, ctrl, hss) {
+		return true, ""
+	}
 	if cf != nil {
+		for _, a := range addrs {
+			if p.cfg.Geo.Unassigned(a) {
+				return false, "answer " + addrList(addrs) + " holds " + a.String() + ", an address in no network (the control's lookup failed: " + *cf + ")"
+			}
+		}
 		return true, "" // the control failed: nothing to compare
 	}
 	casn := map[uint32]bool{}
 	for _, a := range ctrl.DNS.Addrs {
-		for _, b := range addrs {
-			if a == b {
-				return true, ""
-			}
+		if slices.Contains(addrs, a) {
+			return true, ""
 		}
 		if asn, _ := p.cfg.Geo.ASN(a); asn != 0 {
 			casn[asn] = true
@@ -387,16 +448,23 @@ func (p *Prober) dnsConsistent(failure *string, addrs []netip.Addr, ctrl *Contro
 			return true, ""
 		}
 	}
-	for _, hs := range hss {
-		if hs.Failure == nil && !hs.NoTLSVerify {
-			for _, b := range addrs {
-				if hs.Address.Addr() == b {
-					return true, ""
-				}
+	return false, "answer " + addrList(addrs) + " shares no address or ASN with the control's " + addrList(ctrl.DNS.Addrs)
+}
+
+// validForName reports whether one of addrs presented a certificate valid
+// for the measured name, in the probe's handshakes or the control's.
+func validForName(addrs []netip.Addr, ctrl *ControlResponse, hss []TLSHandshake) bool {
+	for _, b := range addrs {
+		if info, ok := ctrl.IPInfo[b.String()]; ok && info.Flags&IPFlagValidForDomain != 0 {
+			return true
+		}
+		for _, hs := range hss {
+			if hs.Failure == nil && !hs.NoTLSVerify && hs.Address.Addr() == b {
+				return true
 			}
 		}
 	}
-	return false, "answer " + addrList(addrs) + " shares no address or ASN with the control's " + addrList(ctrl.DNS.Addrs)
+	return false
 }
 
 func consistentAddr(a netip.Addr, ctrl *ControlResponse) bool {

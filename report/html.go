@@ -260,8 +260,8 @@ func chain(m *probe.Measurement, it score.Item) []evLine {
 		}
 		if th := tk.Throughput; th != nil {
 			t := fmt.Sprintf("download %d/%d bytes in %.2fs = %.0f kbit/s", th.Bytes, th.Wanted, th.Seconds, th.BitsPerS/1000)
-			if th.Baseline != nil {
-				t += fmt.Sprintf("; without SNI %.0f kbit/s", th.Baseline.BitsPerS/1000)
+			if len(th.Baselines) > 0 {
+				t += fmt.Sprintf("; median of %d with SNI %.0f kbit/s, best of %d without %.0f kbit/s", 1+len(th.Repeats), th.MedianSNI/1000, len(th.Baselines), th.BestBaseline/1000)
 			}
 			if th.Failure != nil {
 				t += " — " + *th.Failure
