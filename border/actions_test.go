@@ -520,3 +520,78 @@ rules:
 	}
 	_ = tls.VersionTLS13
 }
+
+func TestProtocolAndPortMatchers(t *testing.T) {
+	l := newLab(t, `
+rules:
+  - id: udp-9999
+    source: test
+    year: 2024
+    match: [{protocol: {protocols: [udp]}}, {port: {ports: ["9999"], side: dst}}]
+    actions: [{drop: {}}]
+`, false)
+	vps := l.w.Host("vps")
+	pc, err := vps.ListenPacket("udp", ":9999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	echo := func(pc net.PacketConn) {
+		buf := make([]byte, 100)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}
+	go echo(pc)
+	pc2, err := vps.ListenPacket("udp", ":9998")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc2.Close()
+	go echo(pc2)
+	ln, err := vps.Listen("tcp", ":9999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	roundTrip := func(port uint16) error {
+		c, err := l.client.DialAddr(context.Background(), "udp", netip.AddrPortFrom(vps.Addr(4), port))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		c.Write([]byte("ping"))
+		_, err = c.Read(make([]byte, 10))
+		return err
+	}
+	if err := roundTrip(9999); err == nil {
+		t.Fatal("UDP to port 9999 passed")
+	}
+	if err := roundTrip(9998); err != nil {
+		t.Fatalf("UDP to port 9998: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := l.client.DialAddr(ctx, "tcp", netip.AddrPortFrom(vps.Addr(4), 9999))
+	if err != nil {
+		t.Fatalf("TCP to port 9999: %v", err)
+	}
+	c.Close()
+	if got := rules(l.decisions()); got != "udp-9999:drop" {
+		t.Fatalf("decisions %q", got)
+	}
+}

@@ -166,15 +166,15 @@ func (e *Engine) compileMatcher(r *rule, pm policy.Matcher) (matcher, error) {
 	return nil, fmt.Errorf("matcher kind %q is not implemented by the engine", pm.Kind())
 }
 
-// addrOf picks the address a side refers to.
-func sideAddrs(side policy.Side, m *mctx) []netip.AddrPort {
+// sideAddrs picks the endpoints a side refers to, without allocating.
+func sideAddrs(side policy.Side, m *mctx) ([2]netip.AddrPort, int) {
 	switch side {
 	case policy.Src:
-		return []netip.AddrPort{m.client}
+		return [2]netip.AddrPort{m.client}, 1
 	case policy.Dst, "":
-		return []netip.AddrPort{m.server}
+		return [2]netip.AddrPort{m.server}, 1
 	}
-	return []netip.AddrPort{m.server, m.client}
+	return [2]netip.AddrPort{m.server, m.client}, 2
 }
 
 type ipMatcher struct {
@@ -184,7 +184,8 @@ type ipMatcher struct {
 }
 
 func (im *ipMatcher) match(m *mctx) result {
-	for _, ap := range sideAddrs(im.side, m) {
+	aps, n := sideAddrs(im.side, m)
+	for _, ap := range aps[:n] {
 		if pfx, ok := im.set.match(ap.Addr()); ok {
 			m.evidence("prefix", pfx.String())
 			return match
@@ -201,7 +202,8 @@ type portMatcher struct {
 }
 
 func (pm *portMatcher) match(m *mctx) result {
-	for _, ap := range sideAddrs(pm.side, m) {
+	aps, n := sideAddrs(pm.side, m)
+	for _, ap := range aps[:n] {
 		port := ap.Port()
 		for _, r := range pm.ports {
 			if r.Contains(port) {
@@ -251,6 +253,11 @@ func (dm *dnsMatcher) match(m *mctx) result {
 	q := &m.sc.dns
 	var err error
 	if m.p.Proto == packet.TCP {
+		// DNS over TCP: the query starts the stream; later segments of a
+		// flow are not queries the way datagrams each are.
+		if m.st.pkts > 1 && !m.r.insp.ReassembleTCP {
+			return noMatch
+		}
 		err = dissect.ParseDNSTCP(m.data, q)
 	} else {
 		err = dissect.ParseDNS(m.data, q)

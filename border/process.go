@@ -202,7 +202,9 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		}
 		switch res {
 		case noMatch:
-			if r.stateful {
+			// Header matchers see the same addresses and ports on every
+			// packet of a flow: one miss is final for it.
+			if r.stateful || r.headerOnly {
 				st.done = true
 			}
 		case needMore:
