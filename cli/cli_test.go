@@ -3,6 +3,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,5 +61,28 @@ func TestExitCodesAndMessages(t *testing.T) {
 				t.Errorf("stderr has %q:\n%s", tc.notInError, errOut)
 			}
 		})
+	}
+}
+
+// TestREADMEExamples checks every YAML example of the top-level README with
+// `splinter check`.
+func TestREADMEExamples(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(data), "```yaml\n")[1:]
+	if len(blocks) < 2 {
+		t.Fatalf("README has %d YAML examples, want a scenario and a policy", len(blocks))
+	}
+	for i, b := range blocks {
+		body, _, _ := strings.Cut(b, "```")
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("example-%d.yaml", i))
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errOut := run("check", path); code != 0 {
+			t.Errorf("README example %d: exit %d\n%s%s\n%s", i, code, out, errOut, body)
+		}
 	}
 }
