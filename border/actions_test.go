@@ -1,7 +1,6 @@
 package border_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -344,36 +343,11 @@ rules:
 	}
 }
 
-// hello is a TLS 1.2-style ClientHello record with the given SNI and extra
-// extensions, built by hand so that extensions crypto/tls does not send
-// (ESNI) can be tested.
-func hello(sni string, extra ...[]byte) []byte {
-	var exts []byte
-	if sni != "" {
-		name := []byte(sni)
-		e := []byte{0, 0}
-		body := append([]byte{0, byte(len(name) + 3), 0, 0, byte(len(name))}, name...)
-		e = append(e, byte(len(body)>>8), byte(len(body)))
-		exts = append(exts, append(e, body...)...)
-	}
-	for _, x := range extra {
-		exts = append(exts, x...)
-	}
-	var ch []byte
-	ch = append(ch, 3, 3)
-	ch = append(ch, bytes.Repeat([]byte{7}, 32)...)
-	ch = append(ch, 0)                // session id
-	ch = append(ch, 0, 2, 0x13, 0x01) // cipher suites
-	ch = append(ch, 1, 0)             // compression
-	ch = append(ch, byte(len(exts)>>8), byte(len(exts)))
-	ch = append(ch, exts...)
-	hs := append([]byte{1, 0, byte(len(ch) >> 8), byte(len(ch))}, ch...)
-	return append([]byte{0x16, 3, 1, byte(len(hs) >> 8), byte(len(hs))}, hs...)
-}
-
-func ext(code uint16, body []byte) []byte {
-	return append([]byte{byte(code >> 8), byte(code), byte(len(body) >> 8), byte(len(body))}, body...)
-}
+// hello and ext build ClientHellos with extensions crypto/tls does not send.
+var (
+	hello = dissect.BuildClientHello
+	ext   = dissect.TLSExtension
+)
 
 // sendRaw connects to dst, sends payload and reports whether the server
 // connection survives (it reads until the server closes or resets, or a

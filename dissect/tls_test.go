@@ -400,3 +400,14 @@ func FuzzParseClientHello(f *testing.F) {
 }
 
 var _ = bytes.Equal
+
+func TestBuildClientHello(t *testing.T) {
+	b := BuildClientHello("www.example.com", TLSExtension(0xffce, []byte{1, 2, 3}))
+	var h ClientHello
+	if err := ParseClientHello(b, HelloOptions{}, &h); err != nil {
+		t.Fatal(err)
+	}
+	if string(h.ServerName()) != "www.example.com" || !h.ESNI || !h.Complete || !h.RecordMatchesHandshake() {
+		t.Fatalf("parsed %+v, SNI %q", h, h.ServerName())
+	}
+}

@@ -25,36 +25,11 @@ import (
 // traffic, IP blackholes), ECH through its outer SNI, and the years in which
 // the SNI boxes behaved differently (CN-2019, CN-2023).
 
-// hello is a minimal TLS 1.3 ClientHello record with an SNI (if sni is not
-// empty) and the given extra extensions (see border/actions_test.go).
-func hello(sni string, extra ...[]byte) []byte {
-	var exts []byte
-	if sni != "" {
-		name := []byte(sni)
-		e := []byte{0, 0}
-		body := append([]byte{0, byte(len(name) + 3), 0, 0, byte(len(name))}, name...)
-		e = append(e, byte(len(body)>>8), byte(len(body)))
-		exts = append(exts, append(e, body...)...)
-	}
-	for _, x := range extra {
-		exts = append(exts, x...)
-	}
-	var ch []byte
-	ch = append(ch, 3, 3)
-	ch = append(ch, bytes.Repeat([]byte{7}, 32)...)
-	ch = append(ch, 0)                // session id
-	ch = append(ch, 0, 2, 0x13, 0x01) // cipher suites
-	ch = append(ch, 1, 0)             // compression
-	ch = append(ch, byte(len(exts)>>8), byte(len(exts)))
-	ch = append(ch, exts...)
-	hs := append([]byte{1, 0, byte(len(ch) >> 8), byte(len(ch))}, ch...)
-	return append([]byte{0x16, 3, 1, byte(len(hs) >> 8), byte(len(hs))}, hs...)
-}
-
-// ext is one TLS extension.
-func ext(code uint16, body []byte) []byte {
-	return append([]byte{byte(code >> 8), byte(code), byte(len(body) >> 8), byte(len(body))}, body...)
-}
+// hello and ext build ClientHellos with extensions crypto/tls does not send.
+var (
+	hello = dissect.BuildClientHello
+	ext   = dissect.TLSExtension
+)
 
 // echoServer listens on host:port and echoes what it reads, so a raw client
 // sees whether its data reached the server.
