@@ -86,3 +86,22 @@ func TestREADMEExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestRunWithCitizenLabList(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("url,category_code,category_description,date_added,source,notes\nhttps://www.people-daily.cn/,NEWS,News,2024-01-01,,\nftp://files.example.com/,FILE,File sharing,2024-01-01,,\n"), 0o644)
+	if code, _, errOut := run("run", "--scenario", "two-lands", "--list", bad, "--out", dir); code != 2 || !strings.Contains(errOut, bad+`:3: not an http or https URL: "ftp://files.example.com/"`) {
+		t.Fatalf("bad list: exit %d, %s", code, errOut)
+	}
+	good := filepath.Join(dir, "good.csv")
+	os.WriteFile(good, []byte("\ufeffurl,category_code,category_description,date_added,source,notes\nhttp://www.people-daily.cn/,NEWS,News,2024-01-01,,\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	if code, stdout, errOut := run("run", "--scenario", "two-lands", "--from", "CN", "--list", good, "--out", out); code != 0 {
+		t.Fatalf("good list: exit %d\n%s%s", code, stdout, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "measurements.jsonl"))
+	if err != nil || strings.Count(string(b), "\n") != 1 || !strings.Contains(string(b), `"input":"http://www.people-daily.cn/"`) {
+		t.Fatalf("measurements: %v\n%.300s", err, b)
+	}
+}

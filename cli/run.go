@@ -2,9 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/report"
 	"github.com/splinter-lab/splinter/scenario"
@@ -181,48 +180,20 @@ func runInputs(plan *scenario.Plan, list string) ([]probe.Input, error) {
 	return readCitizenLab(f, list)
 }
 
-// readCitizenLab reads a test list: header url,category_code,... then one
-// URL per row.
+// readCitizenLab reads a Citizen Lab test list (policy.ReadTestList) into
+// measurement inputs; every URL must be http or https.
 func readCitizenLab(r io.Reader, name string) ([]probe.Input, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
+	_, entries, err := policy.ReadTestList(r, name)
 	if err != nil {
-		return nil, badInput("%s: %v", name, err)
-	}
-	ui, ci := -1, -1
-	for i, h := range head {
-		switch strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) {
-		case "url":
-			ui = i
-		case "category_code":
-			ci = i
-		}
-	}
-	if ui < 0 {
-		return nil, badInput("%s:1: no url column in header %q", name, strings.Join(head, ","))
+		return nil, inputError{err}
 	}
 	var in []probe.Input
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, badInput("%s: %v", name, err)
-		}
-		if ui >= len(rec) {
-			return nil, badInput("%s:%d: no url", name, line)
-		}
-		u, err := url.Parse(strings.TrimSpace(rec[ui]))
+	for _, ent := range entries {
+		u, err := url.Parse(ent.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-			return nil, badInput("%s:%d: not an http or https URL: %q", name, line, rec[ui])
+			return nil, badInput("%s: not an http or https URL: %q", ent.Pos, ent.URL)
 		}
-		cat := ""
-		if ci >= 0 && ci < len(rec) {
-			cat = strings.TrimSpace(rec[ci])
-		}
-		in = append(in, probe.Input{URL: u.String(), Category: cat})
+		in = append(in, probe.Input{URL: u.String(), Category: ent.Category})
 	}
 	if len(in) == 0 {
 		return nil, badInput("%s: no URLs", name)

@@ -228,24 +228,40 @@ func parseLines(r io.Reader, name string, hosts bool) ([]listItem, error) {
 
 var citizenLabHeader = []string{"url", "category_code", "category_description", "date_added", "source", "notes"}
 
-func parseCitizenLab(r io.Reader, name string, categories []string) ([]listItem, error) {
+// TestListEntry is one row of a Citizen Lab test list, as written.
+type TestListEntry struct {
+	URL      string // trimmed, not yet parsed
+	Category string // the category_code column, "" if the list has none
+	Pos      Pos
+}
+
+// ReadTestList reads a Citizen Lab test-list CSV: a header that names a url
+// column (and usually category_code), then one row per URL. It returns the
+// header (nil if it could not be read) and the rows in order; rows that
+// cannot be read are reported in the *Error with file:line and skipped.
+// Judging the URLs is the caller's: a policy wants hosts, a measurement
+// campaign whole URLs.
+func ReadTestList(r io.Reader, name string) ([]string, []TestListEntry, error) {
 	e := &Error{}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
 		e.add(Pos{File: name, Line: 1}, "", "citizenlab list: cannot read header: %v", err)
-		return nil, e
+		return nil, nil, e
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
-	if !slices.Equal(header, citizenLabHeader) {
-		e.add(Pos{File: name, Line: 1}, "", "citizenlab list: header %q, want %q", strings.Join(header, ","), strings.Join(citizenLabHeader, ","))
-		return nil, e
+	col := func(name string) int {
+		return slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == name })
 	}
-	var items []listItem
-	seen := map[string]bool{}
+	ui, ci := col("url"), col("category_code")
+	if ui < 0 {
+		e.add(Pos{File: name, Line: 1}, "", "citizenlab list: header %q has no url column", strings.Join(header, ","))
+		return header, nil, e
+	}
+	var entries []TestListEntry
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -265,16 +281,42 @@ func parseCitizenLab(r io.Reader, name string, categories []string) ([]listItem,
 			}
 			continue
 		}
-		if len(rec) < 2 {
-			e.add(pos, "", "citizenlab list: row has %d fields, want 6", len(rec))
+		if ui >= len(rec) || ci >= len(rec) {
+			e.add(pos, "", "citizenlab list: row has %d fields, want %d", len(rec), len(header))
 			continue
 		}
-		if len(categories) > 0 && !slices.Contains(categories, rec[1]) {
+		ent := TestListEntry{URL: strings.TrimSpace(rec[ui]), Pos: pos}
+		if ci >= 0 {
+			ent.Category = strings.TrimSpace(rec[ci])
+		}
+		entries = append(entries, ent)
+	}
+	return header, entries, e.errOrNil()
+}
+
+func parseCitizenLab(r io.Reader, name string, categories []string) ([]listItem, error) {
+	header, entries, err := ReadTestList(r, name)
+	if header == nil {
+		return nil, err
+	}
+	if !slices.Equal(header, citizenLabHeader) {
+		e := &Error{}
+		e.add(Pos{File: name, Line: 1}, "", "citizenlab list: header %q, want %q", strings.Join(header, ","), strings.Join(citizenLabHeader, ","))
+		return nil, e
+	}
+	e, _ := err.(*Error)
+	if e == nil {
+		e = &Error{}
+	}
+	var items []listItem
+	seen := map[string]bool{}
+	for _, ent := range entries {
+		if len(categories) > 0 && !slices.Contains(categories, ent.Category) {
 			continue
 		}
-		u, err := url.Parse(strings.TrimSpace(rec[0]))
+		u, err := url.Parse(ent.URL)
 		if err != nil || u.Hostname() == "" {
-			e.add(pos, "", "citizenlab list: url %q has no host", rec[0])
+			e.add(ent.Pos, "", "citizenlab list: url %q has no host", ent.URL)
 			continue
 		}
 		h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
@@ -282,7 +324,7 @@ func parseCitizenLab(r io.Reader, name string, categories []string) ([]listItem,
 			continue
 		}
 		seen[h] = true
-		items = append(items, listItem{h, pos})
+		items = append(items, listItem{h, ent.Pos})
 	}
 	return items, e.errOrNil()
 }
