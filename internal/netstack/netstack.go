@@ -277,42 +277,37 @@ func (errTimeout) Is(target error) bool {
 	return target == context.DeadlineExceeded
 }
 
-// errno maps gVisor's errors onto the errno values the host OS would report,
-// so that code written for the real network classifies failures the same way
-// (errors.Is(err, syscall.ECONNRESET)).
+// errnos maps gVisor's errors, by their text, onto the errno values the
+// host OS would report, so that code written for the real network
+// classifies failures the same way (errors.Is(err, syscall.ECONNRESET)). By
+// text, because gonet turns gVisor's errors into strings.
+var errnos = func() map[string]error {
+	m := make(map[string]error)
+	for _, e := range []struct {
+		terr  tcpip.Error
+		errno syscall.Errno
+	}{
+		{&tcpip.ErrConnectionReset{}, syscall.ECONNRESET},
+		{&tcpip.ErrConnectionRefused{}, syscall.ECONNREFUSED},
+		{&tcpip.ErrConnectionAborted{}, syscall.ECONNABORTED},
+		{&tcpip.ErrTimeout{}, syscall.ETIMEDOUT},
+		{&tcpip.ErrNetworkUnreachable{}, syscall.ENETUNREACH},
+		{&tcpip.ErrHostUnreachable{}, syscall.EHOSTUNREACH},
+		{&tcpip.ErrPortInUse{}, syscall.EADDRINUSE},
+		{&tcpip.ErrBadLocalAddress{}, syscall.EADDRNOTAVAIL},
+		{&tcpip.ErrClosedForSend{}, syscall.EPIPE},
+	} {
+		m[e.terr.String()] = e.errno
+	}
+	return m
+}()
+
+// errno is the errno for a gVisor error, or its text.
 func errno(terr tcpip.Error) error {
-	switch terr.(type) {
-	case *tcpip.ErrConnectionReset:
-		return syscall.ECONNRESET
-	case *tcpip.ErrConnectionRefused:
-		return syscall.ECONNREFUSED
-	case *tcpip.ErrConnectionAborted:
-		return syscall.ECONNABORTED
-	case *tcpip.ErrTimeout:
-		return syscall.ETIMEDOUT
-	case *tcpip.ErrNetworkUnreachable:
-		return syscall.ENETUNREACH
-	case *tcpip.ErrHostUnreachable:
-		return syscall.EHOSTUNREACH
-	case *tcpip.ErrPortInUse:
-		return syscall.EADDRINUSE
-	case *tcpip.ErrBadLocalAddress:
-		return syscall.EADDRNOTAVAIL
-	case *tcpip.ErrClosedForSend:
-		return syscall.EPIPE
+	if e, ok := errnos[terr.String()]; ok {
+		return e
 	}
 	return errors.New(terr.String())
-}
-
-// errnoFromString maps the errors gonet builds from gVisor's error strings.
-var errnoFromString = map[string]error{
-	(&tcpip.ErrConnectionReset{}).String():    syscall.ECONNRESET,
-	(&tcpip.ErrConnectionRefused{}).String():  syscall.ECONNREFUSED,
-	(&tcpip.ErrConnectionAborted{}).String():  syscall.ECONNABORTED,
-	(&tcpip.ErrTimeout{}).String():            syscall.ETIMEDOUT,
-	(&tcpip.ErrClosedForSend{}).String():      syscall.EPIPE,
-	(&tcpip.ErrHostUnreachable{}).String():    syscall.EHOSTUNREACH,
-	(&tcpip.ErrNetworkUnreachable{}).String(): syscall.ENETUNREACH,
 }
 
 func opError(op, network string, addr netip.AddrPort, terr tcpip.Error) error {
@@ -329,7 +324,7 @@ func opError(op, network string, addr netip.AddrPort, terr tcpip.Error) error {
 func mapErr(err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
-		if e, ok := errnoFromString[oe.Err.Error()]; ok {
+		if e, ok := errnos[oe.Err.Error()]; ok {
 			c := *oe
 			c.Err = e
 			return &c
