@@ -361,9 +361,9 @@ func dirs(d policy.FlowDir) (c2s, s2c bool) {
 
 func (ra *residualAct) apply(a *actx) packet.Verdict {
 	c := ra.cfg
-	k := blockKey{kind: key3, proto: a.f.proto, client: netip.AddrPortFrom(a.f.client.Addr(), 0), server: a.f.server}
+	k := blockKeyOf(key3, a.f)
 	if c.Tuple == 4 {
-		k = blockKey{kind: key4, proto: a.f.proto, client: a.f.client, server: a.f.server}
+		k = blockKeyOf(key4, a.f)
 	}
 	start := a.now.Add(a.e.duration(c.StartDelay))
 	b := &block{rule: a.r, action: "residual", start: start, until: start.Add(c.Duration), dur: c.Duration, restart: c.Restart,
@@ -393,14 +393,12 @@ type nullRouteAct struct{ cfg *policy.NullRouteAction }
 
 func (n *nullRouteAct) apply(a *actx) packet.Verdict {
 	c := n.cfg
-	var k blockKey
+	k := blockKeyOf(keyDstIP, a.f)
 	switch c.Key {
 	case policy.Key4Tuple:
-		k = blockKey{kind: key4, proto: a.f.proto, client: a.f.client, server: a.f.server}
+		k = blockKeyOf(key4, a.f)
 	case policy.Key3Tuple:
-		k = blockKey{kind: key3, proto: a.f.proto, client: netip.AddrPortFrom(a.f.client.Addr(), 0), server: a.f.server}
-	default:
-		k = blockKey{kind: keyDstIP, server: netip.AddrPortFrom(a.f.server.Addr(), 0)}
+		k = blockKeyOf(key3, a.f)
 	}
 	b := &block{rule: a.r, action: "null-route", start: a.now, until: a.now.Add(c.Duration), dur: c.Duration, restart: c.Restart,
 		enforce: policy.EnforceDrop, c2s: true, s2c: true, hit: 1, origin: a.f, ev: append([]Evidence(nil), a.ev...)}

@@ -2,6 +2,7 @@ package border
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,13 @@ func flowKeys(proto uint8, client, server netip.AddrPort) [3]blockKey {
 		{kind: key3, proto: proto, client: netip.AddrPortFrom(client.Addr(), 0), server: server},
 		{kind: keyDstIP, server: netip.AddrPortFrom(server.Addr(), 0)},
 	}
+}
+
+// blockKeyOf is the key of the given kind (key4, key3, keyDstIP) that
+// covers f.
+func blockKeyOf(kind uint8, f *flow) blockKey {
+	keys := flowKeys(f.proto, f.client, f.server)
+	return keys[slices.IndexFunc(keys[:], func(k blockKey) bool { return k.kind == kind })]
 }
 
 // enforce applies any block covering the flow to p.
