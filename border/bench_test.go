@@ -43,15 +43,15 @@ func bigPolicy(b *testing.B) *policy.Policy {
 			"prefixes": {Name: "prefixes", Kind: policy.Prefixes, Items: prefixes},
 		},
 		Rules: []policy.Rule{
-			{ID: "dns", Source: "bench", Year: 2024, Match: []policy.Matcher{&policy.DNSMatch{List: "names"}},
-				Actions: []policy.Action{&policy.DNSInjectAction{Injectors: []policy.Injector{{Name: "a", Answer: policy.Answer{Addrs: []netip.Addr{netip.MustParseAddr("198.18.99.1")}}}}}}},
+			{ID: "dns", Source: "bench", Year: 2024, Match: []policy.Matcher{&border.DNSMatch{List: "names"}},
+				Actions: []policy.Action{&border.DNSInjectAction{Injectors: []border.Injector{{Name: "a", Answer: border.Answer{Addrs: []netip.Addr{netip.MustParseAddr("198.18.99.1")}}}}}}},
 			{ID: "sni", Source: "bench", Year: 2024, Inspect: policy.Inspect{ReassembleTCP: true},
-				Match: []policy.Matcher{&policy.TLSSNIMatch{List: "names"}}, Actions: []policy.Action{&policy.RSTAction{To: policy.ToBoth}}},
+				Match: []policy.Matcher{&border.TLSSNIMatch{List: "names"}}, Actions: []policy.Action{&border.RSTAction{To: policy.ToBoth}}},
 			{ID: "http", Source: "bench", Year: 2024, Inspect: policy.Inspect{ReassembleTCP: true},
-				Match:   []policy.Matcher{&policy.HTTPMatch{List: "words", Fields: []policy.HTTPField{policy.HTTPPath}}},
-				Actions: []policy.Action{&policy.RSTAction{To: policy.ToBoth}}},
-			{ID: "ip", Source: "bench", Year: 2024, Match: []policy.Matcher{&policy.IPMatch{List: "prefixes", Side: policy.Dst}},
-				Actions: []policy.Action{&policy.DropAction{Flow: true}}},
+				Match:   []policy.Matcher{&border.HTTPMatch{List: "words", Fields: []border.HTTPField{border.HTTPPath}}},
+				Actions: []policy.Action{&border.RSTAction{To: policy.ToBoth}}},
+			{ID: "ip", Source: "bench", Year: 2024, Match: []policy.Matcher{&border.IPMatch{List: "prefixes", Side: policy.Dst}},
+				Actions: []policy.Action{&border.DropAction{Flow: true}}},
 		},
 	}
 	if err := p.Validate(); err != nil {
@@ -69,16 +69,10 @@ func benchWorld(b *testing.B, pol *policy.Policy) *world.World {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := world.Options{Seed: 1}
-	if pol != nil {
-		opts.Policies = func(string) (*policy.Policy, error) { return pol, nil }
-	} else {
+	if pol == nil {
 		sc.Jurisdictions[0].Border.Policy = ""
 	}
-	w, err := world.Start(sc, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, _ := engineWorld(b, sc, pol, nil, nil)
 	return w
 }
 
@@ -164,14 +158,14 @@ func BenchmarkProcessAllowed(b *testing.B) {
 	}
 	src, dst := netip.MustParseAddrPort("198.18.0.66:40000"), netip.MustParseAddrPort("198.18.16.66:443")
 	nop := func([]byte) {}
-	e.Process(packet.AppendTCP(nil, packet.TCPSegment{Src: src, Dst: dst, Seq: 1, Flags: packet.SYN}), packet.Outbound, nop)
-	e.Process(packet.AppendTCP(nil, packet.TCPSegment{Src: dst, Dst: src, Seq: 9, Ack: 2, Flags: packet.SYN | packet.ACK}), packet.Inbound, nop)
-	e.Process(packet.AppendTCP(nil, packet.TCPSegment{Src: src, Dst: dst, Seq: 2, Ack: 10, Flags: packet.ACK | packet.PSH, Payload: hello("www.allowed.com")}), packet.Outbound, nop)
+	e.ProcessBytes(packet.AppendTCP(nil, packet.TCPSegment{Src: src, Dst: dst, Seq: 1, Flags: packet.SYN}), packet.Outbound, nop)
+	e.ProcessBytes(packet.AppendTCP(nil, packet.TCPSegment{Src: dst, Dst: src, Seq: 9, Ack: 2, Flags: packet.SYN | packet.ACK}), packet.Inbound, nop)
+	e.ProcessBytes(packet.AppendTCP(nil, packet.TCPSegment{Src: src, Dst: dst, Seq: 2, Ack: 10, Flags: packet.ACK | packet.PSH, Payload: hello("www.allowed.com")}), packet.Outbound, nop)
 	pkt := packet.AppendTCP(nil, packet.TCPSegment{Src: dst, Dst: src, Seq: 10, Ack: 100, Flags: packet.ACK, Payload: make([]byte, 1400)})
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Process(pkt, packet.Inbound, nop)
+		e.ProcessBytes(pkt, packet.Inbound, nop)
 	}
 }

@@ -30,17 +30,17 @@ type blockKey struct {
 // state.
 type block struct {
 	rule     *rule
-	action   string // "residual" or "null-route"
+	action   ActionKind // ActionResidual or ActionNullRoute
 	start    time.Time
 	until    time.Time
 	dur      time.Duration
 	restart  bool
-	enforce  policy.Enforce
+	enforce  Enforce
 	c2s, s2c bool
 	hit      float64
-	origin   *flow             // the flow that triggered the block: not logged again
-	rst      *policy.RSTAction // the shape of enforcement resets
-	ev       []Evidence        // what triggered it
+	origin   *flow      // the flow that triggered the block: not logged again
+	rst      *RSTAction // the shape of enforcement resets
+	ev       []Evidence // what triggered it
 }
 
 type blockTable struct {
@@ -123,13 +123,17 @@ func (t *blockTable) enforce(e *Engine, f *flow, fromClient bool, p *packet.IP, 
 			}
 			f.hits[b] = roll
 			if roll == 1 && f != b.origin {
-				e.record(b.rule, b.action, true, f, b.ev, enforceDetail(b))
+				eff := EffectDrop
+				if b.enforce == EnforceRST && f.proto == packet.TCP {
+					eff = EffectReset
+				}
+				e.record(b.rule, b.action, eff, true, f, b.ev, enforceDetail(b), nil)
 			}
 		}
 		if roll < 0 {
 			continue
 		}
-		if b.enforce == policy.EnforceRST && f.proto == packet.TCP {
+		if b.enforce == EnforceRST && f.proto == packet.TCP {
 			// The flow that triggered the block was dealt with by its rule's
 			// own actions. A follow-up's handshake completes and its first
 			// data is reset, with the rule's reset shape.
@@ -159,8 +163,8 @@ func (t *blockTable) enforceStateless(e *Engine, p *packet.IP, dir packet.Direct
 
 func enforceDetail(b *block) string {
 	how := "drop"
-	if b.enforce == policy.EnforceRST {
+	if b.enforce == EnforceRST {
 		how = "rst on data"
 	}
-	return "enforcing " + b.action + " (" + how + ")"
+	return "enforcing " + string(b.action) + " (" + how + ")"
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 )
@@ -19,8 +21,9 @@ type Config struct {
 	Jurisdiction string
 	// Log receives every decision; nil records nothing.
 	Log *Log
-	// Clock is the engine's time; nil is the system clock.
-	Clock Clock
+	// Clock is the engine's time; nil is the system clock. Give the engine
+	// the world's clock.
+	Clock clock.Clock
 	// Rand draws every random choice (probabilities, delays, IP-IDs); nil is
 	// seeded randomly.
 	Rand *rand.Rand
@@ -39,12 +42,12 @@ type Engine struct {
 	pol    *policy.Policy
 	rules  []*rule
 	lists  map[string]*policy.Compiled
-	clock  Clock
+	clock  clock.Clock
 	randMu sync.Mutex
 	rnd    *rand.Rand
 
 	// byProto lists, per transport (tcp, udp, other), the rules that may
-	// apply; a packet of a protocol with no rule and no block costs a parse.
+	// apply; a packet of a protocol with no rule and no block costs nothing.
 	byProto [3][]*rule
 	flows   *flowTable
 	blocks  *blockTable
@@ -61,10 +64,7 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("border: policy %s: %w", pol.Name, err)
 	}
-	e := &Engine{cfg: cfg, pol: pol, lists: lists, clock: cfg.Clock, rnd: cfg.Rand}
-	if e.clock == nil {
-		e.clock = systemClock{}
-	}
+	e := &Engine{cfg: cfg, pol: pol, lists: lists, clock: clock.Or(cfg.Clock), rnd: cfg.Rand}
 	if e.rnd == nil {
 		e.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -78,7 +78,7 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 			e.proxies = append(e.proxies, r)
 		}
 		for p := range e.byProto {
-			if r.protos&(1<<p) != 0 {
+			if r.protos&Protocols(1<<p) != 0 {
 				e.byProto[p] = append(e.byProto[p], r)
 			}
 		}
@@ -125,16 +125,15 @@ func protoIndex(proto uint8) int {
 	return 2
 }
 
-// Process implements world.Gateway.
-func (e *Engine) Process(pkt []byte, dir packet.Direction, inject func([]byte)) packet.Verdict {
-	// The parsed header escapes into matchers through interfaces: take it
-	// from a pool rather than the heap.
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	p := &sc.ip
-	if packet.Parse(pkt, p) != nil {
-		return packet.Verdict{}
-	}
+func protoBit(proto uint8) Protocols { return Protocols(1) << protoIndex(proto) }
+
+// flowIDs numbers flows across every engine of the process.
+var flowIDs atomic.Uint64
+
+// Process implements world.Gateway: p is the router's parsed view of the
+// packet, p.Raw its bytes.
+func (e *Engine) Process(p *packet.IP, dir packet.Direction, inject func([]byte)) packet.Verdict {
+	pkt := p.Raw
 	now := e.clock.Now()
 	rules := e.byProto[protoIndex(p.Proto)]
 	if p.Fragment || (p.Proto != packet.TCP && p.Proto != packet.UDP) {
@@ -144,7 +143,7 @@ func (e *Engine) Process(pkt []byte, dir packet.Direction, inject func([]byte)) 
 				return v
 			}
 		}
-		return e.stateless(p, pkt, dir, now, inject, rules)
+		return e.stateless(p, dir, now, inject, rules)
 	}
 	if len(rules) == 0 && !e.blocks.active() {
 		return packet.Verdict{}
@@ -155,5 +154,42 @@ func (e *Engine) Process(pkt []byte, dir packet.Direction, inject func([]byte)) 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return e.onFlow(f, fromClient, p, pkt, dir, now, inject, rules, sc)
+	return e.onFlow(f, fromClient, p, pkt, dir, now, inject, rules)
+}
+
+// ProcessBytes parses pkt and processes it: for callers holding raw bytes
+// (tests, tools). The forwarding path hands Process the router's view.
+func (e *Engine) ProcessBytes(pkt []byte, dir packet.Direction, inject func([]byte)) packet.Verdict {
+	var p packet.IP
+	if packet.Parse(pkt, &p) != nil {
+		return packet.Verdict{}
+	}
+	return e.Process(&p, dir, inject)
+}
+
+// record logs a decision of rule r on flow f.
+func (e *Engine) record(r *rule, kind ActionKind, eff Effect, enforced bool, f *flow, ev []Evidence, detail string, page *BlockpageFacts) {
+	if e.cfg.Log == nil {
+		return
+	}
+	d := Decision{
+		Time: e.clock.Now(), Border: e.cfg.Border, Jurisdiction: e.cfg.Jurisdiction, Policy: e.pol.Name,
+		Rule: r.id, FlowID: f.id, Action: kind, Enforced: enforced, Effect: eff, Layer: r.layer,
+		Proto: protoName(f.proto), Client: f.client, Server: f.server, Direction: f.dir.String(),
+		Blockpage: page, Detail: detail,
+	}
+	if len(ev) > 0 {
+		d.Evidence = append([]Evidence(nil), ev...)
+	}
+	e.cfg.Log.Record(d)
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case packet.TCP:
+		return "tcp"
+	case packet.UDP:
+		return "udp"
+	}
+	return "icmp"
 }

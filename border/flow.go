@@ -36,6 +36,7 @@ func keyOf(p *packet.IP) flowKey {
 // mu.
 type flow struct {
 	mu       sync.Mutex
+	id       uint64 // unique in the process (flowIDs)
 	key      flowKey
 	client   netip.AddrPort
 	server   netip.AddrPort
@@ -179,7 +180,7 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 }
 
 func newFlow(k flowKey, p *packet.IP, dir packet.Direction, now time.Time) *flow {
-	f := &flow{key: k, proto: p.Proto, created: now, lastSeen: now}
+	f := &flow{id: flowIDs.Add(1), key: k, proto: p.Proto, created: now, lastSeen: now}
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
 	f.client, f.server, f.dir = src, dst, dir
 	if p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK {

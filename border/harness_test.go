@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/scenario"
@@ -24,10 +25,12 @@ import (
 
 // lab is a running lab world whose XX border enforces a test policy.
 type lab struct {
-	t      *testing.T
-	w      *world.World
-	clock  *border.ManualClock
-	client *world.Host
+	t       *testing.T
+	w       *world.World
+	clock   *clock.Manual
+	client  *world.Host
+	log     *border.Log
+	engines map[string]*border.Engine
 }
 
 var t0 = time.Date(2024, 6, 4, 12, 0, 0, 0, time.UTC)
@@ -52,17 +55,13 @@ func newLab(t *testing.T, pol string, realClock bool) *lab {
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
-	l := &lab{t: t}
-	opts := world.Options{Seed: 1, Policies: func(string) (*policy.Policy, error) { return p, nil }}
+	l := &lab{t: t, log: border.NewLog(nil, 0)}
+	var clk clock.Clock
 	if !realClock {
-		l.clock = border.NewManualClock(t0)
-		opts.BorderClock = l.clock
+		l.clock = clock.NewManual(t0)
+		clk = l.clock
 	}
-	l.w, err = world.Start(sc, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.w.Close() })
+	l.w, l.engines = engineWorld(t, sc, p, clk, l.log)
 	l.client = l.w.Host("client")
 	return l
 }
@@ -77,7 +76,7 @@ func (l *lab) site(domain string) *world.Host {
 	return nil
 }
 
-func (l *lab) decisions() []border.Decision { return l.w.Log().Decisions() }
+func (l *lab) decisions() []border.Decision { return l.log.Decisions() }
 
 // tlsDial handshakes with the server at dst using SNI name.
 func (l *lab) tlsDial(from *world.Host, dst netip.AddrPort, sni string, wrap func(net.Conn) net.Conn) error {
@@ -174,7 +173,7 @@ func parse(t *testing.T, pkt []byte) *packet.IP {
 func rules(d []border.Decision) string {
 	var s []string
 	for _, x := range d {
-		s = append(s, x.Rule+":"+x.Action)
+		s = append(s, x.Rule+":"+string(x.Action))
 	}
 	return strings.Join(s, " ")
 }

@@ -1,10 +1,8 @@
 package border
 
 import (
-	"encoding/binary"
 	"net/netip"
 
-	"github.com/splinter-lab/splinter/dissect"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 )
@@ -51,7 +49,7 @@ func seqs(f *flow, p *packet.IP, fromClient bool) (cli, srv uint32) {
 }
 
 // sendRSTs injects the resets a rst action describes.
-func (e *Engine) sendRSTs(f *flow, p *packet.IP, to policy.Peer, a *policy.RSTAction, inject func([]byte)) {
+func (e *Engine) sendRSTs(f *flow, p *packet.IP, to policy.Peer, a *RSTAction, inject func([]byte)) {
 	fromClient := netip.AddrPortFrom(p.Src, p.SrcPort) == f.client
 	cli, srv := seqs(f, p, fromClient)
 	flags := uint8(packet.RST)
@@ -81,45 +79,4 @@ func (e *Engine) sendRSTs(f *flow, p *packet.IP, to policy.Peer, a *policy.RSTAc
 			inject(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: f.client, Dst: f.server, Seq: toServer, Ack: srv, Flags: flags, Window: win, Payload: a.Payload, Shape: sh}))
 		}
 	}
-}
-
-// dnsAnswer builds a forged answer to the query q (parsed from query) the
-// way the GFW's injectors do (Wallbleed, NDSS 2025): the query up to the end
-// of its question, flags 0x8180 (0x8400 without RD), one RR with a pointer to
-// the question name. It returns nil when the injector does not answer this
-// query type.
-func dnsAnswer(query []byte, q *dissect.DNSMessage, in *policy.Injector, addr netip.Addr, ttl uint32) []byte {
-	if q.QuestionEnd > len(query) || q.QuestionEnd < 12 {
-		return nil
-	}
-	b := make([]byte, 0, q.QuestionEnd+28)
-	b = append(b, query[:q.QuestionEnd]...)
-	flags := uint16(0x8180)
-	if !q.RD() {
-		flags = 0x8400
-	}
-	if in.AA {
-		flags |= 0x0400
-	} else {
-		flags &^= 0x0400
-	}
-	binary.BigEndian.PutUint16(b[4:], 1) // QDCOUNT
-	binary.BigEndian.PutUint16(b[8:], 0)
-	binary.BigEndian.PutUint16(b[10:], 0)
-	if in.Answer.NXDomain {
-		binary.BigEndian.PutUint16(b[2:], flags|3)
-		binary.BigEndian.PutUint16(b[6:], 0)
-		return b
-	}
-	binary.BigEndian.PutUint16(b[2:], flags)
-	binary.BigEndian.PutUint16(b[6:], 1) // ANCOUNT
-	typ := uint16(1)
-	if addr.Is6() {
-		typ = 28
-	}
-	b = append(b, 0xc0, 0x0c, byte(typ>>8), byte(typ), 0, 1)
-	b = binary.BigEndian.AppendUint32(b, ttl)
-	raw := addr.AsSlice()
-	b = binary.BigEndian.AppendUint16(b, uint16(len(raw)))
-	return append(b, raw...)
 }

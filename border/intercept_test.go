@@ -36,7 +36,7 @@ rules:
 		t.Fatalf("intercepted HTTPS without the national CA: %v, want an unknown authority", err)
 	}
 	// A user who installed it gets the page, signed by the national CA.
-	ca, err := l.w.Engine("XX").NationalCA("Qaznet Trust Network")
+	ca, err := l.engines["XX"].NationalCA("Qaznet Trust Network")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
 	return true
 }
 
-func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule, sc *scratch) packet.Verdict {
+func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
 	if f.proxied {
 		return e.divert(pkt, inject)
 	}
@@ -110,7 +110,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		for _, r := range e.proxies {
 			if r.inScope(f) && r.active(now) && (r.prob >= 1 || e.float() < r.prob) {
 				f.proxied = true
-				e.proxy.flows.Store(f.key, proxied{r: r, dir: f.dir})
+				e.proxy.flows.Store(f.key, proxied{r: r, dir: f.dir, id: f.id})
 				return e.divert(pkt, inject)
 			}
 		}
@@ -143,7 +143,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		pend := f.pending
 		f.pending = nil
 		for _, pr := range pend {
-			e.fireRST(pr.r, pr.cfg, f, p, pr.ev, inject)
+			pr.act.fire(e, pr.r, f, p, pr.ev, inject)
 		}
 	}
 	if e.blocks.active() {
@@ -156,6 +156,12 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		return withDelay(verdict, f.delay)
 	}
 	streamed := false
+	var sc *scratch
+	defer func() {
+		if sc != nil {
+			scratchPool.Put(sc)
+		}
+	}()
 	for _, r := range rules {
 		st := f.state(r.idx, len(e.rules))
 		if st.done {
@@ -193,25 +199,22 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				data = f.stream
 			}
 		}
-		m := mctx{e: e, r: r, f: f, st: st, p: p, data: data, client: f.client, server: f.server, sc: sc}
-		res := match
-		for _, mt := range r.matchers {
-			if res = mt.match(&m); res != match {
-				break
-			}
+		if sc == nil {
+			sc = scratchPool.Get().(*scratch)
 		}
+		res := e.inspect(sc, r, f, st, p, data)
 		switch res {
-		case noMatch:
+		case NoMatch:
 			// Header matchers see the same addresses and ports on every
 			// packet of a flow: one miss is final for it.
 			if r.stateful || r.headerOnly {
 				st.done = true
 			}
-		case needMore:
+		case NeedMore:
 			if r.selectionDone(st.pkts) || (r.insp.ReassembleTCP && len(data) >= r.maxBytes()) {
 				st.done = true
 			}
-		case match:
+		case Match:
 			if r.stateful {
 				st.done = true
 			}
@@ -229,15 +232,9 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				// Stateless rules roll again for the next packet.
 				st.selected = 0
 			}
-			a := actx{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: m.ev}
-			if p.Proto == packet.UDP {
-				a.dns = &sc.dns
-			}
-			for _, act := range r.actions {
-				v := act.apply(&a)
-				verdict.Drop = verdict.Drop || v.Drop
-				verdict.Delay = max(verdict.Delay, v.Delay)
-			}
+			v := e.act(sc, r, f, p, now, inject, allEffects)
+			verdict.Drop = verdict.Drop || v.Drop
+			verdict.Delay = max(verdict.Delay, v.Delay)
 		}
 		if r.selectionDone(st.pkts) {
 			st.done = true
@@ -267,34 +264,74 @@ func (e *Engine) allStreamRulesDone(f *flow) bool {
 	return true
 }
 
+// inspect runs r's matchers on what the rule inspects of p (data); the
+// evidence they record stays in sc.in for act.
+func (e *Engine) inspect(sc *scratch, r *rule, f *flow, st *ruleState, p *packet.IP, data []byte) Result {
+	in := &sc.in
+	*in = Inspection{e: e, r: r, f: f, st: st, p: p, data: data, client: f.client, server: f.server, ev: in.ev[:0], sc: sc}
+	res := Match
+	for _, m := range r.matchers {
+		if res = m.Match(in); res != Match {
+			break
+		}
+	}
+	return res
+}
+
+// allEffects lets act run every action; flowless packets run only those
+// whose effect needs no flow state.
+func allEffects(Effect) bool { return true }
+
+func flowlessEffects(e Effect) bool { return e == EffectDrop || e == EffectDelay }
+
+// act runs r's actions on the packet that made it fire, with the evidence
+// inspect left in sc.
+func (e *Engine) act(sc *scratch, r *rule, f *flow, p *packet.IP, now time.Time, inject func([]byte), runs func(Effect) bool) packet.Verdict {
+	var verdict packet.Verdict
+	a := &sc.act
+	for i, ac := range r.actions {
+		eff := ac.Effect()
+		if !runs(eff) {
+			continue
+		}
+		*a = Act{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: sc.in.ev, kind: r.kinds[i], effect: eff}
+		if p.Proto == packet.UDP {
+			a.dns = &sc.dns
+		}
+		v := ac.Apply(a)
+		verdict.Drop = verdict.Drop || v.Drop
+		verdict.Delay = max(verdict.Delay, v.Delay)
+	}
+	*a = Act{}
+	return verdict
+}
+
 // stateless handles packets that have no flow (ICMP, fragments): only
 // header rules apply, with the sender as the client.
-func (e *Engine) stateless(p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
+func (e *Engine) stateless(p *packet.IP, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
 	var verdict packet.Verdict
-	f := &flow{proto: p.Proto, client: netip.AddrPortFrom(p.Src, p.SrcPort), server: netip.AddrPortFrom(p.Dst, p.DstPort), dir: dir}
+	var sc *scratch
+	var f *flow
 	for _, r := range rules {
-		if !r.headerOnly || !r.inScope(f) || !r.active(now) {
+		if !r.headerOnly {
 			continue
 		}
-		m := mctx{e: e, r: r, p: p, client: f.client, server: f.server}
-		res := match
-		for _, mt := range r.matchers {
-			if res = mt.match(&m); res != match {
-				break
-			}
+		if f == nil {
+			f = &flow{proto: p.Proto, client: netip.AddrPortFrom(p.Src, p.SrcPort), server: netip.AddrPortFrom(p.Dst, p.DstPort), dir: dir}
 		}
-		if res != match || r.prob < 1 && e.float() >= r.prob {
+		if !r.inScope(f) || !r.active(now) {
 			continue
 		}
-		a := actx{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: m.ev}
-		for _, act := range r.actions {
-			switch act.(type) {
-			case *dropAct, *delayAct:
-				v := act.apply(&a)
-				verdict.Drop = verdict.Drop || v.Drop
-				verdict.Delay = max(verdict.Delay, v.Delay)
-			}
+		if sc == nil {
+			sc = scratchPool.Get().(*scratch)
+			defer scratchPool.Put(sc)
 		}
+		if e.inspect(sc, r, f, nil, p, p.Payload) != Match || r.prob < 1 && e.float() >= r.prob {
+			continue
+		}
+		v := e.act(sc, r, f, p, now, inject, flowlessEffects)
+		verdict.Drop = verdict.Drop || v.Drop
+		verdict.Delay = max(verdict.Delay, v.Delay)
 	}
 	return verdict
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/pki"
-	"github.com/splinter-lab/splinter/policy"
 )
 
 // A rule with an intercept action makes the border a transparent TCP proxy
@@ -26,21 +25,11 @@ import (
 // hold) or terminates TLS with a certificate from the national CA and
 // relays the plaintext to the server over TLS of its own.
 
-// interceptAct marks its rule as a proxy rule; it acts in the proxy, not on
-// packets.
-type interceptAct struct{ cfg *policy.InterceptAction }
-
-func (interceptAct) apply(*actx) packet.Verdict { return packet.Verdict{} }
-
-// terminateAct marks its rule as a proxy rule that holds matching flows.
-type terminateAct struct{}
-
-func (terminateAct) apply(*actx) packet.Verdict { return packet.Verdict{} }
-
 // proxied is what the engine remembers of a diverted flow.
 type proxied struct {
 	r   *rule
 	dir packet.Direction
+	id  uint64
 }
 
 // proxyState is the engine's middlebox, built on first use.
@@ -122,7 +111,7 @@ func (e *Engine) serveProxy(c net.Conn, client, server netip.AddrPort) {
 	}
 	px := v.(proxied)
 	defer ps.flows.Delete(keyOf(&packet.IP{Src: client.Addr(), SrcPort: client.Port(), Dst: server.Addr(), DstPort: server.Port(), Proto: packet.TCP}))
-	f := &flow{client: client, server: server, proto: packet.TCP, dir: px.dir}
+	f := &flow{id: px.id, client: client, server: server, proto: packet.TCP, dir: px.dir}
 	ctx, cancel := context.WithTimeout(ps.ctx, 30*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
@@ -147,19 +136,13 @@ func (e *Engine) serveProxy(c net.Conn, client, server netip.AddrPort) {
 	}
 	c.SetReadDeadline(time.Time{})
 	sc := scratchPool.Get().(*scratch)
-	sc.ip = packet.IP{Version: 4, Src: client.Addr(), Dst: server.Addr(), Proto: packet.TCP, SrcPort: client.Port(), DstPort: server.Port(), Payload: buf}
-	m := mctx{e: e, r: px.r, st: &ruleState{pkts: 1}, p: &sc.ip, data: buf, client: client, server: server, sc: sc}
-	res := match
-	for _, mt := range px.r.matchers {
-		if res = mt.match(&m); res != match {
-			break
-		}
-	}
-	ev := append([]Evidence(nil), m.ev...)
+	ip := &packet.IP{Version: 4, Src: client.Addr(), Dst: server.Addr(), Proto: packet.TCP, SrcPort: client.Port(), DstPort: server.Port(), Payload: buf}
+	res := e.inspect(sc, px.r, f, &ruleState{pkts: 1}, ip, buf)
+	ev := append([]Evidence(nil), sc.in.ev...)
 	sni := string(h.ServerName())
 	scratchPool.Put(sc)
 
-	var icpt *policy.InterceptAction
+	var icpt *InterceptAction
 	hold := false
 	for _, a := range px.r.actions {
 		switch a := a.(type) {
@@ -169,8 +152,8 @@ func (e *Engine) serveProxy(c net.Conn, client, server netip.AddrPort) {
 			hold = true
 		}
 	}
-	if hold && res == match {
-		e.record(px.r, "terminate", false, f, ev, "TCP terminated at the border; the flow is held")
+	if hold && res == Match {
+		e.record(px.r, ActionTerminate, EffectHold, false, f, ev, "TCP terminated at the border; the flow is held", nil)
 		io.Copy(io.Discard, c) // until the client gives up, or 30 s
 		return
 	}
@@ -179,7 +162,7 @@ func (e *Engine) serveProxy(c net.Conn, client, server netip.AddrPort) {
 		return
 	}
 	defer up.Close()
-	if res != match || icpt == nil || sni == "" {
+	if res != Match || icpt == nil || sni == "" {
 		up.Write(buf)
 		relay(c, up)
 		return
@@ -188,7 +171,7 @@ func (e *Engine) serveProxy(c net.Conn, client, server netip.AddrPort) {
 	if err != nil {
 		return
 	}
-	e.record(px.r, "intercept", false, f, ev, "TLS terminated with a certificate from "+icpt.CA)
+	e.record(px.r, ActionIntercept, EffectIntercept, false, f, ev, "TLS terminated with a certificate from "+icpt.CA, nil)
 	down := tls.Server(&prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(buf), c)},
 		&tls.Config{GetCertificate: ca.GetCertificate, NextProtos: []string{"http/1.1"}})
 	if err := down.HandshakeContext(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 )
@@ -76,7 +77,7 @@ func TestMillionMalformedPackets(t *testing.T) {
 		n = 50_000
 	}
 	l := newLab(t, sniPolicy, false)
-	e, err := border.New(fullPolicy(t), border.Config{Rand: rand.New(rand.NewPCG(1, 2)), Clock: border.NewManualClock(t0), MaxFlows: 1 << 14})
+	e, err := border.New(fullPolicy(t), border.Config{Rand: rand.New(rand.NewPCG(1, 2)), Clock: clock.NewManual(t0), MaxFlows: 1 << 14})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,16 +85,16 @@ func TestMillionMalformedPackets(t *testing.T) {
 	var buf []byte
 	for i := 0; i < n; i++ {
 		buf = junk(r, buf[:0])
-		e.Process(buf, packet.Direction(i&1), func([]byte) {})
+		e.ProcessBytes(buf, packet.Direction(i&1), func([]byte) {})
 	}
 	if e.Flows() > 1<<14 {
 		t.Fatalf("flow table holds %d flows, over its cap", e.Flows())
 	}
 	// The lab's border, fed the same junk, still serves allowed traffic.
-	xx := l.w.Engine("XX")
+	xx := l.engines["XX"]
 	for i := 0; i < n/10; i++ {
 		buf = junk(r, buf[:0])
-		xx.Process(buf, packet.Direction(i&1), func([]byte) {})
+		xx.ProcessBytes(buf, packet.Direction(i&1), func([]byte) {})
 	}
 	if status, _, err := httpGet(l.client, "https://www.allowed.com/"); err != nil || status != 200 {
 		t.Fatalf("allowed traffic after junk: %d %v", status, err)
@@ -105,7 +106,7 @@ func TestMillionMalformedPackets(t *testing.T) {
 
 func TestHalfOpenFloodStaysUnderCap(t *testing.T) {
 	const maxFlows = 1 << 16
-	e, err := border.New(fullPolicy(t), border.Config{MaxFlows: maxFlows, Clock: border.NewManualClock(t0)})
+	e, err := border.New(fullPolicy(t), border.Config{MaxFlows: maxFlows, Clock: clock.NewManual(t0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestHalfOpenFloodStaysUnderCap(t *testing.T) {
 	for i := 0; i < n; i++ {
 		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 16), byte(i >> 8)}), uint16(i))
 		buf = packet.AppendTCP(buf[:0], packet.TCPSegment{Src: src, Dst: dst, Seq: uint32(i), Flags: packet.SYN})
-		e.Process(buf, packet.Outbound, func([]byte) {})
+		e.ProcessBytes(buf, packet.Outbound, func([]byte) {})
 	}
 	if e.Flows() > maxFlows {
 		t.Fatalf("%d flows after a SYN flood, cap %d", e.Flows(), maxFlows)
@@ -135,7 +136,7 @@ func TestHalfOpenFloodStaysUnderCap(t *testing.T) {
 		if seg.Src == dst {
 			dir = packet.Inbound
 		}
-		e.Process(packet.AppendTCP(nil, seg), dir, func([]byte) { injected++ })
+		e.ProcessBytes(packet.AppendTCP(nil, seg), dir, func([]byte) { injected++ })
 	}
 	if injected != 2 {
 		t.Fatalf("%d packets injected for a blocked SNI after the flood, want 2 RSTs", injected)

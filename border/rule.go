@@ -14,7 +14,8 @@ type rule struct {
 	idx    int
 	id     string
 	src    *policy.Rule
-	protos uint8 // bit i: protoIndex i
+	protos Protocols
+	layer  Layer // what the rule's matchers look at
 	dirs   [2]bool
 	ports  []policy.PortRange
 	srcGT  bool
@@ -27,8 +28,9 @@ type rule struct {
 	stateful   bool // done with a flow once it fired or its window closed
 	headerOnly bool // no matcher looks at payload
 	proxy      bool // the border terminates the rule's flows (intercept)
-	matchers   []matcher
-	actions    []action
+	matchers   []Matcher
+	actions    []Action
+	kinds      []ActionKind // of each action
 }
 
 // addrSet is a compiled policy.AddrSet; empty means any.
@@ -51,6 +53,18 @@ func (a addrSet) match(ad netip.Addr) (netip.Prefix, bool) {
 		}
 	}
 	return netip.Prefix{}, false
+}
+
+// list returns a compiled list by name; an empty name returns nil.
+func (e *Engine) list(name string) (*policy.Compiled, error) {
+	if name == "" {
+		return nil, nil
+	}
+	c := e.lists[name]
+	if c == nil {
+		return nil, fmt.Errorf("no list %q", name)
+	}
+	return c, nil
 }
 
 func (e *Engine) addrSet(s policy.AddrSet) (addrSet, error) {
@@ -79,16 +93,16 @@ func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 		r.dirs = [2]bool{true, true}
 	}
 	if len(pr.Scope.Protocols) == 0 {
-		r.protos = 0b111
+		r.protos = OnlyTCP | OnlyUDP | OnlyICMP
 	}
 	for _, p := range pr.Scope.Protocols {
 		switch p {
 		case policy.TCP:
-			r.protos |= 1 << 0
+			r.protos |= OnlyTCP
 		case policy.UDP:
-			r.protos |= 1 << 1
+			r.protos |= OnlyUDP
 		case policy.ICMP:
-			r.protos |= 1 << 2
+			r.protos |= OnlyICMP
 		}
 	}
 	var err error
@@ -99,32 +113,41 @@ func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 		return nil, fmt.Errorf("scope.sources: %w", err)
 	}
 	r.headerOnly = true
+	r.layer = LayerIP
+	c := &Compiler{e: e, r: r}
+	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN
 	for j, m := range pr.Match {
-		cm, err := e.compileMatcher(r, m)
+		mc, ok := m.(MatcherConfig)
+		if !ok {
+			return nil, fmt.Errorf("match[%d]: %w", j, compileErr(m.Kind()))
+		}
+		cm, err := mc.Compile(c)
 		if err != nil {
 			return nil, fmt.Errorf("match[%d] %s: %w", j, m.Kind(), err)
 		}
-		if !cm.header() {
-			r.headerOnly = false
-		}
+		t := cm.Traits()
+		r.headerOnly = r.headerOnly && t.Header
 		// A matcher narrows the protocols a rule can apply to.
-		if pm := cm.protos(); pm != 0 {
-			r.protos &= pm
+		if t.Protocols != 0 {
+			r.protos &= t.Protocols
 		}
+		if t.Layer > LayerIP {
+			r.layer = t.Layer
+		}
+		r.stateful = r.stateful || t.CountsPackets
 		r.matchers = append(r.matchers, cm)
 	}
 	for j, a := range pr.Actions {
-		ca, err := e.compileAction(r, a)
+		ac, ok := a.(ActionConfig)
+		if !ok {
+			return nil, fmt.Errorf("actions[%d]: %w", j, compileErr(a.Kind()))
+		}
+		ca, err := ac.Compile(c)
 		if err != nil {
 			return nil, fmt.Errorf("actions[%d] %s: %w", j, a.Kind(), err)
 		}
 		r.actions = append(r.actions, ca)
-	}
-	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN
-	for _, m := range r.matchers {
-		if m.needsFlowState() {
-			r.stateful = true
-		}
+		r.kinds = append(r.kinds, kindOf(a))
 	}
 	return r, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 )
@@ -63,7 +64,7 @@ rules:
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := border.New(pol, border.Config{Rand: rand.New(rand.NewPCG(1, 1)), Clock: border.NewManualClock(t0)})
+			e, err := border.New(pol, border.Config{Rand: rand.New(rand.NewPCG(1, 1)), Clock: clock.NewManual(t0)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +74,7 @@ rules:
 				if s.Src == srv {
 					dir = packet.Inbound
 				}
-				e.Process(packet.AppendTCP(nil, s), dir, func([]byte) { injected++ })
+				e.ProcessBytes(packet.AppendTCP(nil, s), dir, func([]byte) { injected++ })
 			}
 			if got := injected > 0; got != tc.wantRSTs {
 				t.Fatalf("censor reset the request: %v, want %v", got, tc.wantRSTs)

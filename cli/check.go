@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/profiles"
 	"github.com/splinter-lab/splinter/scenario"
@@ -82,7 +81,7 @@ func check(arg string) (string, error) {
 }
 
 func checkPolicy(p *policy.Policy) (string, error) {
-	if _, err := border.New(p, border.Config{}); err != nil {
+	if err := lab.CheckPolicy(p); err != nil {
 		return "", err
 	}
 	items := 0
@@ -93,50 +92,26 @@ func checkPolicy(p *policy.Policy) (string, error) {
 }
 
 // checkScenario validates a scenario, plans it, and checks every policy its
-// borders name.
+// borders name, resolved as run, measure and up resolve them.
 func checkScenario(nameOrPath string) (string, error) {
-	sc, err := scenario.Open(nameOrPath)
-	if err != nil {
-		return "", err
-	}
-	plan, err := sc.Plan()
+	spec, err := lab.Load(nameOrPath)
 	if err != nil {
 		return "", err
 	}
 	var errs []error
-	refs := map[string]bool{}
-	for _, j := range sc.Jurisdictions {
-		refs[j.Border.Policy] = true
-		for _, n := range j.Networks {
-			refs[n.Border.Policy] = true
-		}
-	}
-	delete(refs, "")
-	for ref := range refs {
-		if profiles.Has(ref) {
-			p, err := profiles.Load(ref)
-			if err == nil {
-				_, err = checkPolicy(p)
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
+	checked := map[*policy.Policy]bool{}
+	for _, b := range spec.Borders {
+		if checked[b.Policy] {
 			continue
 		}
-		path := ref
-		if sc.Source != "" && !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(sc.Source), path)
-		}
-		p, err := policy.LoadFile(path)
-		if err == nil {
-			_, err = checkPolicy(p)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: border policy %q: %w", sc.Source, ref, err))
+		checked[b.Policy] = true
+		if err := lab.CheckPolicy(b.Policy); err != nil {
+			errs = append(errs, fmt.Errorf("border of %s: policy %q: %w", b.Name, b.Ref, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("scenario %s: %d jurisdictions, %d networks, %d hosts, %d sites, %d policies", sc.Name, len(plan.Jurisdictions), len(plan.Networks), len(plan.Hosts), len(plan.Sites), len(refs)), nil
+	plan := spec.Plan
+	return fmt.Sprintf("scenario %s: %d jurisdictions, %d networks, %d hosts, %d sites, %d policies", spec.Scenario.Name, len(plan.Jurisdictions), len(plan.Networks), len(plan.Hosts), len(plan.Sites), len(checked)), nil
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/splinter-lab/splinter/lab"
 )
 
 // Exit codes.
@@ -91,7 +93,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func isInput(err error) bool {
 	var ie inputError
-	return errors.As(err, &ie)
+	return errors.As(err, &ie) || lab.IsInput(err)
 }
 
 func usage(w io.Writer) {

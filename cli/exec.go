@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,10 +12,9 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/portal"
 	"github.com/splinter-lab/splinter/scenario"
-	"github.com/splinter-lab/splinter/world"
 )
 
 func init() {
@@ -129,29 +129,29 @@ func execWorld(scen, state, logPath string) (portal.World, func(), error) {
 	if scen == "" {
 		scen = scenario.Default
 	}
-	sc, err := openScenario(scen)
+	spec, err := lab.Load(scen)
 	if err != nil {
 		return nil, nil, err
 	}
 	var logFile *os.File
-	opts := world.Options{}
+	opts := lab.Options{Keep: 10000}
 	if logPath != "" {
 		if logFile, err = os.Create(logPath); err != nil {
 			return nil, nil, err
 		}
-		opts.Log = border.NewLog(logFile, 10000)
+		opts.Decisions = logFile
 	}
-	w, err := world.Start(sc, opts)
+	lb, err := spec.Start(context.Background(), opts)
 	if err != nil {
 		if logFile != nil {
 			logFile.Close()
 		}
 		return nil, nil, err
 	}
-	l := portal.NewLocal(w)
+	l := portal.NewLocal(lb.World())
 	return l, func() {
 		l.Close()
-		w.Close()
+		lb.Close()
 		if logFile != nil {
 			if err := logFile.Close(); err != nil {
 				fmt.Fprintf(os.Stderr, "splinter exec: %v\n", err)

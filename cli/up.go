@@ -7,10 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/portal"
 	"github.com/splinter-lab/splinter/scenario"
-	"github.com/splinter-lab/splinter/world"
 )
 
 // defaultState is where `splinter up` keeps its control socket, decision
@@ -34,10 +33,11 @@ func runUp(e *env, args []string) error {
 	if err := portal.Check(); err != nil {
 		return inputError{err}
 	}
-	sc, err := openScenario(*scen)
+	spec, err := lab.Load(*scen)
 	if err != nil {
 		return err
 	}
+	sc := spec.Scenario
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}
@@ -51,12 +51,12 @@ func runUp(e *env, args []string) error {
 		return err
 	}
 	defer logFile.Close()
-	log := border.NewLog(logFile, 10000)
-	w, err := world.Start(sc, world.Options{Log: log})
+	lb, err := spec.Start(e.ctx, lab.Options{Decisions: logFile, Keep: 10000})
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	defer lb.Close()
+	w := lb.World()
 	caPath := filepath.Join(*state, "ca.pem")
 	if ca := w.CA(); ca != nil {
 		if err := ca.WriteBundle(caPath); err != nil {
@@ -81,12 +81,15 @@ func runUp(e *env, args []string) error {
 	client, site := exampleHostAndSite(w.Plan())
 	fmt.Fprintf(e.stdout, "\nsplinter up: scenario %s, %d hosts, running until interrupted\n", sc.Name, len(w.Hosts()))
 	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n", sock, logPath, caPath)
+	if h := lb.ControlHost(); h != nil && lb.ControlAddr().IsValid() {
+		fmt.Fprintf(e.stdout, "  test helper     http://%s/ on %s\n", lb.ControlAddr(), h.Name())
+	}
 	fmt.Fprintf(e.stdout, "\nEnter a host (as root):\n")
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- curl https://%s/\n", stateFlag, client, site)
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- sh\n", stateFlag, client)
 	<-e.ctx.Done()
 	fmt.Fprintln(e.stderr, "splinter up: stopping")
-	return log.Err()
+	return lb.Log().Err()
 }
 
 // exampleHostAndSite picks a client behind a border with a policy, if

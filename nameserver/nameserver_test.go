@@ -13,6 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 	"go.uber.org/goleak"
+
+	"github.com/splinter-lab/splinter/clock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -257,28 +259,16 @@ func (w *world) total() int64 {
 	return n
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // startHierarchy serves the test hierarchy and returns a resolver using it.
-func startHierarchy(t *testing.T) (*world, *Resolver, *fakeClock) {
+func startHierarchy(t *testing.T) (*world, *Resolver, *clock.Manual) {
 	root, com, org, example, other := hierarchy()
 	w := newWorld(t)
 	w.serve(rootAddr, mustAuth(t, root))
 	w.serve(tldAddr, mustAuth(t, com, org))
 	w.serve(exampleAddr, mustAuth(t, example, other))
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r := &Resolver{Dialer: w, Roots: []netip.Addr{rootAddr}, Now: clock.Now, Timeout: time.Second}
-	return w, r, clock
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := &Resolver{Dialer: w, Roots: []netip.Addr{rootAddr}, Clock: clk, Timeout: time.Second}
+	return w, r, clk
 }
 
 func TestResolver(t *testing.T) {
@@ -327,7 +317,7 @@ func TestResolver(t *testing.T) {
 }
 
 func TestResolverCacheAndTTL(t *testing.T) {
-	w, r, clock := startHierarchy(t)
+	w, r, clk := startHierarchy(t)
 	ctx := context.Background()
 	resolve := func(name string, qtype uint16) *dns.Msg {
 		t.Helper()
@@ -341,7 +331,7 @@ func TestResolverCacheAndTTL(t *testing.T) {
 	if n := w.total(); n != 3 {
 		t.Errorf("cold resolution: %d upstream queries, want 3 (root, com, example.com)", n)
 	}
-	clock.Advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	m := resolve("www.example.com.", dns.TypeA)
 	if n := w.total(); n != 3 {
 		t.Errorf("cache hit still asked upstream: %d queries", n)
@@ -359,7 +349,7 @@ func TestResolverCacheAndTTL(t *testing.T) {
 	}
 	// Expiry: the answer's TTL is 60 s (refreshed by the CNAME answer above,
 	// which carried it too).
-	clock.Advance(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	resolve("www.example.com.", dns.TypeA)
 	if n := w.counts[exampleAddr].total(); n != 3 {
 		t.Errorf("after expiry, example.com server got %d queries, want 3", n)
@@ -370,7 +360,7 @@ func TestResolverCacheAndTTL(t *testing.T) {
 	if n := w.counts[exampleAddr].total(); n != 4 {
 		t.Errorf("negative answer not cached: example.com server got %d queries, want 4", n)
 	}
-	clock.Advance(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	resolve("nope.example.com.", dns.TypeA)
 	if n := w.counts[exampleAddr].total(); n != 5 {
 		t.Errorf("negative answer outlived its TTL: example.com server got %d queries, want 5", n)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/splinter-lab/splinter/clock"
 )
 
 // Resolver limits.
@@ -47,8 +49,9 @@ type Resolver struct {
 	Port uint16
 	// LocalRoot, when set, is the root zone the resolver serves itself.
 	LocalRoot *Zone
-	// Now is the clock of the cache; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock of the cache; nil is the system clock. Exchange
+	// timeouts are real time (they bound socket waits).
+	Clock clock.Clock
 	// Timeout bounds one exchange with one upstream server; 0 means 2s.
 	Timeout time.Duration
 	// QueryTimeout bounds the resolution of one client query; 0 means 10s.
@@ -100,12 +103,7 @@ func (r *Resolver) init() error {
 	return r.initErr
 }
 
-func (r *Resolver) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
+func (r *Resolver) now() time.Time { return clock.Or(r.Clock).Now() }
 
 // ServeDNS resolves one client query.
 func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {

@@ -87,6 +87,10 @@ type IP struct {
 	ICMPType   uint8
 	ICMPCode   uint8
 	ICMPEchoID uint16
+
+	// Raw is the whole packet the view was parsed from, cut at the IP
+	// total length (IPv4) or payload length (IPv6), as a router forwards it.
+	Raw []byte
 }
 
 // Parse fills p from pkt. It never panics; it returns an error if pkt is not
@@ -108,6 +112,7 @@ func Parse(pkt []byte, p *IP) error {
 			return ErrHeader
 		}
 		pkt = pkt[:total]
+		p.Raw = pkt
 		p.Version = 4
 		p.HdrLen = ihl
 		p.ID = binary.BigEndian.Uint16(pkt[4:6])
@@ -131,6 +136,7 @@ func Parse(pkt []byte, p *IP) error {
 			return ErrHeader
 		}
 		pkt = pkt[:40+plen]
+		p.Raw = pkt
 		p.Version = 6
 		p.HdrLen = 40
 		p.Proto = pkt[6]

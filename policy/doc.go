@@ -8,12 +8,13 @@
 //
 // It also owns the registry of matcher kinds (what a rule looks at: "dns",
 // "tls-sni", "http", "quic-sni", "fully-encrypted", ...) and action kinds
-// (what a rule does: "rst", "dns-inject", "residual", "throttle", ...). Each
-// kind is a typed config struct with a Validate method and a doc string,
-// registered under its name (RegisterMatcher, RegisterAction). The package
-// does not inspect packets and does not act on them: package border compiles
-// a Policy into an engine and implements the behaviour of each kind, keyed on
-// the config's Go type.
+// (what a rule does: "rst", "dns-inject", "residual", "throttle", ...), and
+// the vocabulary kinds share (Side, DomainMode, Peer, FlowDir,
+// Fingerprint). A kind is defined once, in the package that gives it
+// behaviour: package border defines every built-in kind (its config struct
+// with Validate, its compile step and what it does on the wire, in one file)
+// and registers it here; a program that loads policies imports border. The
+// package does not inspect packets and does not act on them.
 //
 // A policy is built either in Go or by Load from YAML; both go through
 // (*Policy).Validate. Load runs Validate itself so one *Error reports decode

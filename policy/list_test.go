@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 )
 
@@ -52,51 +51,6 @@ func TestParseListFile(t *testing.T) {
 	}
 }
 
-// TestGoPolicy validates a policy built in Go: no positions, the paths
-// still say where each problem is; list files come from an fs.FS.
-func TestGoPolicy(t *testing.T) {
-	fsys := fstest.MapFS{"profiles/lists/n.txt": {Data: []byte("a.com\nb..com\n")}}
-	p := &Policy{
-		Name: "go",
-		Lists: map[string]*List{
-			"n": {Name: "n", Kind: Domains, From: []ListSource{{File: "lists/n.txt"}}},
-		},
-		Rules: []Rule{{
-			ID: "r", Source: "test", Year: 2024,
-			Scope:   Scope{Probability: P(0.5)},
-			Match:   []Matcher{&TLSSNIMatch{List: "n"}, DefaultFullyEncrypted()},
-			Actions: []Action{&RSTAction{To: ToBoth, SeqOffsets: []uint32{0, 1460, 4380}}, &ResidualAction{Tuple: 3, Duration: 90 * time.Second}},
-		}, {
-			ID: "r", Source: "test", Year: 2024,
-			Match:   []Matcher{&TLSSNIMatch{List: "missing"}, nil},
-			Actions: []Action{&ThrottleAction{}},
-		}},
-	}
-	err := p.ReadFiles(fsys, "profiles")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `profiles/lists/n.txt:2: lists.n.items: bad domain "b..com": empty or over-long label
-policy: rules[1].id: id "r" is already used by rules[0]
-policy: rules[1].match[0].tls-sni.list: no list named "missing" (lists: n)
-policy: rules[1].match[1]: matcher is nil
-policy: rules[1].actions[0].throttle.rate: throttle needs a positive rate`
-	if err := p.Validate(); err == nil || err.Error() != want {
-		t.Errorf("Validate:\n%v\nwant:\n%s", err, want)
-	}
-	p.Lists["n"].Items = p.Lists["n"].Items[:1]
-	p.Rules = p.Rules[:1]
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if got := p.Rules[0].Actions[0].(*RSTAction).N(); got != 3 {
-		t.Errorf("RSTAction.N() = %d, want 3", got)
-	}
-	if Prob(p.Rules[0].Scope.Probability) != 0.5 || Prob(nil) != 1 {
-		t.Error("Prob")
-	}
-}
-
 func TestValues(t *testing.T) {
 	var r Rate
 	for in, want := range map[string]Rate{"150kbit": 150_000, "1.5Mbit": 1_500_000, "2Gbit": 2e9, "130 kbps": 130_000, "9600bit": 9600} {
@@ -135,30 +89,4 @@ func TestValues(t *testing.T) {
 	if err := h.UnmarshalText([]byte("01 02 0a")); err != nil || string(h) != "\x01\x02\x0a" {
 		t.Errorf("HexBytes = %v, %v", h, err)
 	}
-}
-
-func TestRegistry(t *testing.T) {
-	want := []string{"any", "dns", "ech", "esni", "fully-encrypted", "http", "ip", "port", "protocol", "protocol-allowlist", "quic-sni", "tls-sni"}
-	if got := kindNames(MatcherKinds()); !slices.Equal(got, want) {
-		t.Errorf("matcher kinds %q, want %q", got, want)
-	}
-	want = []string{"blockpage", "delay", "dns-inject", "drop", "intercept", "null-route", "residual", "rst", "terminate", "throttle"}
-	if got := kindNames(ActionKinds()); !slices.Equal(got, want) {
-		t.Errorf("action kinds %q, want %q", got, want)
-	}
-	for _, k := range append(MatcherKinds(), ActionKinds()...) {
-		if k.Doc == "" {
-			t.Errorf("kind %q has no doc", k.Name)
-		}
-	}
-	m, _ := NewMatcher("fully-encrypted")
-	if fe := m.(*FullyEncryptedMatch); *fe != *DefaultFullyEncrypted() {
-		t.Errorf("fully-encrypted defaults %+v", fe)
-	}
-	defer func() {
-		if recover() == nil {
-			t.Error("registering a kind twice did not panic")
-		}
-	}()
-	RegisterMatcher("any", "again", func() Matcher { return &AnyMatch{} })
 }

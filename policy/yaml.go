@@ -94,22 +94,19 @@ func (p *Policy) readFiles(fsys fs.FS, dir string, e *Error) {
 		}
 	}
 	for i := range p.Rules {
+		read := func(name string) ([]byte, error) {
+			b, err := fs.ReadFile(fsys, path.Join(dir, name))
+			return b, unwrapPathErr(err)
+		}
+		for j, m := range p.Rules[i].Match {
+			if fu, ok := m.(FileUser); ok {
+				fu.ReadFiles(&Checker{p: p, path: fmt.Sprintf("rules[%d].match[%d].%s", i, j, m.Kind()), err: e}, read)
+			}
+		}
 		for j, a := range p.Rules[i].Actions {
-			bp, ok := a.(*BlockpageAction)
-			if !ok || bp.BodyFile == "" {
-				continue
+			if fu, ok := a.(FileUser); ok {
+				fu.ReadFiles(&Checker{p: p, path: fmt.Sprintf("rules[%d].actions[%d].%s", i, j, a.Kind()), err: e}, read)
 			}
-			field := fmt.Sprintf("rules[%d].actions[%d].blockpage.body-file", i, j)
-			if bp.Body != "" {
-				e.add(p.posOf(field), field, "body and body-file are exclusive")
-				continue
-			}
-			b, err := fs.ReadFile(fsys, path.Join(dir, bp.BodyFile))
-			if err != nil {
-				e.add(p.posOf(field), field, "cannot read body file %q: %v", bp.BodyFile, unwrapPathErr(err))
-				continue
-			}
-			bp.Body = string(b)
 		}
 	}
 }
@@ -399,6 +396,10 @@ func (d *decoder) decodeModule(n *yaml.Node, v reflect.Value, path string) {
 		cfg, ok = NewAction(kind)
 	}
 	if !ok {
+		if len(kinds) == 0 {
+			d.errorf(kindNode, path, "unknown %s kind %q: no kinds are registered (the built-in kinds come with package border)", what, kind)
+			return
+		}
 		d.errorf(kindNode, path, "unknown %s kind %q%s", what, kind, suggest(kind, kindNames(kinds)))
 		return
 	}

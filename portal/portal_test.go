@@ -20,9 +20,8 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
-	"github.com/splinter-lab/splinter/policy"
+	splab "github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/portal"
-	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/world"
 )
 
@@ -133,7 +132,7 @@ func drive() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		wd = portal.NewLocal(w)
+		wd = portal.NewLocal(w.World)
 	}
 	c := portal.Command(wd, "cn-client-1", "sleep", "60")
 	if err := c.Start(); err != nil {
@@ -159,29 +158,33 @@ func needProgram(t testing.TB, name string) {
 	}
 }
 
+// testWorld is a running lab: its world, and the decisions of its borders.
+type testWorld struct {
+	*world.World
+	l *splab.Lab
+}
+
+func (w *testWorld) Log() *border.Log { return w.l.Log() }
+func (w *testWorld) Close() error     { return w.l.Close() }
+
 // startWorld starts the lab world of testdata/lab.yaml, whose CN border
-// applies testdata/lab-cn.yaml.
-func startWorld() (*world.World, error) {
-	sc, err := scenario.LoadFile("testdata/lab.yaml")
+// applies testdata/lab-cn.yaml, as the command line starts a world.
+func startWorld() (*testWorld, error) {
+	l, err := splab.Start(context.Background(), "testdata/lab.yaml", splab.Options{})
 	if err != nil {
 		return nil, err
 	}
-	return world.Start(sc, world.Options{
-		Log: border.NewLog(nil, 0),
-		Policies: func(ref string) (*policy.Policy, error) {
-			return policy.LoadFile(filepath.Join("testdata", ref+".yaml"))
-		},
-	})
+	return &testWorld{World: l.World(), l: l}, nil
 }
 
-func lab(t testing.TB) (*world.World, *portal.Local) {
+func lab(t testing.TB) (*testWorld, *portal.Local) {
 	t.Helper()
 	needRoot(t)
 	w, err := startWorld()
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := portal.NewLocal(w)
+	l := portal.NewLocal(w.World)
 	t.Cleanup(func() {
 		l.Close()
 		w.Close()

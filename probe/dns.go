@@ -105,7 +105,7 @@ func (p *Prober) DNS(ctx context.Context, resolver netip.AddrPort, network, name
 func (p *Prober) dns1(ctx context.Context, resolver netip.AddrPort, network, name string, qtype uint16, timeout time.Duration) DNSQuery {
 	start := p.now()
 	q := DNSQuery{Engine: network, ResolverAddress: resolver, Hostname: name, QueryType: dns.TypeToString[qtype], T0: p.since(start)}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := p.withTimeout(ctx, timeout)
 	defer cancel()
 	msg := new(dns.Msg)
 	msg.SetQuestion(dns.Fqdn(name), qtype)
@@ -222,7 +222,7 @@ func (p *Prober) exchangeUDP(ctx context.Context, server netip.AddrPort, msg *dn
 			if p.cfg.DNSWindow <= 0 {
 				return out, nil
 			}
-			conn.SetReadDeadline(p.now().Add(p.cfg.DNSWindow))
+			conn.SetReadDeadline(time.Now().Add(p.cfg.DNSWindow)) // sockets keep real time
 		}
 	}
 }

@@ -56,7 +56,7 @@
 //     default scenario noise reaches a ratio of about 1.8 and Russia's
 //     140 kbit/s throttle at least 3.4.
 //
-// Time is injected (Config.Now, Config.Sleep): the residual test's wait for a
+// Time is injected (Config.Clock): the residual test's wait for a
 // censor's window is optional and, in tests, need not sleep.
 //
 // The package does not start worlds, judge measurements against the ground

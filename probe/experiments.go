@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/splinter-lab/splinter/clock"
 )
 
 // TCPConnect is one TCP connect, in OONI's tcp_connect shape.
@@ -45,7 +47,7 @@ type TCPStatus struct {
 func (p *Prober) Connect(ctx context.Context, ep netip.AddrPort) (TCPConnect, net.Conn) {
 	start := p.now()
 	r := TCPConnect{IP: ep.Addr(), Port: ep.Port()}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.ConnectTimeout)
+	ctx, cancel := p.withTimeout(ctx, p.cfg.ConnectTimeout)
 	defer cancel()
 	c, err := p.net.DialContext(ctx, "tcp", ep.String())
 	r.T = p.since(start)
@@ -104,7 +106,7 @@ func (p *Prober) tls1(ctx context.Context, ep netip.AddrPort, serverName string,
 		r.Failure, r.Operation, r.T = tcp.Status.Failure, "connect", p.since(start)
 		return r, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	ctx, cancel := p.withTimeout(ctx, p.cfg.HandshakeTimeout)
 	defer cancel()
 	tc := tls.Client(c, p.tlsConfig(serverName, alpn))
 	err := tc.HandshakeContext(ctx)
@@ -150,7 +152,7 @@ func (p *Prober) QUIC(ctx context.Context, ep netip.AddrPort, serverName string)
 	tr := &quic.Transport{Conn: pc}
 	defer pc.Close()
 	defer tr.Close()
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	ctx, cancel := p.withTimeout(ctx, p.cfg.HandshakeTimeout)
 	defer cancel()
 	// A classic X25519 key share keeps the ClientHello in the first
 	// Initial, as most deployed clients still send it; quic-go's default
@@ -212,7 +214,7 @@ var userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (K
 // through the vantage's resolver. It returns one HTTPRequest per hop, last
 // hop last.
 func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []HTTPRequest {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.HTTPTimeout)
+	ctx, cancel := p.withTimeout(ctx, p.cfg.HTTPTimeout)
 	defer cancel()
 	u0, _ := url.Parse(rawURL)
 	firstHost := ""
@@ -452,7 +454,7 @@ func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName str
 		return d
 	}
 	defer c.Close()
-	hctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	hctx, cancel := p.withTimeout(ctx, p.cfg.HandshakeTimeout)
 	defer cancel()
 	cfg := p.tlsConfig(serverName, []string{"http/1.1"})
 	if !sni {
@@ -464,7 +466,7 @@ func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName str
 		return d
 	}
 	start := p.now()
-	tc.SetDeadline(start.Add(p.cfg.ThroughputTime))
+	tc.SetDeadline(time.Now().Add(p.cfg.ThroughputTime)) // sockets keep real time
 	fmt.Fprintf(tc, "GET /download?bytes=%d HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", want, serverName, userAgent)
 	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
 	if err == nil {
@@ -509,7 +511,7 @@ func (p *Prober) ResidualTest(ctx context.Context, ep netip.AddrPort, proto stri
 	r.Immediate = p.benign(ctx, ep, proto)
 	r.Blocked = r.Immediate != nil
 	if p.cfg.ResidualWait > 0 {
-		if err := p.cfg.Sleep(ctx, p.cfg.ResidualWait); err == nil {
+		if err := clock.Sleep(ctx, p.cfg.Clock, p.cfg.ResidualWait); err == nil {
 			r.After = p.benign(ctx, ep, proto)
 			r.Waited = p.cfg.ResidualWait.Seconds()
 		}
@@ -525,7 +527,7 @@ func (p *Prober) benign(ctx context.Context, ep netip.AddrPort, proto string) *s
 		return tcp.Status.Failure
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	ctx, cancel := p.withTimeout(ctx, p.cfg.HandshakeTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()

@@ -4,19 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
-	"github.com/splinter-lab/splinter/world"
 )
 
 // A golden case, in the style of OONI's QA scenarios: one censor rule, one
@@ -205,61 +203,40 @@ func deref(s *string) string {
 	return *s
 }
 
-// lab is a running lab world with a control and a prober on xx-client-1.
-type lab struct {
-	w  *world.World
+// testLab is a running lab world with a control and a prober on
+// xx-client-1, started through package lab as the command line starts one.
+type testLab struct {
+	*lab.Lab
 	p  *probe.Prober
 	sc *scenario.Scenario
 }
 
-func startLab(t testing.TB, policyYAML string, opts ...func(*probe.Config)) *lab {
+func startLab(t testing.TB, policyYAML string, opts ...func(*probe.Config)) *testLab {
 	t.Helper()
 	sc, err := scenario.Open(filepath.Join("testdata", "lab.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wopts := world.Options{Log: border.NewLog(nil, 0)}
+	var pol *policy.Policy // nil leaves XX's border open
 	if policyYAML != "" {
-		pol, err := policy.Load("case.yaml", []byte(policyYAML), nil, ".")
-		if err != nil {
+		if pol, err = policy.Load("case.yaml", []byte(policyYAML), nil, "."); err != nil {
 			t.Fatalf("policy: %v\n%s", err, policyYAML)
 		}
-		wopts.Policies = func(string) (*policy.Policy, error) { return pol, nil }
-	} else {
-		wopts.Gateway = func(world.BorderSpec) (world.Gateway, error) { return nil, nil }
 	}
-	w, err := world.Start(sc, wopts)
+	spec, err := lab.FromScenario(sc, lab.Resolve{Policies: map[string]*policy.Policy{"case": pol}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	geo := probe.PlanGeo(w.Plan())
-	ctl := w.Host("fr-control")
-	if ctl == nil {
-		for _, h := range w.Hosts() {
-			if h.Role() == scenario.RoleControl {
-				ctl = h
-			}
-		}
-	}
-	addr, err := probe.ServeControl(ctx, ctl, probe.Config{RootCAs: w.CA().Pool(), Geo: geo})
+	l, err := spec.Start(context.Background(), lab.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := w.Host("xx-client-1")
-	cfg := probe.Config{RootCAs: w.CA().Pool(), Geo: geo, Control: probe.NewControlClient(ctl, addr),
-		Vantage: probe.Vantage{Host: h.Name(), CC: h.Jurisdiction()}}
-	for _, hh := range w.Hosts() {
-		if hh.Role() == scenario.RolePublicResolver {
-			cfg.ForeignResolver = netip.AddrPortFrom(hh.Addrs()[0], 53)
-		}
+	t.Cleanup(func() { l.Close() })
+	p, err := l.Prober("xx-client-1", opts...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return &lab{w: w, p: probe.New(h, cfg), sc: sc}
+	return &testLab{Lab: l, p: p, sc: sc}
 }
 
 func policyFor(t *testing.T, g golden) string {
@@ -310,7 +287,7 @@ func TestGolden(t *testing.T) {
 			if err := ValidateOONI(line); err != nil {
 				t.Errorf("OONI format: %v", err)
 			}
-			res := score.Score([]*probe.Measurement{m}, l.w.Log().Decisions())
+			res := score.Score([]*probe.Measurement{m}, l.Log().Decisions())
 			if res.Items[0].Truth != g.want {
 				t.Errorf("ground truth = %s, want %s; decisions:\n%s", res.Items[0].Truth, g.want, describe(res.Items[0]))
 			}

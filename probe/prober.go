@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"net/netip"
 	"time"
+
+	"github.com/splinter-lab/splinter/clock"
 )
 
 // Config tunes a Prober. The zero value is usable: system roots, no ASNs,
@@ -71,10 +73,11 @@ type Config struct {
 	// nil means enabled.
 	QUIC *bool
 
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time
-	// Sleep waits for d or until ctx ends; nil sleeps on the real clock.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock is the probe's time: measurement timestamps, timeouts and
+	// waits (socket deadlines excepted: they are real time). nil is the
+	// system clock. In a world, give the world's clock, so that a
+	// measurement's times and the borders' decisions share one timeline.
+	Clock clock.Clock
 }
 
 // Vantage is where a probe measures from: its OONI base keys.
@@ -138,21 +141,7 @@ func New(n Network, cfg Config) *Prober {
 	if cfg.BenignName == "" {
 		cfg.BenignName = "www.example.com"
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	if len(cfg.Vantage.Addrs) == 0 {
 		if a, ok := n.(interface{ Addrs() []netip.Addr }); ok {
 			cfg.Vantage.Addrs = a.Addrs()
@@ -180,7 +169,12 @@ func New(n Network, cfg Config) *Prober {
 // Config returns the prober's configuration with defaults filled in.
 func (p *Prober) Config() Config { return p.cfg }
 
-func (p *Prober) now() time.Time { return p.cfg.Now() }
+func (p *Prober) now() time.Time { return p.cfg.Clock.Now() }
+
+// withTimeout bounds ctx by d on the probe's clock.
+func (p *Prober) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return clock.WithTimeout(ctx, p.cfg.Clock, d)
+}
 
 // since is seconds since t, as OONI's "t" keys.
 func (p *Prober) since(t time.Time) float64 {

@@ -47,7 +47,7 @@ type blackhole struct{ net.Conn }
 
 func (b blackhole) Write(p []byte) (int, error) { return len(p), nil }
 
-func siteAddrs(t *testing.T, l *lab) []netip.Addr {
+func siteAddrs(t *testing.T, l *testLab) []netip.Addr {
 	t.Helper()
 	plan, err := l.sc.Plan()
 	if err != nil {
@@ -69,7 +69,7 @@ func TestTransientConnectTimeout(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, "")
 	sites := siteAddrs(t, l)
-	fn := &flakyNet{Network: l.w.Host("xx-client-1"), lose: func(network, addr string, n int) bool {
+	fn := &flakyNet{Network: l.World().Host("xx-client-1"), lose: func(network, addr string, n int) bool {
 		for _, a := range sites {
 			if network == "tcp" && addr == netip.AddrPortFrom(a, 80).String() {
 				return n == 1
@@ -98,7 +98,7 @@ func TestTransientDNSTimeout(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, "")
 	resolver := netip.AddrPortFrom(l.p.Config().Vantage.Resolver, 53).String()
-	fn := &flakyNet{Network: l.w.Host("xx-client-1"), lose: func(network, addr string, n int) bool {
+	fn := &flakyNet{Network: l.World().Host("xx-client-1"), lose: func(network, addr string, n int) bool {
 		return network == "udp" && addr == resolver && n <= 2
 	}}
 	p := probe.New(fn, l.p.Config())

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/splinter-lab/splinter/clock"
 )
 
 // WebConnectivity measures rawURL in the manner of OONI's web_connectivity
@@ -251,7 +253,7 @@ func (p *Prober) retryConnects(ctx context.Context, tk *TestKeys, rawURL string,
 			return false
 		}
 	}
-	if ctx.Err() != nil || p.cfg.Sleep(ctx, p.cfg.ConnectRetryPause) != nil {
+	if ctx.Err() != nil || clock.Sleep(ctx, p.cfg.Clock, p.cfg.ConnectRetryPause) != nil {
 		return false
 	}
 	var wg sync.WaitGroup

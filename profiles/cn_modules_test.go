@@ -12,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/dissect"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/profiles"
-	"github.com/splinter-lab/splinter/scenario"
-	"github.com/splinter-lab/splinter/world"
 )
 
 // The CN modules that drop rather than reset (ESNI, QUIC, fully encrypted
@@ -480,22 +477,6 @@ func fetPayload(t testing.TB, rng *rand.Rand, want string) []byte {
 	return nil
 }
 
-// newLabWith is newLab with the border policies given by load.
-func newLabWith(t testing.TB, now time.Time, load func(ref string) (*policy.Policy, error)) *lab {
-	t.Helper()
-	sc, err := scenario.Embedded("splinternet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := border.NewManualClock(now)
-	w, err := world.Start(sc, world.Options{BorderClock: clk, Seed: 1, Policies: load})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	return &lab{w: w, clk: clk}
-}
-
 // fetFlows opens one connection per payload, each to its own server port
 // (a block covers the 3-tuple), sends the payload as the first data packet
 // and reports for each whether the rule decided and whether the echo came
@@ -606,14 +587,12 @@ func TestCNFullyEncrypted(t *testing.T) {
 // same packets from inside to a foreign cloud still are.
 func TestCNFullyEncryptedInsideOut(t *testing.T) {
 	t.Parallel()
-	l := newLabWith(t, time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC), func(ref string) (*policy.Policy, error) {
-		p, err := profiles.Load(ref)
-		if err == nil && ref == "CN" {
-			c := p.Lists["cloud"]
-			c.Items = append(c.Items, "198.18.0.192/26")
-		}
-		return p, err
-	})
+	p, err := profiles.Load("CN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Lists["cloud"].Items = append(p.Lists["cloud"].Items, "198.18.0.192/26")
+	l := startLab(t, time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC), map[string]*policy.Policy{"CN": p})
 	rng := rand.New(rand.NewPCG(7, 11))
 	var ps [][]byte
 	for range 25 {

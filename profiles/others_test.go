@@ -294,7 +294,7 @@ func TestKZ2019Interception(t *testing.T) {
 		resp.Body.Close()
 	}
 	// Users who installed the national root see the site, signed by it.
-	ca, err := l.w.Engine("KZ").NationalCA("qaznet-trust-network")
+	ca, err := l.Engine("KZ").NationalCA("qaznet-trust-network")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestKZ2019Interception(t *testing.T) {
 		t.Fatalf("status %d, issuer %q", resp.StatusCode, resp.TLS.PeerCertificates[0].Issuer.CommonName)
 	}
 	n := 0
-	for _, d := range l.w.Log().Decisions() {
+	for _, d := range l.Log().Decisions() {
 		if d.Rule == "kz-intercept" && d.Action == "intercept" {
 			n++
 		}

@@ -52,8 +52,8 @@ func TestDefaultScenario(t *testing.T) {
 				conn.collect(300 * time.Millisecond)
 			}
 			ok := false
-			for _, d := range l.w.Log().Decisions() {
-				if d.Border == c.border && d.Rule == c.rule && d.Action == c.action {
+			for _, d := range l.Log().Decisions() {
+				if d.Border == c.border && d.Rule == c.rule && string(d.Action) == c.action {
 					ok = true
 				}
 			}

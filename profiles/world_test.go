@@ -1,6 +1,7 @@
 package profiles_test
 
 import (
+	"context"
 	"crypto/tls"
 	"math"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/clock"
+	splab "github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/profiles"
@@ -27,36 +30,51 @@ import (
 
 var t2024 = time.Date(2024, 6, 3, 10, 0, 0, 0, time.UTC)
 
-// lab is a running default scenario with a manual border clock.
+// lab is a running default scenario, started through package lab as the
+// command line starts it, on a manual clock (the links keep real time).
 type lab struct {
+	*splab.Lab
 	w   *world.World
-	clk *border.ManualClock
+	clk *clock.Manual
 }
 
 // newLab starts the default scenario at now; override maps a border's
 // policy name to another embedded profile ("CN" -> "CN-2023").
 func newLab(t testing.TB, now time.Time, override map[string]string) *lab {
 	t.Helper()
+	var given map[string]*policy.Policy
+	if override != nil {
+		given = map[string]*policy.Policy{}
+		for ref, o := range override {
+			p, err := profiles.Load(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			given[ref] = p
+		}
+	}
+	return startLab(t, now, given)
+}
+
+// startLab starts the default scenario at now with the policies given for
+// some references.
+func startLab(t testing.TB, now time.Time, given map[string]*policy.Policy) *lab {
+	t.Helper()
 	sc, err := scenario.Embedded("splinternet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := border.NewManualClock(now)
-	opts := world.Options{BorderClock: clk, Seed: 1}
-	if override != nil {
-		opts.Policies = func(ref string) (*policy.Policy, error) {
-			if o, ok := override[ref]; ok {
-				ref = o
-			}
-			return profiles.Load(ref)
-		}
-	}
-	w, err := world.Start(sc, opts)
+	spec, err := splab.FromScenario(sc, splab.Resolve{Embedded: true, Policies: given})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
-	return &lab{w: w, clk: clk}
+	clk := clock.NewManual(now)
+	l, err := spec.Start(context.Background(), splab.Options{Clock: clk, LinkClock: clock.System, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &lab{Lab: l, w: l.World(), clk: clk}
 }
 
 // site returns the IPv4 address of a scenario site.
@@ -88,7 +106,7 @@ func (l *lab) addr(t testing.TB, host string) netip.Addr {
 // from client port cport (0: any).
 func (l *lab) decisions(rule string, cport uint16) []border.Decision {
 	var out []border.Decision
-	for _, d := range l.w.Log().Decisions() {
+	for _, d := range l.Log().Decisions() {
 		if d.Rule == rule && (cport == 0 || d.Client.Port() == cport) {
 			out = append(out, d)
 		}
@@ -98,7 +116,7 @@ func (l *lab) decisions(rule string, cport uint16) []border.Decision {
 
 func hasAction(ds []border.Decision, action string, enforced bool) bool {
 	for _, d := range ds {
-		if d.Action == action && d.Enforced == enforced {
+		if string(d.Action) == action && d.Enforced == enforced {
 			return true
 		}
 	}

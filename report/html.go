@@ -195,10 +195,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		if it.Measured.Blocked() {
 			v.NBlocked++
 		}
-		var m *probe.Measurement
-		if it.Index < len(r.Ms) {
-			m = r.Ms[it.Index]
-		}
+		m := it.Measurement
 		v.Evidence = append(v.Evidence, evidence{
 			Domain: it.Domain, Vantage: it.Vantage, CC: it.CC, Category: it.Category,
 			Measured: it.Measured, Truth: it.Truth, MColor: verdictColors[it.Measured], TColor: verdictColors[it.Truth],

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
@@ -35,7 +34,6 @@ type Report struct {
 	// Cells[j][c] is jurisdiction j × category c.
 	Cells    [][]Cell
 	Score    *score.Result
-	Ms       []*probe.Measurement
 	NDecided int
 }
 
@@ -74,8 +72,8 @@ func (c Cell) Share() float64 {
 func Reachable(v probe.Verdict) bool { return v == probe.Accessible || v == probe.Throttled }
 
 // Build arranges a run. res must be score.Score(ms, ds).
-func Build(sc *scenario.Scenario, plan *scenario.Plan, ms []*probe.Measurement, ds []border.Decision, res *score.Result) *Report {
-	r := &Report{Scenario: sc.Name, Description: sc.Description, Score: res, Ms: ms, NDecided: len(ds)}
+func Build(sc *scenario.Scenario, plan *scenario.Plan, decisions int, res *score.Result) *Report {
+	r := &Report{Scenario: sc.Name, Description: sc.Description, Score: res, NDecided: decisions}
 	jidx := map[string]int{}
 	for _, j := range plan.Jurisdictions {
 		jidx[j.Code] = len(r.Jurisdictions)
@@ -112,8 +110,8 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, ms []*probe.Measurement, 
 		}
 		j.Total++
 		j.Methods[it.Measured]++
-		if it.Index < len(ms) && ms[it.Index].TestKeys != nil {
-			for _, v := range ms[it.Index].TestKeys.Methods {
+		if m := it.Measurement; m != nil && m.TestKeys != nil {
+			for _, v := range m.TestKeys.Methods {
 				if v != it.Measured {
 					j.Behind[v]++
 				}
@@ -121,7 +119,7 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, ms []*probe.Measurement, 
 		}
 		j.Truth[it.Truth]++
 		for _, d := range it.Decisions {
-			j.Rules[d.Border+" "+d.Rule+" ("+d.Action+")"]++
+			j.Rules[d.Border+" "+d.Rule+" ("+string(d.Action)+")"]++
 		}
 		c := &r.Cells[ji][cidx[it.Category]]
 		c.Total++

@@ -36,7 +36,7 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	ms := []*probe.Measurement{mk("www.freepress-herald.com", "CN", probe.TLS), mk("www.people-daily.cn", "CN", probe.Accessible)}
-	ds := []border.Decision{{Time: start.Add(time.Millisecond), Border: "CN", Rule: "cn-sni", Action: "rst", Proto: "tcp",
+	ds := []border.Decision{{Time: start.Add(time.Millisecond), Border: "CN", Rule: "cn-sni", Action: border.ActionRST, Effect: border.EffectReset, Layer: border.LayerTLS, Proto: "tcp",
 		Client: netip.MustParseAddrPort("198.18.0.66:40000"), Server: netip.MustParseAddrPort("198.18.96.5:443"),
 		Evidence: []border.Evidence{{Kind: "sni", Value: "www.freepress-herald.com"}}}}
 	res := score.Score(ms, ds)
@@ -44,7 +44,7 @@ func TestWriteHTML(t *testing.T) {
 		t.Fatalf("agree %d of 2: %+v", res.Agree, res.Disagree)
 	}
 	var b bytes.Buffer
-	if err := Build(sc, plan, ms, ds, res).WriteHTML(&b); err != nil {
+	if err := Build(sc, plan, len(ds), res).WriteHTML(&b); err != nil {
 		t.Fatal(err)
 	}
 	html := b.String()
@@ -68,7 +68,7 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	var s bytes.Buffer
-	Build(sc, plan, ms, ds, res).WriteSummary(&s)
+	Build(sc, plan, len(ds), res).WriteSummary(&s)
 	if !strings.Contains(s.String(), "Accuracy against the borders' decisions: 2/2") {
 		t.Errorf("summary:\n%s", s.String())
 	}

@@ -424,3 +424,12 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	r, _ := netip.AddrFromSlice(b)
 	return r
 }
+
+// PosOf returns where the value at path ("jurisdictions[0].border.policy")
+// was written, or the scenario's own position when it is not known.
+func (s *Scenario) PosOf(path string) Pos {
+	if p, ok := s.pos[path]; ok {
+		return p
+	}
+	return s.Pos
+}

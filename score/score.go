@@ -77,6 +77,8 @@ type Item struct {
 	Reason    string            `json:"reason"`
 	Truth     probe.Verdict     `json:"truth"`
 	Decisions []border.Decision `json:"decisions,omitempty"`
+	// Measurement is the measurement scored (not written with the score).
+	Measurement *probe.Measurement `json:"-"`
 }
 
 // Disagreement is an item whose verdicts differ, with an explanation.
@@ -94,7 +96,7 @@ func Score(ms []*probe.Measurement, ds []border.Decision) *Result {
 	j := newJoiner(ds)
 	r := &Result{Total: len(ms)}
 	for i, m := range ms {
-		it := Item{Index: i, Input: m.Input, Domain: host(m.Input), Category: m.Annotations["category_code"], CC: m.ProbeCC}
+		it := Item{Index: i, Input: m.Input, Domain: host(m.Input), Category: m.Annotations["category_code"], CC: m.ProbeCC, Measurement: m}
 		if tk := m.TestKeys; tk != nil {
 			it.Vantage = tk.Vantage.Host
 			it.Measured = tk.Verdict
@@ -167,41 +169,33 @@ func (r *Result) classes() {
 }
 
 // Class is the verdict a decision, alone, implies for a measurement it
-// belongs to.
+// belongs to. It reads only the decision's typed facts: the Effect of the
+// action (what it did to the traffic), the Layer of the rule (what it looked
+// at), whether it enforced an earlier block, and the transport. A new
+// matcher or action kind is scored by the layer and effect it declares.
 func Class(d border.Decision) probe.Verdict {
-	kinds := map[string]bool{}
-	for _, e := range d.Evidence {
-		kinds[e.Kind] = true
-	}
 	switch {
-	case d.Action == "dns-inject" || kinds["qname"]:
+	case d.Effect == border.EffectForgedAnswer || d.Layer == border.LayerDNS:
 		return probe.DNS
 	case d.Enforced:
 		return probe.Residual
-	case d.Action == "throttle":
+	case d.Effect == border.EffectThrottle:
 		return probe.Throttled
-	case kinds["quic-sni"] || d.Proto == "udp" && d.Server.Port() == 443:
+	case d.Layer == border.LayerQUIC || d.Proto == "udp" && d.Server.Port() == 443:
 		return probe.QUIC
-	case kinds["sni"] || kinds["ech"] || kinds["esni"]:
+	case d.Layer == border.LayerTLS:
 		return probe.TLS
-	case kinds["host"] || kinds["keyword"] || kinds["path"] || kinds["url"] || kinds["http"]:
-		if d.Action == "blockpage" && !blockpageInRST(d.Detail) {
+	case d.Layer == border.LayerHTTP:
+		// A page the client can read is a different answer; a page that
+		// rode in a RST segment is dropped by the client's stack.
+		if d.Effect == border.EffectPage && (d.Blockpage == nil || !d.Blockpage.InRST) {
 			return probe.HTTPDiff
 		}
 		return probe.HTTPFailure
-	case d.Proto == "tcp" || d.Proto == "icmp" || d.Proto == "udp":
+	case d.Layer != border.LayerNone:
 		return probe.TCPIP
 	}
 	return probe.Accessible
-}
-
-// blockpageInRST reports whether a block page decision's detail ("HTTP 403
-// block page, 1234 bytes, rst-psh-ack, then rst") says the page itself rode
-// in a segment with RST set: a TCP stack drops such data, so the client sees
-// a reset, not the page. An RST after the page does not hide it.
-func blockpageInRST(detail string) bool {
-	parts := strings.Split(detail, ", ")
-	return len(parts) >= 3 && strings.Contains(strings.ToLower(parts[2]), "rst")
 }
 
 // Truth is the verdict implied by a measurement's decisions: the first class
@@ -290,8 +284,7 @@ func servers(tk *probe.TestKeys) map[netip.Addr]bool {
 // and whether that is domain.
 func names(d border.Decision, domain string) (named, match bool) {
 	for _, e := range d.Evidence {
-		switch e.Kind {
-		case "qname", "sni", "host", "quic-sni":
+		if e.Kind.NamesDomain() {
 			named = true
 			if sameName(e.Value, domain) {
 				return true, true
@@ -303,7 +296,7 @@ func names(d border.Decision, domain string) (named, match bool) {
 
 func qnames(d border.Decision, domain string) bool {
 	for _, e := range d.Evidence {
-		if e.Kind == "qname" && sameName(e.Value, domain) {
+		if e.Kind == border.EvidenceQName && sameName(e.Value, domain) {
 			return true
 		}
 	}
@@ -348,9 +341,9 @@ func explain(it Item) string {
 func Describe(d border.Decision) string {
 	var ev []string
 	for _, e := range d.Evidence {
-		ev = append(ev, e.Kind+"="+e.Value)
+		ev = append(ev, string(e.Kind)+"="+e.Value)
 	}
-	s := d.Border + " " + d.Rule + ": " + d.Action
+	s := d.Border + " " + d.Rule + ": " + string(d.Action)
 	if d.Enforced {
 		s += " (enforced)"
 	}

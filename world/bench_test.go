@@ -17,12 +17,13 @@ import (
 	"github.com/splinter-lab/splinter/world"
 )
 
-// passThrough is a gateway that parses every packet and passes it.
+// passThrough is a gateway that looks at every packet and passes it.
 type passThrough struct{}
 
-func (passThrough) Process(pkt []byte, _ packet.Direction, _ func([]byte)) packet.Verdict {
-	var p packet.IP
-	packet.Parse(pkt, &p)
+func (passThrough) Process(p *packet.IP, _ packet.Direction, _ func([]byte)) packet.Verdict {
+	if p.Proto == 0 {
+		return packet.Verdict{Drop: true}
+	}
 	return packet.Verdict{}
 }
 

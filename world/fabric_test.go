@@ -251,11 +251,7 @@ type hook struct {
 	seen   [2]atomic.Int64
 }
 
-func (h *hook) Process(pkt []byte, dir packet.Direction, inject func([]byte)) packet.Verdict {
-	var p packet.IP
-	if packet.Parse(pkt, &p) != nil {
-		return packet.Verdict{}
-	}
+func (h *hook) Process(p *packet.IP, dir packet.Direction, inject func([]byte)) packet.Verdict {
 	h.seen[dir].Add(1)
 	if p.Dst == h.victim && p.Proto == packet.UDP {
 		inject(packet.AppendUDP(nil, netip.AddrPortFrom(p.Dst, p.DstPort), netip.AddrPortFrom(p.Src, p.SrcPort), []byte("forged"), packet.Shape{TTL: 33}))

@@ -35,6 +35,8 @@ type Host struct {
 	// divert, when set, takes every packet addressed to the host instead
 	// of its stack (a real program's TUN device, see Divert).
 	divert atomic.Pointer[func([]byte)]
+	// shim, when set, rewrites the host's packets on the wire (see Shim).
+	shim atomic.Pointer[shim]
 
 	tapMu  sync.Mutex
 	taps   map[uint16]chan []byte
@@ -77,6 +79,15 @@ func (h *Host) receive(pkt []byte, _ *iface) {
 		(*d)(pkt)
 		return
 	}
+	if s := h.shim.Load(); s != nil && s.in != nil {
+		s.in(pkt, h.deliver)
+		return
+	}
+	h.deliver(pkt)
+}
+
+// deliver hands a packet that arrived for the host to its stack.
+func (h *Host) deliver(pkt []byte) {
 	if len(pkt) > 20 && (pkt[0]>>4 == 4 && pkt[9] == packet.ICMPv4 || pkt[0]>>4 == 6 && len(pkt) > 40 && pkt[6] == packet.ICMPv6) {
 		if h.tapICMP(pkt) {
 			return
@@ -124,7 +135,33 @@ func (h *Host) close() {
 }
 
 // send is the stack's output.
-func (h *Host) send(pkt []byte) { h.up.send(pkt) }
+func (h *Host) send(pkt []byte) {
+	if s := h.shim.Load(); s != nil && s.out != nil {
+		s.out(pkt, h.up.send)
+		return
+	}
+	h.up.send(pkt)
+}
+
+type shim struct {
+	out, in func(pkt []byte, emit func([]byte))
+}
+
+// Shim puts a packet rewriter between the host's stack and its link, as a
+// packet-manipulation tool running on the host would (Geneva's engine on
+// NFQUEUE): out sees every packet the stack sends and emits what goes on the
+// wire instead (any number of packets, or none); in sees every packet that
+// arrives for the host and emits what its stack receives. Packets passed to
+// out and in are borrowed for the call; emit borrows its argument too.
+// Either function may be nil (no rewriting that way); Shim(nil, nil) removes
+// the shim.
+func (h *Host) Shim(out, in func(pkt []byte, emit func([]byte))) {
+	if out == nil && in == nil {
+		h.shim.Store(nil)
+		return
+	}
+	h.shim.Store(&shim{out: out, in: in})
+}
 
 // Dial connects to address on the named network ("tcp", "tcp4", "tcp6",
 // "udp", "udp4", "udp6"). The address's host may be a name, resolved through

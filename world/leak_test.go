@@ -27,7 +27,7 @@ func TestNoGoroutinesLeftAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := world.Start(sc, world.Options{BorderClock: nil})
+	w, err := world.Start(sc, world.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

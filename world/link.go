@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
@@ -39,7 +40,7 @@ type Link struct {
 // whose uplink it is.
 func (l *Link) Name() string { return l.name }
 
-func newLink(name string, a, b node, cfg scenario.Link, aOutside bool, clk Clock, seed uint64) *Link {
+func newLink(name string, a, b node, cfg scenario.Link, aOutside bool, clk clock.Clock, seed uint64) *Link {
 	l := &Link{name: name}
 	l.ends[0] = &iface{node: a, link: l, side: 0, outside: aOutside}
 	l.ends[1] = &iface{node: b, link: l, side: 1}
@@ -79,7 +80,7 @@ func (l *Link) close() {
 // never reorders packets.
 type pipe struct {
 	cfg     scenario.Link
-	clk     Clock
+	clk     clock.Clock
 	deliver func([]byte)
 
 	mu        sync.Mutex
@@ -98,7 +99,7 @@ type timed struct {
 	pkt []byte
 }
 
-func newPipe(cfg scenario.Link, clk Clock, rng *rand.Rand, deliver func([]byte)) *pipe {
+func newPipe(cfg scenario.Link, clk clock.Clock, rng *rand.Rand, deliver func([]byte)) *pipe {
 	p := &pipe{cfg: cfg, clk: clk, rng: rng, deliver: deliver, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if cfg.Bandwidth > 0 {
 		// Queue up to 50 ms of traffic at the link rate, at least 64 KiB.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+
+	"github.com/splinter-lab/splinter/clock"
 )
 
 // Capture writes the packets of one link to a pcap stream (LINKTYPE_RAW:
@@ -11,7 +13,7 @@ import (
 type Capture struct {
 	mu     sync.Mutex
 	wr     io.Writer
-	clk    Clock
+	clk    clock.Clock
 	link   *Link
 	err    error
 	closed bool
@@ -24,7 +26,7 @@ const (
 	snaplen     = 65535
 )
 
-func newCapture(wr io.Writer, clk Clock) (*Capture, error) {
+func newCapture(wr io.Writer, clk clock.Clock) (*Capture, error) {
 	var hdr [24]byte
 	binary.LittleEndian.PutUint32(hdr[0:], pcapMagic)
 	binary.LittleEndian.PutUint16(hdr[4:], 2)

@@ -2,8 +2,8 @@ package world
 
 import (
 	"net/netip"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gaissmai/bart"
 
@@ -14,15 +14,17 @@ import (
 // the forwarding path. Package border's engine is one; tests may write their
 // own.
 //
-// Process may rewrite pkt in place (keeping its length), and may originate
-// packets with inject: the border router routes each by its destination at
-// once, without passing it through the gateway again, and before the packet
-// being processed moves on, so an injected answer toward the client always
-// arrives before the real one. inject may also be called later (a delayed
-// RST). Process must not keep pkt after it returns; it is called concurrently
-// from many flows.
+// Process receives the router's parsed view of the packet (p.Raw holds its
+// bytes): the gateway parses nothing the router already parsed. It may
+// rewrite p.Raw in place (keeping its length), and may originate packets
+// with inject: the border router routes each by its destination at once,
+// without passing it through the gateway again, and before the packet being
+// processed moves on, so an injected answer toward the client always arrives
+// before the real one. inject may also be called later (a delayed RST).
+// Process must not keep p or p.Raw after it returns; it is called
+// concurrently from many flows.
 type Gateway interface {
-	Process(pkt []byte, dir packet.Direction, inject func(pkt []byte)) packet.Verdict
+	Process(p *packet.IP, dir packet.Direction, inject func(pkt []byte)) packet.Verdict
 }
 
 // Router forwards packets by longest-prefix match. Its uplink is its default
@@ -83,26 +85,33 @@ func (r *Router) route(dst netip.Addr) *iface {
 	return r.uplink
 }
 
+// parsed holds the router's parsed views: a view handed to a gateway
+// escapes, so it comes from a pool rather than the heap.
+var parsed = sync.Pool{New: func() any { return new(packet.IP) }}
+
 func (r *Router) receive(pkt []byte, in *iface) {
-	var p packet.IP
-	if packet.Parse(pkt, &p) != nil {
+	p := parsed.Get().(*packet.IP)
+	defer parsed.Put(p)
+	if packet.Parse(pkt, p) != nil {
 		r.w.stats.malformed.Add(1)
 		return
 	}
+	// Bytes beyond the IP length go no further (Linux's ip_rcv trims them).
+	pkt = p.Raw
 	if r.isOwn(p.Dst) {
-		r.local(pkt, &p)
+		r.local(pkt, p)
 		return
 	}
 	if p.TTL <= 1 {
-		r.icmpError(pkt, &p, packet.ICMPv4TimeExceeded, packet.ICMPv6TimeExceeded, 0)
+		r.icmpError(pkt, p, packet.ICMPv4TimeExceeded, packet.ICMPv6TimeExceeded, 0)
 		return
 	}
 	out := r.route(p.Dst)
 	if out == nil {
-		r.icmpError(pkt, &p, packet.ICMPv4Unreachable, packet.ICMPv6Unreachable, 0)
+		r.icmpError(pkt, p, packet.ICMPv4Unreachable, packet.ICMPv6Unreachable, 0)
 		return
 	}
-	packet.DecTTL(pkt)
+	p.TTL = packet.DecTTL(pkt)
 	if in != nil && in.outside != out.outside {
 		if r.isolated.Load() {
 			return
@@ -112,13 +121,13 @@ func (r *Router) receive(pkt []byte, in *iface) {
 			if out.outside {
 				dir = packet.Outbound
 			}
-			v := b.g.Process(pkt, dir, r.inject)
+			v := b.g.Process(p, dir, r.inject)
 			if v.Drop {
 				return
 			}
 			if v.Delay > 0 {
 				held := append([]byte(nil), pkt...)
-				time.AfterFunc(v.Delay, func() { out.send(held) })
+				r.w.clk.AfterFunc(v.Delay, func() { out.send(held) })
 				return
 			}
 		}

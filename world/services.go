@@ -157,7 +157,7 @@ func (w *World) startServices() error {
 				return err
 			}
 		case scenario.RoleResolver, scenario.RolePublicResolver:
-			res := &nameserver.Resolver{Dialer: h, Roots: w.plan.RootHints, LocalRoot: root}
+			res := &nameserver.Resolver{Dialer: h, Roots: w.plan.RootHints, LocalRoot: root, Clock: w.clk}
 			if err := w.serveDNS(ctx, h, res); err != nil {
 				return err
 			}

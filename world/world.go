@@ -5,8 +5,10 @@
 // jurisdiction or network. It builds a world from a scenario's Plan and runs
 // its services (DNS hierarchy, web sites, the scenario CA).
 //
-// It does not decide what a border does with a packet (package border does),
-// nor what a measurement concludes (package probe does).
+// It does not decide what a border does with a packet: it defines Gateway
+// and installs the gateways it is given (package lab builds them from
+// package border's engines). It knows nothing of policies, censors or
+// measurements.
 //
 // Topology: each host hangs off its network's router; each network router's
 // uplink goes to its jurisdiction's border router; each jurisdiction router's
@@ -17,39 +19,30 @@ package world
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/splinter-lab/splinter/border"
-	"github.com/splinter-lab/splinter/policy"
-	"github.com/splinter-lab/splinter/profiles"
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
 // Options tune how a world is built. The zero value is usable.
 type Options struct {
-	// Clock drives the link models; nil is the system clock.
-	Clock Clock
-	// Gateway builds the gateway of a border whose Policy is set (returning
-	// a nil Gateway leaves the border open). If nil, each border runs a
-	// border.Engine on its policy, resolved by Policies.
+	// Clock drives delayed packets, captures, the resolvers' caches and
+	// the link models; nil is the system clock. Give the gateways and
+	// services the same clock.
+	Clock clock.Clock
+	// LinkClock, if set, drives the link models (propagation, jitter,
+	// serialisation) instead of Clock: a test that steps the censors'
+	// timers with a manual Clock keeps packets moving in real time.
+	LinkClock clock.Clock
+	// Gateway returns the gateway of each border whose Policy is set
+	// (returning a nil Gateway leaves the border open). If nil, every border
+	// is open.
 	Gateway func(b BorderSpec) (Gateway, error)
-	// Policies resolves a border's policy reference. If nil, a reference is
-	// an embedded profile (package profiles) or else a policy file path,
-	// relative to the scenario file.
-	Policies func(ref string) (*policy.Policy, error)
-	// Log receives every border decision. If nil, the world makes one
-	// (World.Log).
-	Log *border.Log
-	// BorderClock is the border engines' clock; nil is the system clock.
-	BorderClock border.Clock
 	// Seed makes link loss and jitter reproducible.
 	Seed uint64
 	// MTU of every host interface; 0 means 1500.
@@ -70,20 +63,27 @@ type BorderSpec struct {
 	Router *Router
 }
 
+// Name names the border: the jurisdiction's code ("CN"), or "CODE/network"
+// for a network's own border ("CN/cn-henan-unicom").
+func (b BorderSpec) Name() string {
+	if b.Network != "" {
+		return b.Jurisdiction + "/" + b.Network
+	}
+	return b.Jurisdiction
+}
+
 // World is a running emulated Internet. Its methods are safe for concurrent
 // use.
 type World struct {
 	plan     *scenario.Plan
 	opts     Options
-	clk      Clock
+	clk      clock.Clock
 	hosts    map[string]*Host
 	order    []*Host
 	routers  map[string]*Router
 	links    map[string]*Link
 	backbone *Router
 	borders  []BorderSpec
-	log      *border.Log
-	engines  map[string]*border.Engine
 
 	svc services
 
@@ -94,8 +94,21 @@ type World struct {
 // Plan returns the plan the world was built from.
 func (w *World) Plan() *scenario.Plan { return w.plan }
 
-// Host returns the host with the given name, or nil.
+// Host returns the host with the given name, or nil. Use LookupHost where
+// the name comes from a user.
 func (w *World) Host(name string) *Host { return w.hosts[name] }
+
+// LookupHost returns the host with the given name, or an error saying there
+// is none.
+func (w *World) LookupHost(name string) (*Host, error) {
+	if h := w.hosts[name]; h != nil {
+		return h, nil
+	}
+	return nil, fmt.Errorf("world: no host %q in scenario %s", name, w.plan.Scenario.Name)
+}
+
+// Clock is the world's clock.
+func (w *World) Clock() clock.Clock { return w.clk }
 
 // Hosts returns every host in plan order.
 func (w *World) Hosts() []*Host { return w.order }
@@ -116,54 +129,6 @@ func (w *World) Links() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Log returns the decision log every border of the world writes to.
-func (w *World) Log() *border.Log { return w.log }
-
-// Engine returns the censor engine of a border by name ("CN", or
-// "CN/cn-henan-unicom" for a network's border), or nil.
-func (w *World) Engine(name string) *border.Engine { return w.engines[name] }
-
-// engine is the default gateway factory: a border.Engine on the border's
-// policy.
-func (w *World) engine(b BorderSpec) (Gateway, error) {
-	pol, err := w.policy(b.Policy)
-	if err != nil {
-		return nil, err
-	}
-	name := borderName(b)
-	seed := w.opts.Seed
-	for _, c := range name {
-		seed = seed*31 + uint64(c)
-	}
-	if w.opts.Seed == 0 {
-		seed ^= rand.Uint64()
-	}
-	e, err := border.New(pol, border.Config{Border: name, Jurisdiction: b.Jurisdiction, Log: w.log, Clock: w.opts.BorderClock,
-		Rand: rand.New(rand.NewPCG(seed, 0x5eed))})
-	if err != nil {
-		return nil, err
-	}
-	w.engines[name] = e
-	return e, nil
-}
-
-func (w *World) policy(ref string) (*policy.Policy, error) {
-	if w.opts.Policies != nil {
-		return w.opts.Policies(ref)
-	}
-	if profiles.Has(ref) {
-		return profiles.Load(ref)
-	}
-	path := ref
-	if src := w.plan.Scenario.Source; src != "" && !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(src), path)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("policy %q is neither an embedded profile (%s) nor a readable file", ref, strings.Join(profiles.Names(), ", "))
-	}
-	return policy.LoadFile(path)
 }
 
 // Isolate cuts jurisdiction code off from the rest of the world (on=true), as
@@ -213,16 +178,9 @@ func Build(plan *scenario.Plan, opts Options) (*World, error) {
 		clk:     opts.Clock,
 		hosts:   make(map[string]*Host, len(plan.Hosts)),
 		routers: make(map[string]*Router),
-		engines: make(map[string]*border.Engine),
 		links:   make(map[string]*Link),
 	}
-	if w.clk == nil {
-		w.clk = systemClock{}
-	}
-	w.log = opts.Log
-	if w.log == nil {
-		w.log = border.NewLog(nil, 0)
-	}
+	w.clk = clock.Or(opts.Clock)
 	if err := w.build(); err != nil {
 		w.Close()
 		return nil, err
@@ -262,7 +220,11 @@ func (w *World) link(name string, lower, upper node, cfg scenario.Link, lowerIsR
 		return nil, fmt.Errorf("world: duplicate link name %q", name)
 	}
 	seed := w.opts.Seed ^ uint64(len(w.links))*0x9e3779b97f4a7c15
-	l := newLink(name, lower, upper, cfg, lowerIsRouter, w.clk, seed)
+	clk := w.clk
+	if w.opts.LinkClock != nil {
+		clk = w.opts.LinkClock
+	}
+	l := newLink(name, lower, upper, cfg, lowerIsRouter, clk, seed)
 	w.links[name] = l
 	return l, nil
 }
@@ -337,15 +299,11 @@ func (w *World) build() error {
 		w.hosts[hp.Name] = h
 		w.order = append(w.order, h)
 	}
-	gw := w.opts.Gateway
-	if gw == nil {
-		gw = w.engine
-	}
-	{
+	if gw := w.opts.Gateway; gw != nil {
 		for _, b := range w.borders {
 			g, err := gw(b)
 			if err != nil {
-				return fmt.Errorf("world: border of %s: %w", borderName(b), err)
+				return fmt.Errorf("world: border of %s: %w", b.Name(), err)
 			}
 			b.Router.SetGateway(g)
 		}
@@ -353,21 +311,11 @@ func (w *World) build() error {
 	return nil
 }
 
-func borderName(b BorderSpec) string {
-	if b.Network != "" {
-		return b.Jurisdiction + "/" + b.Network
-	}
-	return b.Jurisdiction
-}
-
 // Close stops every service, stack and link of the world. It is safe to call
 // more than once.
 func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		w.svc.stop()
-		for _, e := range w.engines {
-			e.Close()
-		}
 		parallel(len(w.order), func(i int) error {
 			w.order[i].close()
 			return nil

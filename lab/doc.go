@@ -1,0 +1,18 @@
+// Package lab is splinter's composition root: the one place that assembles
+// the parts into a running laboratory, in the order data flows. It loads a
+// scenario and resolves every policy its borders name (one resolver for
+// check, run, measure and up, with the same errors); builds one censor
+// engine (package border) per border and starts the world (package world)
+// with those engines as its gateways, all on one clock; starts the services
+// a measurement needs on the control host (the test helper); chooses
+// vantages and builds probers (package probe); reads inputs; runs a
+// campaign, scores it against the decision log (package score) and writes
+// the outputs (package report).
+//
+// The command line (package cli) only presents what this package does, and
+// the tests that assert the default scenario's accuracy run through Run,
+// exactly as `splinter run` does.
+//
+// It owns no behaviour of its own: how packets move is world's, what a
+// censor does is border's, what a measurement concludes is probe's.
+package lab

@@ -1,0 +1,217 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/probe"
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/world"
+)
+
+// Options tune how a lab starts. The zero value is usable: the system
+// clock, random seeds, decisions kept in memory only.
+type Options struct {
+	// Clock is the one clock of the world, its borders, its services and
+	// its probes; nil is the system clock.
+	Clock clock.Clock
+	// LinkClock, if set, drives the links' propagation and serialisation
+	// instead of Clock (see world.Options.LinkClock).
+	LinkClock clock.Clock
+	// Seed makes link impairments and the censors' random choices
+	// reproducible; 0 draws a random seed.
+	Seed uint64
+	// Decisions, if not nil, receives every border decision as a JSON line
+	// as it is taken.
+	Decisions io.Writer
+	// Keep is how many decisions are kept in memory for scoring; 0 means
+	// one million.
+	Keep int
+	// MTU of every host interface; 0 means 1500.
+	MTU uint32
+	// NoServices builds the fabric and the borders only: no DNS, web
+	// sites, CA or test helper.
+	NoServices bool
+}
+
+// Lab is a running laboratory: a world with its borders and services.
+type Lab struct {
+	spec    *Spec
+	w       *world.World
+	clk     clock.Clock
+	log     *border.Log
+	engines map[string]*border.Engine
+	geo     *probe.Geo
+	control *probe.ControlClient
+	cancel  context.CancelFunc
+}
+
+// Start builds one engine per border of s, starts the world with them as
+// its gateways, and (unless opts.NoServices) the test helper on the control
+// host. A policy the engine cannot build is an *InputError. Close stops it.
+func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
+	l := &Lab{spec: s, clk: clock.Or(opts.Clock), log: border.NewLog(opts.Decisions, opts.Keep), engines: map[string]*border.Engine{}}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	for _, b := range s.Borders {
+		bs := seed
+		for _, c := range b.Name {
+			bs = bs*31 + uint64(c)
+		}
+		e, err := border.New(b.Policy, border.Config{Border: b.Name, Jurisdiction: b.Jurisdiction, Log: l.log, Clock: l.clk,
+			Rand: rand.New(rand.NewPCG(bs, 0x5eed))})
+		if err != nil {
+			l.closeEngines()
+			return nil, badInput(fmt.Errorf("border of %s: %w", b.Name, err))
+		}
+		l.engines[b.Name] = e
+	}
+	w, err := world.Build(s.Plan, world.Options{Clock: l.clk, LinkClock: opts.LinkClock, Seed: seed, MTU: opts.MTU, NoServices: opts.NoServices,
+		Gateway: func(b world.BorderSpec) (world.Gateway, error) {
+			if e := l.engines[b.Name()]; e != nil {
+				return e, nil
+			}
+			return nil, nil
+		}})
+	if err != nil {
+		l.closeEngines()
+		return nil, fmt.Errorf("starting the world: %w", err)
+	}
+	l.w = w
+	l.geo = probe.PlanGeo(s.Plan)
+	ctx, l.cancel = context.WithCancel(ctx)
+	if !opts.NoServices {
+		if err := l.startControl(ctx); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Start loads a scenario (Load) and starts it.
+func Start(ctx context.Context, nameOrPath string, opts Options) (*Lab, error) {
+	s, err := Load(nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	return s.Start(ctx, opts)
+}
+
+// startControl serves the test helper on the control host, if there is one.
+func (l *Lab) startControl(ctx context.Context) error {
+	h := l.ControlHost()
+	if h == nil {
+		return nil
+	}
+	addr, err := probe.ServeControl(ctx, h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}})
+	if err != nil {
+		return fmt.Errorf("starting the test helper on %s: %w", h.Name(), err)
+	}
+	l.control = probe.NewControlClient(h, addr)
+	return nil
+}
+
+// ControlHost is the host that serves the test helper, or nil if the
+// scenario has none.
+func (l *Lab) ControlHost() *world.Host {
+	for _, h := range l.w.Hosts() {
+		if h.Role() == scenario.RoleControl {
+			return h
+		}
+	}
+	return nil
+}
+
+// ControlAddr is where the test helper listens (invalid without one).
+func (l *Lab) ControlAddr() netip.AddrPort {
+	if l.control == nil {
+		return netip.AddrPort{}
+	}
+	return l.control.Addr()
+}
+
+// Spec is what the lab was started from.
+func (l *Lab) Spec() *Spec { return l.spec }
+
+// World is the running world.
+func (l *Lab) World() *world.World { return l.w }
+
+// Clock is the lab's one clock.
+func (l *Lab) Clock() clock.Clock { return l.clk }
+
+// Log is the decision log every border writes to: the ground truth.
+func (l *Lab) Log() *border.Log { return l.log }
+
+// Engine returns the censor engine of a border ("CN", "CN/cn-henan-unicom"),
+// or nil.
+func (l *Lab) Engine(name string) *border.Engine { return l.engines[name] }
+
+// Close stops the services, the world and the engines.
+func (l *Lab) Close() error {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	if l.w != nil {
+		l.w.Close()
+	}
+	l.closeEngines()
+	return nil
+}
+
+func (l *Lab) closeEngines() {
+	for _, e := range l.engines {
+		e.Close()
+	}
+}
+
+// Prober sets a host up as a vantage: the scenario CA, the plan's
+// geography, the test helper, a public resolver in another jurisdiction,
+// the lab's clock; tune adjusts the config last.
+func (l *Lab) Prober(host string, tune ...func(*probe.Config)) (*probe.Prober, error) {
+	h, err := l.w.LookupHost(host)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	cfg := probe.Config{
+		RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk,
+		Vantage: probe.Vantage{Host: h.Name(), CC: h.Jurisdiction()},
+	}
+	if l.control != nil {
+		cfg.Control = l.control
+	}
+	for _, o := range l.w.Hosts() {
+		if o.Role() == scenario.RolePublicResolver && o.Jurisdiction() != h.Jurisdiction() {
+			cfg.ForeignResolver = netip.AddrPortFrom(o.Addrs()[0], 53)
+			break
+		}
+	}
+	// Throughput tests share the access link: fewer at once on a slow one.
+	if bw := h.Plan().Link.Bandwidth; bw > 0 {
+		cfg.ThroughputConcurrency = int(min(max(bw/2e6, 3), 8))
+	}
+	for _, t := range tune {
+		t(&cfg)
+	}
+	return probe.New(h, cfg), nil
+}
+
+// Measure runs one web_connectivity measurement of url from host: the Go
+// API for what `splinter measure` prints.
+func (l *Lab) Measure(ctx context.Context, host, url string) (*probe.Measurement, error) {
+	p, err := l.Prober(host)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckURL(url); err != nil {
+		return nil, err
+	}
+	return p.WebConnectivity(ctx, url, probe.ReportID(l.clk.Now(), p.Config().Vantage, "0000")), nil
+}

@@ -1,0 +1,168 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/profiles"
+	"github.com/splinter-lab/splinter/scenario"
+)
+
+// InputError marks an error caused by what the user gave (a scenario, a
+// policy, a list, a flag's value): the command line exits 2 on it.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// IsInput reports whether err was caused by bad input.
+func IsInput(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}
+
+func badInput(err error) error {
+	if err == nil || IsInput(err) {
+		return err
+	}
+	return &InputError{err}
+}
+
+// Spec is a scenario whose every policy reference is resolved: what a lab is
+// started from. Its fields may be adjusted before Start (a test substitutes
+// a policy).
+type Spec struct {
+	Scenario *scenario.Scenario
+	Plan     *scenario.Plan
+	// Borders are the borders that apply a policy, in plan order.
+	Borders []Border
+	// embedded is set for a scenario opened by its embedded name: its
+	// policy references are embedded profiles only.
+	embedded bool
+}
+
+// Border is one border of the world with its resolved policy.
+type Border struct {
+	// Name is "CN", or "CN/cn-henan-unicom" for a network's own border.
+	Name         string
+	Jurisdiction string
+	Network      string
+	// Ref is the policy reference as the scenario wrote it.
+	Ref    string
+	Policy *policy.Policy
+}
+
+// Policy returns the policy of the named border, or nil.
+func (s *Spec) Policy(border string) *policy.Policy {
+	for _, b := range s.Borders {
+		if b.Name == border {
+			return b.Policy
+		}
+	}
+	return nil
+}
+
+// SetPolicy makes every border whose scenario names ref apply p instead.
+func (s *Spec) SetPolicy(ref string, p *policy.Policy) {
+	for i := range s.Borders {
+		if s.Borders[i].Ref == ref {
+			s.Borders[i].Policy = p
+		}
+	}
+}
+
+// Load opens a scenario, by embedded name or by file path, plans it and
+// resolves every policy reference. Every error is an *InputError.
+func Load(nameOrPath string) (*Spec, error) {
+	sc, err := scenario.Open(nameOrPath)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return FromScenario(sc, Resolve{Embedded: slices.Contains(scenario.Names(), nameOrPath)})
+}
+
+// Resolve tunes how FromScenario resolves policy references.
+type Resolve struct {
+	// Embedded says sc is an embedded scenario, whose references must be
+	// embedded profiles.
+	Embedded bool
+	// Policies, if it holds a reference, gives its policy: for programs
+	// and tests that build policies themselves.
+	Policies map[string]*policy.Policy
+}
+
+// FromScenario plans sc and resolves its policy references: a policy given
+// in r.Policies, else an embedded profile, else (for a scenario read from a
+// file) a policy file inside the scenario's folder. Every error is an
+// *InputError.
+func FromScenario(sc *scenario.Scenario, r Resolve) (*Spec, error) {
+	plan, err := sc.Plan()
+	if err != nil {
+		return nil, badInput(err)
+	}
+	s := &Spec{Scenario: sc, Plan: plan, embedded: r.Embedded}
+	type policyRef struct{ name, jur, net, ref, path string }
+	var refs []policyRef
+	for i, j := range sc.Jurisdictions {
+		if j.Border.Policy != "" {
+			refs = append(refs, policyRef{j.Code, j.Code, "", j.Border.Policy, fmt.Sprintf("jurisdictions[%d].border.policy", i)})
+		}
+		for k, n := range j.Networks {
+			if n.Border.Policy != "" {
+				refs = append(refs, policyRef{j.Code + "/" + n.Name, j.Code, n.Name, n.Border.Policy, fmt.Sprintf("jurisdictions[%d].networks[%d].border.policy", i, k)})
+			}
+		}
+	}
+	loaded := map[string]*policy.Policy{}
+	var errs []error
+	for _, ref := range refs {
+		p, seen := loaded[ref.ref]
+		if given, ok := r.Policies[ref.ref]; ok {
+			p, seen = given, true
+		}
+		if !seen {
+			p, err = s.resolve(ref.ref)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: border of %s: policy %q: %w", sc.PosOf(ref.path), ref.name, ref.ref, err))
+			}
+			loaded[ref.ref] = p
+		}
+		if p != nil {
+			s.Borders = append(s.Borders, Border{Name: ref.name, Jurisdiction: ref.jur, Network: ref.net, Ref: ref.ref, Policy: p})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, badInput(err)
+	}
+	return s, nil
+}
+
+// resolve finds the policy a scenario names: an embedded profile, or a
+// policy file inside the scenario file's folder.
+func (s *Spec) resolve(ref string) (*policy.Policy, error) {
+	var p *policy.Policy
+	var err error
+	switch {
+	case profiles.Has(ref):
+		p, err = profiles.Load(ref)
+	case s.embedded || s.Scenario.Source == "":
+		return nil, fmt.Errorf("no embedded profile of that name (have %s)", strings.Join(profiles.Names(), ", "))
+	case !filepath.IsLocal(ref):
+		return nil, fmt.Errorf("neither an embedded profile (%s) nor a file inside the scenario's folder", strings.Join(profiles.Names(), ", "))
+	default:
+		p, err = policy.LoadFile(filepath.Join(filepath.Dir(s.Scenario.Source), ref))
+	}
+	return p, err
+}
+
+// CheckPolicy validates a policy file or embedded profile on its own, as
+// `splinter check` does, and compiles it.
+func CheckPolicy(p *policy.Policy) error {
+	_, err := border.New(p, border.Config{})
+	return badInput(err)
+}
