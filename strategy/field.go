@@ -80,12 +80,12 @@ const (
 type valueKind uint8
 
 const (
-	kindNum     valueKind = iota // an integer header field
-	kindIPFlags                  // IPv4 flags by name: MF, DF, evil, joined by +
-	kindTCPFlags                 // TCP flags by letter: FSRPAUECN, or a number
-	kindAddr                     // an IPv4 address
-	kindLoad                     // a payload, percent-encoded
-	kindOption                   // a TCP option: a number, hex bytes, or empty
+	kindNum      valueKind = iota // an integer header field
+	kindIPFlags                   // IPv4 flags by name: MF, DF, evil, joined by +
+	kindTCPFlags                  // TCP flags by letter: FSRPAUECN, or a number
+	kindAddr                      // an IPv4 address
+	kindLoad                      // a payload, percent-encoded
+	kindOption                    // a TCP option: a number, hex bytes, or empty
 )
 
 type fieldInfo struct {

@@ -471,12 +471,11 @@ func (p *parser) action(inbound bool) (*Action, error) {
 	if err := p.expect(')', `")" after the children`); err != nil {
 		return nil, err
 	}
+	if (a.Kind == Drop || a.Kind == Send) && (a.Left != nil || a.Right != nil) {
+		return nil, p.errTok(open, "(", "no children after "+name+" (it ends the tree)")
+	}
 	a.Left, a.Right = leaf(a.Left), leaf(a.Right)
 	switch a.Kind {
-	case Drop, Send:
-		if a.Left != nil || a.Right != nil {
-			return nil, p.errTok(open, "(", "no children after "+name+" (it ends the tree)")
-		}
 	case Tamper, Sleep:
 		if a.Right != nil {
 			return nil, p.errTok(open, "(", name+" with one child, written "+name+"{…}(child,)")
