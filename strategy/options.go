@@ -37,33 +37,48 @@ func scapySize(kind byte) (size int, known bool) {
 	return 0, false
 }
 
-// parseOptions is TCPOptionsField.m2i: EOL ends the list, an announced
-// length below 2 counts as 2, and a value runs at most to the end.
+// optIter walks options as TCPOptionsField.m2i does: EOL ends the list,
+// an announced length below 2 counts as 2, and a value runs at most to the
+// end.
+type optIter struct {
+	x    []byte
+	done bool
+}
+
+func (it *optIter) next() (tcpOpt, bool) {
+	if it.done || len(it.x) == 0 {
+		return tcpOpt{}, false
+	}
+	x := it.x
+	k := x[0]
+	switch k {
+	case 0:
+		it.done = true
+		return tcpOpt{kind: 0}, true
+	case 1:
+		it.x = x[1:]
+		return tcpOpt{kind: 1}, true
+	}
+	olen := 0
+	if len(x) > 1 {
+		olen = int(x[1])
+	}
+	olen = max(olen, 2)
+	end := min(olen, len(x))
+	var data []byte
+	if end > 2 {
+		data = x[2:end]
+	}
+	it.x = x[end:]
+	return tcpOpt{kind: k, data: data}, true
+}
+
+// parseOptions is TCPOptionsField.m2i.
 func parseOptions(x []byte) []tcpOpt {
 	var out []tcpOpt
-	for len(x) > 0 {
-		k := x[0]
-		if k == 0 {
-			out = append(out, tcpOpt{kind: 0})
-			break
-		}
-		if k == 1 {
-			out = append(out, tcpOpt{kind: 1})
-			x = x[1:]
-			continue
-		}
-		olen := 0
-		if len(x) > 1 {
-			olen = int(x[1])
-		}
-		olen = max(olen, 2)
-		end := min(olen, len(x))
-		var data []byte
-		if end > 2 {
-			data = x[2:end]
-		}
-		out = append(out, tcpOpt{kind: k, data: data})
-		x = x[min(olen, len(x)):]
+	it := optIter{x: x}
+	for o, ok := it.next(); ok; o, ok = it.next() {
+		out = append(out, o)
 	}
 	return out
 }
@@ -177,62 +192,66 @@ func (w *wire) options() []byte {
 	return w.b[w.ipHdr+20 : w.ipHdr+w.tcpHdr]
 }
 
-// liveOptions returns scapy's option list: the one tampers have set, or
-// the one parsed from the header.
-func (w *wire) liveOptions() []tcpOpt {
-	if w.optsLive {
-		return w.opts
-	}
-	return parseOptions(w.options())
-}
-
 // optionValue is get_options: the first option of that kind, as an
 // integer (the first element of a tuple), or "" when absent or empty.
 func (w *wire) optionValue(kind byte) gval {
-	for _, o := range w.liveOptions() {
-		if !optionMatches(o, kind) {
-			continue
-		}
-		if o.set {
-			switch {
-			case o.kind == 0 || o.kind == 1:
-				return gval{}
-			case o.isNum:
-				return gval{num: o.num, isNum: true}
-			case len(o.data) == 0:
-				return gval{}
+	if w.optsLive {
+		for _, o := range w.opts {
+			if optionMatches(o, kind) {
+				return optionGval(o)
 			}
-			return gval{opaque: true}
 		}
-		switch o.kind {
-		case 0, 1:
+		return gval{}
+	}
+	it := optIter{x: w.options()}
+	for o, ok := it.next(); ok; o, ok = it.next() {
+		if optionMatches(o, kind) {
+			return optionGval(o)
+		}
+	}
+	return gval{}
+}
+
+func optionGval(o tcpOpt) gval {
+	if o.set {
+		switch {
+		case o.kind == 0 || o.kind == 1:
 			return gval{}
-		case 5: // SAck: a tuple of integers when the size is a multiple of 4
-			if len(o.data) == 0 {
-				return gval{}
-			}
-			if len(o.data)%4 == 0 {
-				return gval{num: int64(binary.BigEndian.Uint32(o.data)), isNum: true}
-			}
-			return gval{opaque: true}
+		case o.isNum:
+			return gval{num: o.num, isNum: true}
+		case len(o.data) == 0:
+			return gval{}
 		}
-		size, _ := scapySize(o.kind)
-		if size == 0 || len(o.data) != size {
-			if len(o.data) == 0 {
-				return gval{}
-			}
-			return gval{opaque: true}
+		return gval{opaque: true}
+	}
+	switch o.kind {
+	case 0, 1:
+		return gval{}
+	case 5: // SAck: a tuple of integers when the size is a multiple of 4
+		if len(o.data) == 0 {
+			return gval{}
 		}
-		switch size {
-		case 1:
-			return gval{num: int64(o.data[0]), isNum: true}
-		case 2:
-			return gval{num: int64(binary.BigEndian.Uint16(o.data)), isNum: true}
-		case 3:
-			return gval{num: int64(o.data[0]), isNum: true}
-		case 8:
+		if len(o.data)%4 == 0 {
 			return gval{num: int64(binary.BigEndian.Uint32(o.data)), isNum: true}
 		}
+		return gval{opaque: true}
+	}
+	size, _ := scapySize(o.kind)
+	if size == 0 || len(o.data) != size {
+		if len(o.data) == 0 {
+			return gval{}
+		}
+		return gval{opaque: true}
+	}
+	switch size {
+	case 1:
+		return gval{num: int64(o.data[0]), isNum: true}
+	case 2:
+		return gval{num: int64(binary.BigEndian.Uint16(o.data)), isNum: true}
+	case 3:
+		return gval{num: int64(o.data[0]), isNum: true}
+	case 8:
+		return gval{num: int64(binary.BigEndian.Uint32(o.data)), isNum: true}
 	}
 	return gval{}
 }
