@@ -184,7 +184,9 @@ func TestInbound(t *testing.T) {
 // the IP and TCP checksums).
 func TestTamperFields(t *testing.T) {
 	type check func(v view) bool
-	u16 := func(off int) func(v view) int { return func(v view) int { return int(binary.BigEndian.Uint16(v.b[off:])) } }
+	u16 := func(off int) func(v view) int {
+		return func(v view) int { return int(binary.BigEndian.Uint16(v.b[off:])) }
+	}
 	for _, tc := range []struct {
 		tamper  string
 		pkt     []byte
@@ -564,4 +566,39 @@ func BenchmarkOutbound(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzEngine: no strategy and no packet crash the engine; inbound trees
+// emit at most one packet.
+func FuzzEngine(f *testing.F) {
+	pkts := [][]byte{syn(), ack(), get(), getO(), get6(), udp4(), {0x45, 0, 0, 20}}
+	for i, r := range readCCS19(f) {
+		f.Add(r.dna, pkts[i%len(pkts)])
+	}
+	for i, dna := range readVectorDNA(f) {
+		f.Add(dna, pkts[i%len(pkts)])
+	}
+	f.Fuzz(func(t *testing.T, dna string, pkt []byte) {
+		s, err := strategy.Parse(dna)
+		if err != nil {
+			return
+		}
+		e := strategy.New(s, strategy.Options{Delay: func([]byte, time.Duration) {}})
+		in := append([]byte(nil), pkt...)
+		for i := 0; i < 2; i++ {
+			e.Outbound(pkt, func(b []byte) {
+				if b == nil {
+					t.Fatal("nil packet")
+				}
+			})
+			n := 0
+			e.Inbound(pkt, func([]byte) { n++ })
+			if n > 1 {
+				t.Fatalf("inbound emitted %d packets", n)
+			}
+		}
+		if !bytes.Equal(in, pkt) {
+			t.Fatal("the engine wrote into the packet it was given")
+		}
+	})
 }

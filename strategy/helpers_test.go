@@ -34,10 +34,12 @@ func seg(src, dst netip.AddrPort, flags uint8, seq, ack uint32, opts []byte, pay
 
 // The client's packets of an HTTP request: SYN, the handshake's ACK, and
 // the request (with or without the timestamp option).
-func syn() []byte  { return seg(client4, server4, packet.SYN, 1000, 0, synOptions, "") }
-func ack() []byte  { return seg(client4, server4, packet.ACK, 1001, 5001, tsOptions, "") }
-func get() []byte  { return seg(client4, server4, packet.PSH|packet.ACK, 1001, 5001, nil, getRequest) }
-func getO() []byte { return seg(client4, server4, packet.PSH|packet.ACK, 1001, 5001, tsOptions, getRequest) }
+func syn() []byte { return seg(client4, server4, packet.SYN, 1000, 0, synOptions, "") }
+func ack() []byte { return seg(client4, server4, packet.ACK, 1001, 5001, tsOptions, "") }
+func get() []byte { return seg(client4, server4, packet.PSH|packet.ACK, 1001, 5001, nil, getRequest) }
+func getO() []byte {
+	return seg(client4, server4, packet.PSH|packet.ACK, 1001, 5001, tsOptions, getRequest)
+}
 func get6() []byte { return seg(client6, server6, packet.PSH|packet.ACK, 1001, 5001, nil, getRequest) }
 func udp4() []byte {
 	return packet.AppendUDP(nil, netip.MustParseAddrPort("198.18.0.66:5353"), netip.MustParseAddrPort("198.18.0.67:53"),

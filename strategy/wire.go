@@ -126,8 +126,6 @@ func (w *wire) clone() *wire {
 	return &c
 }
 
-func (w *wire) hasIPv4() bool { return !w.v6 }
-
 func (w *wire) t() []byte { return w.b[w.ipHdr:] }
 
 // payload returns the transport payload, or the IP payload when scapy sees
