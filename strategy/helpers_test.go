@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/strategy"
@@ -137,5 +136,3 @@ func applyOne(t *testing.T, dna string, pkt []byte, want int) []view {
 	}
 	return vs
 }
-
-var _ = time.Second
