@@ -40,6 +40,10 @@
 //     corrupt picks one of "", a DNS response, an HTTP request or 10
 //     random letters and digits, layers/layer.py: gen_load) and the IP
 //     length recomputed;
+//   - a packet no tamper touched goes out byte for byte as it came (scapy
+//     sends the bytes it dissected, scapy/packet.py: raw_packet_cache); once
+//     a tamper touched it, its TCP header is rebuilt from the parsed
+//     fields, which drops what follows an end-of-options byte;
 //   - corrupt draws from Geneva's generators and scapy's fuzz(): fields
 //     scapy leaves unfuzzed come out 0 (IP:ihl, UDP:len, UDP:chksum).
 //
