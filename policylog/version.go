@@ -57,11 +57,11 @@ func ReadPolicyVersion(file, version string, effective Day) (*PolicyVersion, err
 	if err != nil {
 		return nil, fmt.Errorf("policylog: %w", err)
 	}
-	return NewPolicyVersion(filepath.Base(file), data, os.DirFS(filepath.Dir(file)), version, effective)
+	return NewPolicyVersion(file, data, os.DirFS(filepath.Dir(file)), version, effective)
 }
 
 // NewPolicyVersion is ReadPolicyVersion for a policy held in memory: name
-// is its file name, data its YAML, and fsys (may be nil) holds the files it
+// is its file name (used in error positions; its base name becomes Main), data its YAML, and fsys (may be nil) holds the files it
 // refers to, relative to the policy's directory.
 func NewPolicyVersion(name string, data []byte, fsys fs.FS, version string, effective Day) (*PolicyVersion, error) {
 	p, err := policy.Load(name, data, fsys, ".")
