@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,7 +109,7 @@ func logWriter(e *env, dir, origin string) (*policylog.Log, error) {
 // witnessFor loads (or makes) the witness called name whose key and state
 // live in DIR/witnesses/.
 func witnessFor(e *env, l *policylog.Log, name string) (*policylog.Witness, string, error) {
-	base := filepath.Join(l.Dir(), policylog.WitnessDir, name)
+	base := filepath.Join(l.Dir(), policylog.WitnessDir, url.PathEscape(name))
 	skey, created, err := policylog.LoadOrCreateKey(base+".key", name, rand.Reader)
 	if err != nil {
 		return nil, "", inputError{err}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -390,7 +391,7 @@ func (l *Log) ProveConsistency(old, new int64) (tlog.TreeProof, error) {
 // consistency proof from the size it last cosigned (learnt from its 409
 // answer when the log does not know it), checks the cosignature and adds it
 // to the checkpoint. The witness's verifier key is written to
-// witnesses/<name>.vkey.
+// witnesses/<name>.vkey (the name path-escaped: "w.example%2Fw1").
 func (l *Log) Cosign(w *Witness) error {
 	l.mu.Lock()
 	size, cp := l.size, l.checkpoint
@@ -425,7 +426,7 @@ func (l *Log) Cosign(w *Witness) error {
 	if !hasSig(n, v) {
 		return fmt.Errorf("policylog: witness %s returned no cosignature by its key", w.Name())
 	}
-	if err := writeFile(filepath.Join(l.dir, WitnessDir, w.Name()+".vkey"), []byte(w.VerifierKey()+"\n")); err != nil {
+	if err := writeFile(filepath.Join(l.dir, WitnessDir, url.PathEscape(w.Name())+".vkey"), []byte(w.VerifierKey()+"\n")); err != nil {
 		return err
 	}
 	l.mu.Lock()
