@@ -35,7 +35,14 @@ type Policy struct {
 	// bad holds the paths that failed to decode, so that Validate does not
 	// report their zero values a second time.
 	bad map[string]bool
+	// files are the files read besides the policy's own (see Files).
+	files []string
 }
+
+// Files lists the files Load or ReadFiles read besides the policy file
+// itself (list sources, block-page bodies), slash-separated and relative to
+// the policy's folder, in the order read.
+func (p *Policy) Files() []string { return p.files }
 
 // Meta describes the policy as a whole. Its zero value is usable.
 type Meta struct {

@@ -93,8 +93,19 @@ func (p *Policy) readFiles(fsys fs.FS, dir string, e *Error) {
 			l.readSources(fsys, dir, p.Source, e, "lists."+n, p.posOf)
 		}
 	}
+	p.files = p.files[:0]
+	for _, n := range slices.Sorted(mapKeys(p.Lists)) {
+		if l := p.Lists[n]; l != nil {
+			for _, src := range l.From {
+				if src.File != "" {
+					p.files = append(p.files, path.Clean(src.File))
+				}
+			}
+		}
+	}
 	for i := range p.Rules {
 		read := func(name string) ([]byte, error) {
+			p.files = append(p.files, path.Clean(name))
 			b, err := fs.ReadFile(fsys, path.Join(dir, name))
 			return b, unwrapPathErr(err)
 		}

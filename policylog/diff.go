@@ -3,6 +3,7 @@ package policylog
 import (
 	"fmt"
 	"reflect"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,8 +91,8 @@ func DiffPolicies(a, b *policy.Policy) *PolicyDiff {
 	d.fields("meta", reflect.ValueOf(a.Meta), reflect.ValueOf(b.Meta))
 	d.fields("tcp", reflect.ValueOf(a.TCP), reflect.ValueOf(b.TCP))
 
-	names := slices.Sorted(mapsKeys(a.Lists))
-	for n := range mapsKeys(b.Lists) {
+	names := slices.Sorted(maps.Keys(a.Lists))
+	for n := range maps.Keys(b.Lists) {
 		if _, ok := a.Lists[n]; !ok {
 			names = append(names, n)
 		}

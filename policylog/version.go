@@ -104,34 +104,7 @@ func NewPolicyVersion(name string, data []byte, fsys fs.FS, version string, effe
 
 // referencedFiles lists the files a loaded policy read, slash-separated and
 // relative to its directory.
-func referencedFiles(p *policy.Policy) []string {
-	var out []string
-	for _, n := range slices.Sorted(mapsKeys(p.Lists)) {
-		if l := p.Lists[n]; l != nil {
-			for _, src := range l.From {
-				out = append(out, path.Clean(src.File))
-			}
-		}
-	}
-	for _, r := range p.Rules {
-		for _, a := range r.Actions {
-			if bp, ok := a.(*policy.BlockpageAction); ok && bp.BodyFile != "" {
-				out = append(out, path.Clean(bp.BodyFile))
-			}
-		}
-	}
-	return out
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
+func referencedFiles(p *policy.Policy) []string { return p.Files() }
 
 // sortFiles puts the main file first, the rest by path.
 func (pv *PolicyVersion) sortFiles() {
