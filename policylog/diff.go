@@ -2,8 +2,8 @@ package policylog
 
 import (
 	"fmt"
-	"reflect"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
