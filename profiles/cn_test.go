@@ -374,8 +374,11 @@ func TestCNSNI(t *testing.T) {
 	}
 
 	t.Run("mb-r-fingerprint", func(t *testing.T) {
-		if typeIs < rr {
-			t.Skipf("engine: the rule's own residual block (3-tuple) already covers the triggering flow and border.onFlow enforces blocks before pending after-next-client-record RSTs, so MB-R's type I RST (DF=0, IP-ID 0) is replaced by the residual's default RST (%d of %d flows)", rr-typeIs, rr)
+		// Every MB-R reset toward the client is type I (S&P 2025): one RST,
+		// DF=0, IP-ID 0, even though the rule's own residual block already
+		// covers the flow (the armed reset fires before block enforcement).
+		if rr == 0 || typeIs != rr {
+			t.Errorf("%d of %d MB-R flows drew exactly one type I RST (RST, DF=0, IP-ID 0)", typeIs, rr)
 		}
 	})
 	t.Run("record-split-evades", func(t *testing.T) {
