@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splinter-lab/splinter/internal/interleave"
 	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/scenario"
@@ -235,4 +236,28 @@ func BenchmarkHostsUp1k(b *testing.B) {
 		w.Close()
 		b.StartTimer()
 	}
+}
+
+// BenchmarkBulkInterleaved moves 16 MiB per op through a raw pair of gVisor
+// stacks and through the fabric across two borders (gateways on both), in
+// alternation, and reports the median per-pair ratio (x-raw-pair).
+func BenchmarkBulkInterleaved(b *testing.B) {
+	var rates [2]func() float64
+	for i, name := range []string{"raw-gvisor-pair", "world-two-borders"} {
+		e := setups(b)[name]()
+		defer e.stop()
+		ln, err := e.listen()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		sink := interleave.NewSink(ln)
+		c, err := e.dial(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		rates[i] = func() float64 { return sink.Bulk(c, 16<<20) }
+	}
+	interleave.Pairs(b, [2]string{"raw-pair", "two-borders"}, "Gbit/s", rates)
 }

@@ -378,22 +378,29 @@ func (e *endpoint) dispatcher() stack.NetworkDispatcher {
 	return e.d
 }
 
+// sendBufs are the buffers WritePackets joins a packet's slices into: Send
+// borrows the bytes for the call only, so one buffer serves packet after
+// packet, and a pool keeps it off the heap (a stack array escapes through
+// the Send func value).
+var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 func (e *endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	n := 0
-	var scratch [2048]byte
+	bp := sendBufs.Get().(*[]byte)
 	for _, pkt := range pkts.AsSlice() {
-		size := pkt.Size()
-		var b []byte
-		if size <= len(scratch) {
-			b = scratch[:0]
-		} else {
-			b = make([]byte, 0, size)
+		b := (*bp)[:0]
+		if size := pkt.Size(); cap(b) < size {
+			b = make([]byte, 0, max(size, 2048))
 		}
 		for _, s := range pkt.AsSlices() {
 			b = append(b, s...)
 		}
 		e.send(b)
+		*bp = b
 		n++
+	}
+	if cap(*bp) <= 64<<10 {
+		sendBufs.Put(bp)
 	}
 	return n, nil
 }

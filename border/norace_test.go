@@ -1,0 +1,5 @@
+//go:build !race
+
+package border_test
+
+const raceEnabled = false
