@@ -34,7 +34,9 @@ func (a *tarpitAction) Validate(c *policy.Checker) {
 	}
 }
 
-func (a *tarpitAction) Compile(*border.Compiler) (border.Action, error) { return tarpit{note: a.Note}, nil }
+func (a *tarpitAction) Compile(*border.Compiler) (border.Action, error) {
+	return tarpit{note: a.Note}, nil
+}
 
 type tarpit struct{ note string }
 
