@@ -369,3 +369,24 @@ func TestServerReachedByName(t *testing.T) {
 		t.Fatalf("second namespace on a busy host: %v", err)
 	}
 }
+
+// TestHelperReachedFromExec: a world that real programs join serves the
+// test helper on its control host (splinter up starts it through package
+// lab, as this test does), and a program exec'd in a client host reaches
+// it: curl posts an oohelperd request and gets the helper's answer.
+func TestHelperReachedFromExec(t *testing.T) {
+	needProgram(t, "curl")
+	w, l := lab(t)
+	addr := w.l.ControlAddr()
+	if !addr.IsValid() {
+		t.Fatal("the lab serves no test helper")
+	}
+	req := `{"http_request":"http://www.freepress-herald.com/","http_request_headers":{},"tcp_connect":[]}`
+	out, errOut, err := run(t, l, "cn-client-1", nil, "curl", "-sS", "--max-time", "20", "-H", "Content-Type: application/json", "--data", req, "http://"+addr.String()+"/")
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, `"dns"`) || !strings.Contains(out, `"http_request"`) {
+		t.Fatalf("the helper's answer lacks its dns and http_request keys: %s", out)
+	}
+}
