@@ -6,9 +6,19 @@
 // every decision it takes in a Log: the ground truth that measurements are
 // scored against.
 //
+// Every matcher and action kind is defined here once, one file each
+// (match_*.go, action_*.go): its config struct (what a policy's YAML says,
+// with Validate), its Compile step and its behaviour, registered with
+// RegisterMatcher or RegisterAction. A kind defined in another package
+// implements MatcherConfig or ActionConfig and registers itself the same
+// way; nothing here changes. A kind also declares what scoring needs: the
+// Layer a matcher looks at and the Effect an action has, which every
+// Decision carries.
+//
 // It does not parse the policy language (package policy does), parse
 // application wire formats (package dissect does), or move packets between
-// hosts (package world does; an Engine is a world.Gateway).
+// hosts (package world does; an Engine is a world.Gateway and receives the
+// router's parsed view of each packet).
 //
 // Rules are immutable once compiled and shared by every flow; state that
 // changes (reassembly buffers, which rules are done with a flow, residual
