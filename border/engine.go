@@ -50,6 +50,11 @@ type Engine struct {
 	blocks  *blockTable
 	proxies []*rule // rules whose flows the border terminates
 	proxy   proxyState
+
+	// boxes are the policy's TCP boxes (tcb.go); tcpBoxes those some TCP
+	// rule runs on.
+	boxes    []*box
+	tcpBoxes []*box
 }
 
 // New compiles pol into an engine.
@@ -83,6 +88,7 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 			}
 		}
 	}
+	e.compileBoxes()
 	e.flows = newFlowTable(cfg.MaxFlows, cfg.MaxBufferBytes)
 	e.blocks = newBlockTable()
 	return e, nil

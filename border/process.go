@@ -5,35 +5,26 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
 )
 
-// trackTCP follows the connection's handshake, sequence numbers and the
-// teardown quirk: a client RST after the handshake tears the censor's state
-// down (Geneva, CCS 2019), so nothing more of the flow is inspected.
-func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
+// trackFlow follows the connection as the engine itself sees it: the
+// roles (the SYN's sender is the client), the handshake and the next
+// sequence number each side sends, which injected packets use. What the
+// censor's boxes make of the packet is each box's TCB (tcb.go). It returns
+// whether p comes from the client, which a SYN may have changed.
+func (e *Engine) trackFlow(f *flow, fromClient bool, p *packet.IP) bool {
 	syn, ack, rst := p.Flags&packet.SYN != 0, p.Flags&packet.ACK != 0, p.Flags&packet.RST != 0
-	if f.resync && fromClient && !rst {
-		// The packet after the event sets the sequence numbers.
-		f.resync, f.resyncing = false, true
-		f.cliNext = p.Seq + uint32(len(p.Payload))
+	if syn && !ack && !rst && !fromClient && !f.sawSYN {
+		// The flow began with a SYN+ACK from the end that now sends a SYN:
+		// that end is the client.
+		e.swapRoles(f)
+		fromClient = true
 	}
 	if fromClient {
 		if syn && !ack {
 			f.sawSYN = true
-			f.isn = p.Seq
 			f.cliNext, f.cliValid = p.Seq+1, true
-		}
-		if rst && f.established {
-			m := &e.pol.TCP
-			switch x := e.float(); {
-			case x < m.Teardown():
-				f.torn = true
-			case x < m.Teardown()+m.ResyncOnClientRST:
-				f.resync = true
-			}
-		}
-		if p.Flags&packet.FIN != 0 && len(p.Payload) > 0 && e.pol.TCP.ResyncOnFINPayload {
-			f.resync = true
 		}
 		if ack && !rst {
 			f.srvNext, f.srvValid = p.Ack, true
@@ -43,13 +34,10 @@ func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 		} else if !f.cliValid && !syn {
 			f.cliNext, f.cliValid = p.Seq+uint32(len(p.Payload)), true
 		}
-		if f.sawSYN && ack && !syn {
+		if f.sawSYN && ack && !syn && !rst {
 			f.established = true
 		}
 	} else {
-		if rst && e.pol.TCP.ResyncOnServerRST {
-			f.resync = true
-		}
 		if syn && ack {
 			f.srvNext, f.srvValid = p.Seq+1, true
 		} else if len(p.Payload) > 0 {
@@ -58,49 +46,11 @@ func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 			}
 		}
 	}
+	return fromClient
 }
 
 // seqAfter reports a > b in sequence space.
 func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
-
-// appendStream adds the client's payload to the flow's reassembled stream if
-// it is the next in-order data; it reports whether the stream is usable.
-func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
-	if f.streamOff {
-		return false
-	}
-	if f.streamCap == 0 {
-		f.streamCap = capBytes
-	}
-	if len(p.Payload) == 0 {
-		return true
-	}
-	// In order only: a retransmission or a segment after a hole adds
-	// nothing.
-	if f.resyncing {
-		// Resynchronised: this packet's sequence number is where the
-		// stream now continues, whatever came before.
-		f.resyncing = false
-		f.streamNext, f.streamInit = p.Seq, true
-		f.stream = f.stream[:0]
-	}
-	if !f.streamInit {
-		f.streamNext, f.streamInit = p.Seq, true
-		if f.sawSYN {
-			f.streamNext = f.isn + 1
-		}
-	}
-	if p.Seq != f.streamNext {
-		return len(f.stream) > 0
-	}
-	if !e.flows.grow(f, len(p.Payload)) {
-		f.streamOff = true
-		return len(f.stream) > 0
-	}
-	f.stream = append(f.stream, p.Payload...)
-	f.streamNext += uint32(len(p.Payload))
-	return true
-}
 
 func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule, sc *scratch) packet.Verdict {
 	if f.proxied {
@@ -116,7 +66,8 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		}
 	}
 	if p.Proto == packet.TCP {
-		e.trackTCP(f, fromClient, p)
+		fromClient = e.trackFlow(f, fromClient, p)
+		e.trackTCBs(f, fromClient, p)
 	}
 	// Flow-level enforcement first.
 	if fromClient && f.dropC2S || !fromClient && f.dropS2C {
@@ -152,13 +103,18 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		}
 	}
 	verdict := packet.Verdict{Delay: wait}
-	if !fromClient || f.torn || len(rules) == 0 {
+	if len(rules) == 0 || !fromClient && (p.Proto != packet.TCP || !anyReversed(f)) {
 		return withDelay(verdict, f.delay)
 	}
-	streamed := false
 	for _, r := range rules {
 		st := f.state(r.idx, len(e.rules))
 		if st.done {
+			continue
+		}
+		// The rule's box decides whether it looks at the packet, as whose,
+		// and which of its bytes are the client's data (tcb.go).
+		look, payload := e.tcbView(r, f, fromClient, p)
+		if !look {
 			continue
 		}
 		if !st.scoped {
@@ -171,7 +127,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		if !r.active(now) {
 			continue
 		}
-		if !r.headerOnly && len(p.Payload) == 0 {
+		if !r.headerOnly && len(payload) == 0 {
 			continue
 		}
 		if r.insp.Only20ByteTCPHeader && p.Proto == packet.TCP && p.TCPHdrLen != 20 {
@@ -180,19 +136,18 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		if r.insp.VerifyChecksums && !packet.VerifyTransport(p) {
 			continue
 		}
-		st.pkts++
-		data := p.Payload
+		data := payload
 		if r.insp.ReassembleTCP && p.Proto == packet.TCP {
-			if !streamed {
-				streamed = true
-				if !e.appendStream(f, p, r.maxBytes()) {
-					f.streamOff = true
+			if s, ok := e.streamData(r, f); ok {
+				if data = s; len(data) == 0 {
+					continue // nothing in order yet
 				}
 			}
-			if len(f.stream) > 0 {
-				data = f.stream
-			}
 		}
+		if r.insp.Packets == policy.FirstRequest && !opensRequest(r, data, sc) {
+			continue
+		}
+		st.pkts++
 		m := mctx{e: e, r: r, f: f, st: st, p: p, data: data, client: f.client, server: f.server, sc: sc}
 		res := match
 		for _, mt := range r.matchers {
@@ -208,7 +163,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				st.done = true
 			}
 		case needMore:
-			if r.selectionDone(st.pkts) || (r.insp.ReassembleTCP && len(data) >= r.maxBytes()) {
+			if r.selectionDone(st.pkts) || (r.insp.ReassembleTCP && p.Proto == packet.TCP && (len(data) >= r.maxBytes() || streamStopped(r, f))) {
 				st.done = true
 			}
 		case match:
@@ -229,7 +184,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				// Stateless rules roll again for the next packet.
 				st.selected = 0
 			}
-			a := actx{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: m.ev}
+			a := actx{e: e, r: r, f: f, p: p, fromClient: fromClient, now: now, inject: inject, ev: m.ev}
 			if p.Proto == packet.UDP {
 				a.dns = &sc.dns
 			}
@@ -243,8 +198,8 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 			st.done = true
 		}
 	}
-	if f.stream != nil && e.allStreamRulesDone(f) {
-		e.flows.release(f)
+	if p.Proto == packet.TCP {
+		e.releaseStreams(f)
 	}
 	return withDelay(verdict, f.delay)
 }
@@ -254,17 +209,6 @@ func withDelay(v packet.Verdict, d time.Duration) packet.Verdict {
 		v.Delay = d
 	}
 	return v
-}
-
-// allStreamRulesDone reports whether every reassembling rule is done with f,
-// so its stream can be freed.
-func (e *Engine) allStreamRulesDone(f *flow) bool {
-	for _, r := range e.rules {
-		if r.insp.ReassembleTCP && !f.rs[r.idx].done {
-			return false
-		}
-	}
-	return true
 }
 
 // stateless handles packets that have no flow (ICMP, fragments): only

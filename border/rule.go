@@ -24,6 +24,7 @@ type rule struct {
 	window policy.Window
 
 	insp       policy.Inspect
+	box        *box // the TCP box the rule runs on (tcb.go)
 	stateful   bool // done with a flow once it fired or its window closed
 	headerOnly bool // no matcher looks at payload
 	proxy      bool // the border terminates the rule's flows (intercept)
@@ -120,7 +121,7 @@ func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 		}
 		r.actions = append(r.actions, ca)
 	}
-	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN
+	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN || pr.Inspect.Packets == policy.FirstRequest
 	for _, m := range r.matchers {
 		if m.needsFlowState() {
 			r.stateful = true
@@ -192,7 +193,7 @@ func (r *rule) maxBytes() int {
 // Inspect selects.
 func (r *rule) selectionDone(pkts int) bool {
 	switch r.insp.Packets {
-	case policy.First:
+	case policy.First, policy.FirstRequest:
 		return pkts >= 1
 	case policy.FirstN:
 		return pkts >= max(r.insp.N, 1)
