@@ -49,6 +49,7 @@ type flow struct {
 	// each box's TCB (tcb.go).
 	sawSYN      bool // the client's SYN was seen
 	established bool
+	closed      bool // a FIN or RST was seen: a new SYN is a new connection
 	proxied     bool // the border terminates this flow (see proxy.go)
 	cliNext     uint32
 	srvNext     uint32
@@ -141,7 +142,10 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 	if f != nil {
 		f.mu.Lock()
 		stale := now.Sub(f.lastSeen) > idleLimit(f)
-		newSYN := p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN && f.sawSYN && f.established
+		// A SYN after the connection closed starts a new one on the same
+		// 5-tuple; on an open connection it is the boxes' business (a
+		// repeated or inserted SYN).
+		newSYN := p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN && f.sawSYN && f.established && f.closed
 		if stale || newSYN {
 			t.release(f)
 			f.mu.Unlock()
@@ -210,7 +214,7 @@ func (t *flowTable) evict(s *shard, now time.Time) {
 // release frees f's buffers (f.mu held).
 func (t *flowTable) release(f *flow) {
 	for i := range f.tcbs {
-		t.releaseStream(&f.tcbs[i].st)
+		t.releaseStream(&f.tcbs[i])
 	}
 }
 

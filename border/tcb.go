@@ -24,12 +24,15 @@ const (
 	evInvalidFlags
 	evFINPayload
 	evServerRST
+	evSYN
+	evBadSYNACK
 	nEvents
 )
 
 // box is a compiled policy.TCPBox. It is immutable after New.
 type box struct {
 	idx       int
+	slot      int // index of its TCB in flow.tcbs, if used
 	cfg       *policy.TCPBox
 	stateless bool
 	// firstPacketRoles: the box keeps the roles of the first packet it saw.
@@ -73,6 +76,8 @@ func compileBox(idx int, b *policy.TCPBox) *box {
 	cb.events[evInvalidFlags] = b.Events.InvalidFlags
 	cb.events[evFINPayload] = b.Events.FINPayload
 	cb.events[evServerRST] = b.Events.ServerRST
+	cb.events[evSYN] = b.Events.SYN
+	cb.events[evBadSYNACK] = b.Events.BadSYNACK
 	return cb
 }
 
@@ -113,6 +118,7 @@ func (e *Engine) compileBoxes() {
 	}
 	for _, b := range e.boxes {
 		if b.used {
+			b.slot = len(e.tcpBoxes)
 			e.tcpBoxes = append(e.tcpBoxes, b)
 		}
 	}
@@ -137,8 +143,9 @@ type tcb struct {
 	// acked: the box saw the client's ACK that completes the handshake (or
 	// picked the flow up mid-stream).
 	acked bool
-	// handshake: the TCB was created by a SYN or SYN+ACK.
-	handshake bool
+	// handshake: the TCB was created by a SYN or SYN+ACK; synack: the box
+	// saw the server's SYN+ACK.
+	handshake, synack bool
 	// next is the client's next sequence number as the box knows it: where
 	// the stream starts when it has not started yet.
 	next uint32
@@ -149,22 +156,29 @@ type tcb struct {
 	data    []byte // the bytes it takes as the client's data
 	dataSeq uint32 // sequence number of data[0]
 
-	st stream
+	// st is the client's stream as the box reassembles it, allocated on
+	// the first data; streamOff: no more reassembly for this flow.
+	st        *stream
+	streamOff bool
 }
 
-// flowTCBs returns f's TCBs, one per box, allocating them on first use.
+// flowTCBs returns f's TCBs, one per box in use, allocating them on first
+// use.
 func (e *Engine) flowTCBs(f *flow) []tcb {
 	if f.tcbs == nil {
-		f.tcbs = make([]tcb, len(e.boxes))
+		f.tcbs = make([]tcb, len(e.tcpBoxes))
 	}
 	return f.tcbs
 }
 
 // trackTCBs runs every box in use over the TCP packet p of flow f.
 func (e *Engine) trackTCBs(f *flow, fromClient bool, p *packet.IP) {
+	if len(e.tcpBoxes) == 0 {
+		return
+	}
 	tcbs := e.flowTCBs(f)
 	for _, b := range e.tcpBoxes {
-		e.track(b, f, &tcbs[b.idx], fromClient, p)
+		e.track(b, f, &tcbs[b.slot], fromClient, p)
 	}
 }
 
@@ -174,14 +188,17 @@ func (e *Engine) trackTCBs(f *flow, fromClient bool, p *packet.IP) {
 // keep their view, now reversed; the others start over from the SYN.
 func (e *Engine) swapRoles(f *flow) {
 	f.client, f.server, f.dir = f.server, f.client, f.dir.Reverse()
+	if len(e.tcpBoxes) == 0 {
+		return
+	}
 	tcbs := e.flowTCBs(f)
 	for _, b := range e.tcpBoxes {
-		t := &tcbs[b.idx]
+		t := &tcbs[b.slot]
 		if b.firstPacketRoles && t.state != tcbNone {
 			t.reversed = !t.reversed
 			continue
 		}
-		e.flows.releaseStream(&t.st)
+		e.flows.releaseStream(t)
 		*t = tcb{}
 	}
 }
@@ -212,6 +229,7 @@ func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 		return
 	}
 
+	ev := evNone
 	switch t.state {
 	case tcbTorn:
 		return
@@ -220,15 +238,30 @@ func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 		case cli && syn && !ack && b.createSYN:
 			t.state, t.handshake, t.next = tcbOpen, true, p.Seq+1
 		case !cli && syn && ack && b.createSYNACK:
-			t.state, t.handshake, t.next = tcbOpen, true, p.Ack
+			t.state, t.handshake, t.synack, t.next = tcbOpen, true, true, p.Ack
 		case cli && !syn && !rst && b.createData:
 			t.state, t.acked, t.next = tcbOpen, true, p.Seq
 		default:
 			return
 		}
+	default:
+		ev = classify(cli, fl, len(p.Payload))
+		switch {
+		case ev != evNone:
+		case cli && syn && !ack:
+			ev = evSYN
+		case !cli && syn && ack && !rst:
+			if t.synack || t.handshake && !t.acked && p.Ack != t.next {
+				ev = evBadSYNACK
+			}
+			t.synack = true
+		}
+		if t.state == tcbResync && (ev == evSYN || ev == evBadSYNACK) {
+			ev = evNone // a resync point, not a new event
+		}
 	}
 
-	if ev := classify(cli, fl, len(p.Payload)); ev != evNone && t.state != tcbNone {
+	if ev != evNone {
 		o := b.events[ev].AfterACK
 		if !t.acked {
 			o = b.events[ev].BeforeACK
@@ -237,7 +270,8 @@ func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 			switch x := e.float(); {
 			case x < o.Teardown:
 				t.state = tcbTorn
-				e.flows.releaseStream(&t.st)
+				e.flows.releaseStream(t)
+				t.streamOff = true
 				return
 			case x < o.Teardown+o.Resync:
 				t.state = tcbResync
@@ -260,7 +294,7 @@ func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 		default:
 			return
 		}
-		e.flows.restart(&t.st)
+		e.flows.restart(t.st)
 		if cli {
 			t.look, t.data = true, payload
 			if syn {
@@ -364,7 +398,7 @@ func (e *Engine) tcbView(r *rule, f *flow, fromClient bool, p *packet.IP) (look 
 	if p.Proto != packet.TCP {
 		return fromClient, p.Payload
 	}
-	t := &f.tcbs[r.box.idx]
+	t := &f.tcbs[r.box.slot]
 	if !t.look || !t.cli {
 		return false, nil
 	}

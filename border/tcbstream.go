@@ -19,7 +19,6 @@ type stream struct {
 	segs    int  // segments that added bytes
 	first   int  // bytes of the first segment
 	stopped bool // the box follows the stream no further (cap, short first segment)
-	off     bool // no reassembly for this flow: every rule on the box is done, or torn down
 	noMem   bool // the memory budget refused the stream: rules fall back to each packet
 }
 
@@ -31,8 +30,14 @@ type segment struct {
 // feed adds the packet's data, as box b takes it (t.data at t.dataSeq), to
 // t's stream.
 func (e *Engine) feed(b *box, t *tcb) {
-	s := &t.st
-	if s.off || s.stopped || s.noMem || len(t.data) == 0 {
+	if t.streamOff || len(t.data) == 0 {
+		return
+	}
+	if t.st == nil {
+		t.st = &stream{}
+	}
+	s := t.st
+	if s.stopped || s.noMem {
 		return
 	}
 	if !s.started {
@@ -117,19 +122,26 @@ func (e *Engine) place(b *box, s *stream, rel int, data []byte) {
 // restart empties the stream: it starts again at the TCB's next sequence
 // number with the next data (resynchronisation).
 func (t *flowTable) restart(s *stream) {
+	if s == nil {
+		return
+	}
 	t.reserve(-int64(s.oooLen))
 	s.ooo, s.oooLen = nil, 0
 	s.buf = s.buf[:0]
 	s.started, s.segs, s.first, s.stopped = false, 0, 0, false
 }
 
-// releaseStream frees the stream's memory and ends reassembly for it.
-func (t *flowTable) releaseStream(s *stream) {
+// releaseStream frees the memory of tc's stream.
+func (t *flowTable) releaseStream(tc *tcb) {
+	s := tc.st
+	if s == nil {
+		return
+	}
 	if s.buf != nil {
 		t.bufBytes.Add(-int64(cap(s.buf)))
 	}
 	t.reserve(-int64(s.oooLen))
-	*s = stream{off: true}
+	tc.st = nil
 }
 
 // reserve books n bytes (negative: returns them) against the memory budget
@@ -164,7 +176,10 @@ func (t *flowTable) growBuf(buf []byte, n, limit int) ([]byte, bool) {
 // streamData returns the stream box r.box has reassembled for f, and false
 // when the box has no stream for it (the memory budget refused one).
 func (e *Engine) streamData(r *rule, f *flow) ([]byte, bool) {
-	s := &f.tcbs[r.box.idx].st
+	s := f.tcbs[r.box.slot].st
+	if s == nil {
+		return nil, true
+	}
 	if s.noMem {
 		return nil, false
 	}
@@ -173,16 +188,16 @@ func (e *Engine) streamData(r *rule, f *flow) ([]byte, bool) {
 
 // streamStopped reports whether box r.box follows f's stream no further.
 func streamStopped(r *rule, f *flow) bool {
-	s := &f.tcbs[r.box.idx].st
-	return s.stopped || s.off
+	t := &f.tcbs[r.box.slot]
+	return t.streamOff || t.st != nil && t.st.stopped
 }
 
 // releaseStreams frees the streams of the boxes whose reassembling rules
 // are all done with f.
 func (e *Engine) releaseStreams(f *flow) {
 	for _, b := range e.tcpBoxes {
-		s := &f.tcbs[b.idx].st
-		if !b.reassembles || s.off || (s.buf == nil && s.oooLen == 0 && !s.started) {
+		t := &f.tcbs[b.slot]
+		if t.st == nil {
 			continue
 		}
 		done := f.rs != nil
@@ -192,7 +207,8 @@ func (e *Engine) releaseStreams(f *flow) {
 			}
 		}
 		if done {
-			e.flows.releaseStream(s)
+			e.flows.releaseStream(t)
+			t.streamOff = true
 		}
 	}
 }

@@ -198,6 +198,18 @@ func TestTCBMechanisms(t *testing.T) {
 			cat(hs, segs(c.s(1, ra, nil), packet.TCPSegment{Src: c.srv, Dst: c.cli, Seq: c.sisn, Ack: c.cisn + 70_001, Flags: sa}, c.req())), false},
 		{"simultaneous-open-leaves-the-box-one-byte-off", withEvents(`server-rst: {before-ack: {resync: 1}, source: t}`), "",
 			segs(c.syn(), c.s(0, packet.RST, nil), c.s(0, packet.SYN, nil), c.c(0, sa, nil), c.s(1, packet.ACK, nil), c.req()), false},
+		{"repeated-syn-resynchronises-on-the-syn-ack", withEvents(`syn: {before-ack: {resync: 1}, source: t}`), "",
+			segs(c.syn(), c.c(50_000, packet.SYN, nil), c.synack(), c.ack(), c.req()), true},
+		{"repeated-syn-re-initialises-a-box-it-does-not-resync", gfwBox, "",
+			segs(c.syn(), c.c(50_000, packet.SYN, nil), c.synack(), c.ack(), c.req()), false},
+		{"syn-after-the-handshake-then-junk-desynchronises", withEvents(`syn: {after-ack: {resync: 1}, source: t}`), "",
+			cat(hs, segs(c.c(50_000, packet.SYN, nil), c.c(90_001, pa, junk), c.req())), false},
+		{"syn-after-the-handshake-then-the-request", withEvents(`syn: {after-ack: {resync: 1}, source: t}`), "",
+			cat(hs, segs(c.c(50_000, packet.SYN, nil), c.req())), true},
+		{"bad-syn-ack-resynchronises", withEvents(`bad-syn-ack: {before-ack: {resync: 1}, source: t}`), "",
+			segs(c.syn(), packet.TCPSegment{Src: c.srv, Dst: c.cli, Seq: c.sisn, Ack: c.cisn + 50_001, Flags: sa}, c.c(90_001, pa, junk), c.synack(), c.ack(), c.req()), false},
+		{"bad-syn-ack-ignored-by-default", gfwBox, "",
+			segs(c.syn(), packet.TCPSegment{Src: c.srv, Dst: c.cli, Seq: c.sisn, Ack: c.cisn + 50_001, Flags: sa}, c.c(90_001, pa, junk), c.synack(), c.ack(), c.req()), true},
 		{"server-rst-ignored-by-default", gfwBox, "", cat(hs, segs(c.s(1, ra, nil), c.c(50_001, pa, junk), c.req())), true},
 		{"fin-with-payload-resynchronises", withEvents(`fin-payload: {after-ack: {resync: 1}, source: t}`), "",
 			cat(hs, segs(c.c(70_001, packet.FIN|packet.ACK, []byte("x")), c.c(90_001, pa, junk), c.req())), false},
@@ -246,6 +258,32 @@ func TestTCBMechanisms(t *testing.T) {
 				if len(d) != 1 || d[0].Client != c.cli || d[0].Server != c.srv {
 					t.Fatalf("decisions %+v, want one with client %v", d, c.cli)
 				}
+			}
+		})
+	}
+}
+
+// TestTCBNewConnection: a SYN after the connection closed (a FIN or RST
+// seen) starts a new connection on the same 5-tuple, inspected afresh; on
+// an open connection it is an event for the boxes.
+func TestTCBNewConnection(t *testing.T) {
+	c := newTCBConn(4)
+	innocent := []byte("GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+	first := cat(c.handshake(), segs(c.c(1, pa, innocent)))
+	again := newTCBConn(4)
+	again.cisn, again.sisn = c.cisn+1_000_000, c.sisn+1_000_000
+	for _, tc := range []struct {
+		name   string
+		close  []packet.TCPSegment
+		caught bool
+	}{
+		{"after-fin", segs(c.c(uint32(1+len(innocent)), packet.FIN|packet.ACK, nil)), true},
+		{"open", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := tcbEngine(t, tcbPolicy(t, gfwBox, ""), 1)
+			if got := drive(e, c, cat(first, tc.close, again.handshake(), segs(again.req()))); got != tc.caught {
+				t.Fatalf("censor reset the second request: %v, want %v", got, tc.caught)
 			}
 		})
 	}

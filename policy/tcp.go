@@ -208,6 +208,13 @@ type TCBEvents struct {
 	FINPayload TCBEvent `yaml:"fin-payload"`
 	// ServerRST: a RST or RST+ACK from the server.
 	ServerRST TCBEvent `yaml:"server-rst"`
+	// SYN: a client SYN on a flow the box already tracks (a retransmitted,
+	// repeated or inserted SYN). When it draws nothing, a SYN before the
+	// handshake's ACK re-initialises the client's sequence number.
+	SYN TCBEvent `yaml:"syn"`
+	// BadSYNACK: a server SYN+ACK after the box saw one, or whose
+	// acknowledgment number is not the client's next sequence number.
+	BadSYNACK TCBEvent `yaml:"bad-syn-ack"`
 }
 
 // TCBEvent is what one kind of packet does to a TCB, before and after the
@@ -314,7 +321,8 @@ func (b *TCPBox) validate(c *Checker) {
 	for _, e := range []struct {
 		name string
 		ev   TCBEvent
-	}{{"rst", b.Events.RST}, {"rst-ack", b.Events.RSTACK}, {"invalid-flags", b.Events.InvalidFlags}, {"fin-payload", b.Events.FINPayload}, {"server-rst", b.Events.ServerRST}} {
+	}{{"rst", b.Events.RST}, {"rst-ack", b.Events.RSTACK}, {"invalid-flags", b.Events.InvalidFlags}, {"fin-payload", b.Events.FINPayload},
+		{"server-rst", b.Events.ServerRST}, {"syn", b.Events.SYN}, {"bad-syn-ack", b.Events.BadSYNACK}} {
 		e.ev.validate(ev.Sub(e.name))
 	}
 	r := b.Reassembly
