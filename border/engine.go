@@ -88,7 +88,9 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 			}
 		}
 	}
-	e.compileBoxes()
+	if err := e.compileBoxes(); err != nil {
+		return nil, fmt.Errorf("border: policy %s: %w", pol.Name, err)
+	}
 	e.flows = newFlowTable(cfg.MaxFlows, cfg.MaxBufferBytes)
 	e.blocks = newBlockTable()
 	return e, nil

@@ -1,6 +1,7 @@
 package border
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/splinter-lab/splinter/packet"
@@ -31,7 +32,6 @@ const (
 
 // box is a compiled policy.TCPBox. It is immutable after New.
 type box struct {
-	idx       int
 	slot      int // index of its TCB in flow.tcbs, if used
 	cfg       *policy.TCPBox
 	stateless bool
@@ -52,9 +52,8 @@ type box struct {
 	streamRules []int // the indexes of its reassembling rules
 }
 
-func compileBox(idx int, b *policy.TCPBox) *box {
+func compileBox(b *policy.TCPBox) *box {
 	cb := &box{
-		idx:              idx,
 		cfg:              b,
 		stateless:        b.Stateless,
 		firstPacketRoles: b.Roles == policy.RolesFirstPacket,
@@ -83,16 +82,19 @@ func compileBox(idx int, b *policy.TCPBox) *box {
 
 // compileBoxes compiles the policy's TCP boxes and assigns each rule its
 // box.
-func (e *Engine) compileBoxes() {
+func (e *Engine) compileBoxes() error {
 	byName := map[string]*box{}
 	model := &e.pol.TCP
 	if len(model.Boxes) == 0 {
-		b := compileBox(0, policy.DefaultTCPBox())
+		b := compileBox(policy.DefaultTCPBox())
 		e.boxes = append(e.boxes, b)
 		byName[""] = b
 	}
 	for _, n := range sortedKeys(model.Boxes) {
-		b := compileBox(len(e.boxes), model.Boxes[n])
+		if model.Boxes[n] == nil {
+			return fmt.Errorf("tcp box %q is empty", n)
+		}
+		b := compileBox(model.Boxes[n])
 		e.boxes = append(e.boxes, b)
 		byName[n] = b
 	}
@@ -103,7 +105,7 @@ func (e *Engine) compileBoxes() {
 		}
 		b := byName[name]
 		if b == nil {
-			b = e.boxes[0]
+			return fmt.Errorf("rule %s: no tcp box %q", r.id, name)
 		}
 		r.box = b
 		if r.protos&(1<<protoIndex(packet.TCP)) == 0 {
@@ -122,6 +124,7 @@ func (e *Engine) compileBoxes() {
 			e.tcpBoxes = append(e.tcpBoxes, b)
 		}
 	}
+	return nil
 }
 
 // tcbState is where a box's TCB for a flow stands.

@@ -541,3 +541,63 @@ rules:
 		})
 	}
 }
+
+// FuzzTCB drives boxes that use every mechanism (events with odds, resync,
+// out-of-order buffering, last copy wins, the short-first-segment stop,
+// option filtering) with arbitrary segment sequences on one connection:
+// nothing may panic, and an engine with a small memory budget keeps
+// working.
+func FuzzTCB(f *testing.F) {
+	f.Add([]byte{0x02, 0, 0, 0x12, 0, 0, 0x10, 1, 0, 0x18, 1, 40})
+	f.Add([]byte{0x04, 1, 0, 0x18, 9, 30, 0x18, 1, 8, 0x11, 1, 3, 0x01, 0xff, 0xff})
+	f.Add([]byte{0x12, 0, 0, 0x02, 0, 0, 0x3f, 0, 0, 0xff, 0xff, 0xff})
+	box := `{source: t, roles: first-packet, create-on: [syn, syn-ack, data], accept: {options: standard, source: t},
+      events: {rst: {before-ack: {teardown: 0.3, resync: 0.3}, after-ack: {teardown: 0.3, resync: 0.6}, source: t},
+        rst-ack: {after-ack: {resync: 1}, source: t}, invalid-flags: {before-ack: {resync: 0.5}, source: t},
+        fin-payload: {after-ack: {resync: 0.5}, source: t}, server-rst: {after-ack: {resync: 1}, source: t},
+        syn: {before-ack: {resync: 0.5}, after-ack: {resync: 0.5}, source: t}, bad-syn-ack: {before-ack: {resync: 1}, source: t}},
+      reassembly: {overlap: last, out-of-order: 300, short-first-segment: 8, source: t}}`
+	pol := tcbPolicy(f, box, "reassemble-tcp: true, max-bytes: 200")
+	f.Fuzz(func(t *testing.T, script []byte) {
+		e, err := border.New(pol, border.Config{MaxBufferBytes: 4096, Rand: rand.New(rand.NewPCG(1, 2)), Clock: border.NewManualClock(t0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		c := newTCBConn(1)
+		// Each segment is 3 bytes: flags (with bit 0x80 of the flags
+		// byte standing for "from the server"), a sequence offset in
+		// units of 8 bytes, a payload length taken from the request
+		// (or junk when past its end).
+		for len(script) >= 3 {
+			fl, off, n := script[0], uint32(script[1])*8, int(script[2])
+			script = script[3:]
+			data := make([]byte, n)
+			for i := range data {
+				if j := int(off) - 1 + i; j >= 0 && j < len(tcbReq) {
+					data[i] = tcbReq[j]
+				} else {
+					data[i] = byte(i)
+				}
+			}
+			s := c.c(off, fl&0x3f, data)
+			if fl&0x80 != 0 {
+				s = c.s(off, fl&0x3f, data)
+			}
+			if fl&0x40 != 0 {
+				s.Options = []byte{28, 4, 1, 2}
+			}
+			drive(e, c, segs(s))
+		}
+	})
+}
+
+// TestTCBUnknownBox: a policy built in Go that names a box it does not
+// declare is refused by New, not run on some other box.
+func TestTCBUnknownBox(t *testing.T) {
+	pol := tcbPolicy(t, gfwBox, "")
+	pol.Rules[0].Inspect.Box = "nope"
+	if _, err := border.New(pol, border.Config{}); err == nil || !strings.Contains(err.Error(), `no tcp box "nope"`) {
+		t.Fatalf("New: %v, want an error naming the box", err)
+	}
+}
