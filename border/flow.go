@@ -49,7 +49,6 @@ type flow struct {
 	// each box's TCB (tcb.go).
 	sawSYN      bool // the client's SYN was seen
 	established bool
-	closed      bool // a FIN or RST was seen: a new SYN is a new connection
 	proxied     bool // the border terminates this flow (see proxy.go)
 	cliNext     uint32
 	srvNext     uint32
@@ -139,15 +138,22 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 	s := t.shardOf(k)
 	s.mu.Lock()
 	f := s.m[k]
+	var carried []tcb
 	if f != nil {
 		f.mu.Lock()
 		stale := now.Sub(f.lastSeen) > idleLimit(f)
-		// A SYN after the connection closed starts a new one on the same
-		// 5-tuple; on an open connection it is the boxes' business (a
-		// repeated or inserted SYN).
-		newSYN := p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN && f.sawSYN && f.established && f.closed
+		// A client SYN on an established flow starts a new connection on
+		// the same 5-tuple, inspected afresh; the boxes' TCBs go with it,
+		// for the boxes to take the SYN as an event of theirs (tcb.go).
+		newSYN := p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN && f.sawSYN && f.established
 		if stale || newSYN {
 			t.release(f)
+			if newSYN && !stale {
+				carried = f.tcbs
+				for i := range carried {
+					carried[i].carried = true
+				}
+			}
 			f.mu.Unlock()
 			delete(s.m, k)
 			t.count.Add(-1)
@@ -166,6 +172,7 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 			return nil, false
 		}
 		f = newFlow(k, p, dir, now)
+		f.tcbs = carried
 		s.m[k] = f
 		t.count.Add(1)
 	}

@@ -15,9 +15,6 @@ import (
 // whether p comes from the client, which a SYN may have changed.
 func (e *Engine) trackFlow(f *flow, fromClient bool, p *packet.IP) bool {
 	syn, ack, rst := p.Flags&packet.SYN != 0, p.Flags&packet.ACK != 0, p.Flags&packet.RST != 0
-	if rst || p.Flags&packet.FIN != 0 {
-		f.closed = true
-	}
 	if syn && !ack && !rst && !fromClient && !f.sawSYN {
 		// The flow began with a SYN+ACK from the end that now sends a SYN:
 		// that end is the client.

@@ -163,6 +163,9 @@ type tcb struct {
 	// the first data; streamOff: no more reassembly for this flow.
 	st        *stream
 	streamOff bool
+	// carried: the TCB comes from the connection a client SYN replaced on
+	// the same 5-tuple (flowTable.lookup).
+	carried bool
 }
 
 // flowTCBs returns f's TCBs, one per box in use, allocating them on first
@@ -210,6 +213,17 @@ func (e *Engine) swapRoles(f *flow) {
 // looks at p.
 func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 	t.look, t.data = false, nil
+	if t.carried {
+		// A new connection on the same 5-tuple. A box that reacts to a
+		// client SYN on a flow it tracks (IMC 2017: resynchronisation)
+		// keeps its TCB and takes this SYN as that event; the others, and
+		// a torn TCB, start afresh.
+		if t.state == tcbTorn || t.state == tcbNone || b.events[evSYN].IsZero() {
+			*t = tcb{}
+		} else {
+			t.carried, t.streamOff = false, false
+		}
+	}
 	if !b.accepts(p) {
 		return
 	}
