@@ -20,6 +20,13 @@
 // hosts (package world does; an Engine is a world.Gateway and receives the
 // router's parsed view of each packet).
 //
+// TCP rules run on the policy's TCP boxes (policy.TCPBox): each box keeps
+// its own TCB per flow (tcb.go, tcbstream.go), which decides whom it takes
+// for the client, which packets and bytes its rules see, and how resets,
+// FINs with payload, odd flags, repeated handshake packets, overlapping and
+// out-of-order segments tear it down, resynchronise it or are joined: the
+// censor's TCP state model that evasion strategies play against.
+//
 // Rules are immutable once compiled and shared by every flow; state that
 // changes (reassembly buffers, which rules are done with a flow, residual
 // timers, token buckets) lives in the engine's flow and block tables, never

@@ -53,6 +53,11 @@ type Engine struct {
 	blocks  *blockTable
 	proxies []*rule // rules whose flows the border terminates
 	proxy   proxyState
+
+	// boxes are the policy's TCP boxes (tcb.go); tcpBoxes those some TCP
+	// rule runs on.
+	boxes    []*box
+	tcpBoxes []*box
 }
 
 // New compiles pol into an engine.
@@ -82,6 +87,9 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 				e.byProto[p] = append(e.byProto[p], r)
 			}
 		}
+	}
+	if err := e.compileBoxes(); err != nil {
+		return nil, fmt.Errorf("border: policy %s: %w", pol.Name, err)
 	}
 	e.flows = newFlowTable(cfg.MaxFlows, cfg.MaxBufferBytes)
 	e.blocks = newBlockTable()

@@ -45,25 +45,17 @@ type flow struct {
 	created  time.Time
 	lastSeen time.Time
 
-	// TCP tracking.
+	// TCP tracking: the engine's own view (roles, handshake, the next
+	// sequence number each side sends, for the packets it injects), and
+	// each box's TCB (tcb.go).
 	sawSYN      bool // the client's SYN was seen
 	established bool
-	torn        bool // the censor's state was torn down (a client RST)
-	resync      bool // the next client packet resynchronises the state
 	proxied     bool // the border terminates this flow (see proxy.go)
-	resyncing   bool // this packet does
 	cliNext     uint32
 	srvNext     uint32
 	cliValid    bool
 	srvValid    bool
-
-	// Client-to-server stream reassembly, shared by the rules that need it.
-	isn        uint32 // the client's initial sequence number
-	streamNext uint32 // sequence number of the next stream byte
-	streamInit bool
-	stream     []byte
-	streamCap  int  // bytes the stream may hold
-	streamOff  bool // no more reassembly for this flow
+	tcbs        []tcb // by box index
 
 	rs []ruleState
 
@@ -147,12 +139,22 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 	s := t.shardOf(k)
 	s.mu.Lock()
 	f := s.m[k]
+	var carried []tcb
 	if f != nil {
 		f.mu.Lock()
 		stale := now.Sub(f.lastSeen) > idleLimit(f)
+		// A client SYN on an established flow starts a new connection on
+		// the same 5-tuple, inspected afresh; the boxes' TCBs go with it,
+		// for the boxes to take the SYN as an event of theirs (tcb.go).
 		newSYN := p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN && f.sawSYN && f.established
 		if stale || newSYN {
 			t.release(f)
+			if newSYN && !stale {
+				carried = f.tcbs
+				for i := range carried {
+					carried[i].carried = true
+				}
+			}
 			f.mu.Unlock()
 			delete(s.m, k)
 			t.count.Add(-1)
@@ -171,6 +173,7 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 			return nil, false
 		}
 		f = newFlow(k, p, dir, now)
+		f.tcbs = carried
 		s.m[k] = f
 		t.count.Add(1)
 	}
@@ -179,12 +182,14 @@ func (t *flowTable) lookup(p *packet.IP, dir packet.Direction, now time.Time) (*
 	return f, src == f.client
 }
 
+// newFlow creates the flow whose first packet is p: its sender is the
+// client, unless p is a SYN+ACK, whose receiver is. A client that sends a
+// SYN+ACK before its SYN is made the client again by its SYN (swapRoles).
 func newFlow(k flowKey, p *packet.IP, dir packet.Direction, now time.Time) *flow {
 	f := &flow{id: flowIDs.Add(1), key: k, proto: p.Proto, created: now, lastSeen: now}
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
 	f.client, f.server, f.dir = src, dst, dir
 	if p.Proto == packet.TCP && p.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK {
-		// First seen is the server's SYN-ACK.
 		f.client, f.server, f.dir = dst, src, dir.Reverse()
 	}
 	return f
@@ -214,35 +219,11 @@ func (t *flowTable) evict(s *shard, now time.Time) {
 	victim.mu.Unlock()
 }
 
-// grow makes room for n more stream bytes in f, within the flow's cap and
-// the table's budget; it reports whether it could.
-func (t *flowTable) grow(f *flow, n int) bool {
-	if len(f.stream)+n > f.streamCap {
-		return false
-	}
-	if cap(f.stream)-len(f.stream) >= n {
-		return true
-	}
-	newCap := max(2*cap(f.stream), len(f.stream)+n, 2048)
-	newCap = min(newCap, f.streamCap)
-	delta := int64(newCap - cap(f.stream))
-	if t.bufBytes.Add(delta) > t.maxBuf {
-		t.bufBytes.Add(-delta)
-		return false
-	}
-	b := make([]byte, len(f.stream), newCap)
-	copy(b, f.stream)
-	f.stream = b
-	return true
-}
-
 // release frees f's buffers (f.mu held).
 func (t *flowTable) release(f *flow) {
-	if f.stream != nil {
-		t.bufBytes.Add(-int64(cap(f.stream)))
-		f.stream = nil
+	for i := range f.tcbs {
+		t.releaseStream(&f.tcbs[i])
 	}
-	f.streamOff = true
 }
 
 // bucket throttles a flow the way a policer with a short queue does: a

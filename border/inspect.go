@@ -50,3 +50,6 @@ func parseHello(in *Inspection, reassemble bool) (*dissect.ClientHello, Result) 
 	}
 	return h, NoMatch // not TLS, or a split the rule does not reassemble
 }
+
+// opensTLS reports whether data starts a TLS handshake record.
+func opensTLS(data []byte) bool { return len(data) >= 2 && data[0] == 0x16 && data[1] == 0x03 }

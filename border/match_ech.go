@@ -68,3 +68,6 @@ func (em *echMatcher) Match(in *Inspection) Result {
 	}
 	return NoMatch
 }
+
+// OpensRequest implements RequestOpener: a TLS handshake record.
+func (*echMatcher) OpensRequest(data []byte) bool { return opensTLS(data) }

@@ -49,3 +49,6 @@ func (em *esniMatcher) Match(in *Inspection) Result {
 	}
 	return NoMatch
 }
+
+// OpensRequest implements RequestOpener: a TLS handshake record.
+func (*esniMatcher) OpensRequest(data []byte) bool { return opensTLS(data) }

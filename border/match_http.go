@@ -176,3 +176,10 @@ func (hm *httpMatcher) check(in *Inspection, r *dissect.RequestHead, head []byte
 	}
 	return false
 }
+
+// OpensRequest implements RequestOpener: an HTTP request line, even
+// incomplete.
+func (*httpMatcher) OpensRequest(data []byte) bool {
+	var h dissect.RequestHead
+	return !errors.Is(dissect.ParseRequestHead(data, &h), dissect.ErrNotHTTP)
+}

@@ -64,3 +64,6 @@ func (sm *sniMatcher) Match(in *Inspection) Result {
 	}
 	return NoMatch
 }
+
+// OpensRequest implements RequestOpener: a TLS handshake record.
+func (*sniMatcher) OpensRequest(data []byte) bool { return opensTLS(data) }

@@ -5,35 +5,26 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
 )
 
-// trackTCP follows the connection's handshake, sequence numbers and the
-// teardown quirk: a client RST after the handshake tears the censor's state
-// down (Geneva, CCS 2019), so nothing more of the flow is inspected.
-func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
+// trackFlow follows the connection as the engine itself sees it: the
+// roles (the SYN's sender is the client), the handshake and the next
+// sequence number each side sends, which injected packets use. What the
+// censor's boxes make of the packet is each box's TCB (tcb.go). It returns
+// whether p comes from the client, which a SYN may have changed.
+func (e *Engine) trackFlow(f *flow, fromClient bool, p *packet.IP) bool {
 	syn, ack, rst := p.Flags&packet.SYN != 0, p.Flags&packet.ACK != 0, p.Flags&packet.RST != 0
-	if f.resync && fromClient && !rst {
-		// The packet after the event sets the sequence numbers.
-		f.resync, f.resyncing = false, true
-		f.cliNext = p.Seq + uint32(len(p.Payload))
+	if syn && !ack && !rst && !fromClient && !f.sawSYN {
+		// The flow began with a SYN+ACK from the end that now sends a SYN:
+		// that end is the client.
+		e.swapRoles(f)
+		fromClient = true
 	}
 	if fromClient {
 		if syn && !ack {
 			f.sawSYN = true
-			f.isn = p.Seq
 			f.cliNext, f.cliValid = p.Seq+1, true
-		}
-		if rst && f.established {
-			m := &e.pol.TCP
-			switch x := e.float(); {
-			case x < m.Teardown():
-				f.torn = true
-			case x < m.Teardown()+m.ResyncOnClientRST:
-				f.resync = true
-			}
-		}
-		if p.Flags&packet.FIN != 0 && len(p.Payload) > 0 && e.pol.TCP.ResyncOnFINPayload {
-			f.resync = true
 		}
 		if ack && !rst {
 			f.srvNext, f.srvValid = p.Ack, true
@@ -43,13 +34,10 @@ func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 		} else if !f.cliValid && !syn {
 			f.cliNext, f.cliValid = p.Seq+uint32(len(p.Payload)), true
 		}
-		if f.sawSYN && ack && !syn {
+		if f.sawSYN && ack && !syn && !rst {
 			f.established = true
 		}
 	} else {
-		if rst && e.pol.TCP.ResyncOnServerRST {
-			f.resync = true
-		}
 		if syn && ack {
 			f.srvNext, f.srvValid = p.Seq+1, true
 		} else if len(p.Payload) > 0 {
@@ -58,49 +46,11 @@ func (e *Engine) trackTCP(f *flow, fromClient bool, p *packet.IP) {
 			}
 		}
 	}
+	return fromClient
 }
 
 // seqAfter reports a > b in sequence space.
 func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
-
-// appendStream adds the client's payload to the flow's reassembled stream if
-// it is the next in-order data; it reports whether the stream is usable.
-func (e *Engine) appendStream(f *flow, p *packet.IP, capBytes int) bool {
-	if f.streamOff {
-		return false
-	}
-	if f.streamCap == 0 {
-		f.streamCap = capBytes
-	}
-	if len(p.Payload) == 0 {
-		return true
-	}
-	// In order only: a retransmission or a segment after a hole adds
-	// nothing.
-	if f.resyncing {
-		// Resynchronised: this packet's sequence number is where the
-		// stream now continues, whatever came before.
-		f.resyncing = false
-		f.streamNext, f.streamInit = p.Seq, true
-		f.stream = f.stream[:0]
-	}
-	if !f.streamInit {
-		f.streamNext, f.streamInit = p.Seq, true
-		if f.sawSYN {
-			f.streamNext = f.isn + 1
-		}
-	}
-	if p.Seq != f.streamNext {
-		return len(f.stream) > 0
-	}
-	if !e.flows.grow(f, len(p.Payload)) {
-		f.streamOff = true
-		return len(f.stream) > 0
-	}
-	f.stream = append(f.stream, p.Payload...)
-	f.streamNext += uint32(len(p.Payload))
-	return true
-}
 
 func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
 	if f.proxied {
@@ -110,13 +60,14 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		for _, r := range e.proxies {
 			if r.inScope(f) && r.active(now) && (r.prob >= 1 || e.float() < r.prob) {
 				f.proxied = true
-				e.proxy.flows.Store(f.key, proxied{r: r, dir: f.dir, id: f.id})
+				e.proxy.flows.Store(f.key, proxied{r: r, dir: f.dir})
 				return e.divert(pkt, inject)
 			}
 		}
 	}
 	if p.Proto == packet.TCP {
-		e.trackTCP(f, fromClient, p)
+		fromClient = e.trackFlow(f, fromClient, p)
+		e.trackTCBs(f, fromClient, p)
 	}
 	// Flow-level enforcement first.
 	if fromClient && f.dropC2S || !fromClient && f.dropS2C {
@@ -152,10 +103,9 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		}
 	}
 	verdict := packet.Verdict{Delay: wait}
-	if !fromClient || f.torn || len(rules) == 0 {
+	if len(rules) == 0 || !fromClient && (p.Proto != packet.TCP || !anyReversed(f)) {
 		return withDelay(verdict, f.delay)
 	}
-	streamed := false
 	var sc *scratch
 	defer func() {
 		if sc != nil {
@@ -165,6 +115,12 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 	for _, r := range rules {
 		st := f.state(r.idx, len(e.rules))
 		if st.done {
+			continue
+		}
+		// The rule's box decides whether it looks at the packet, as whose,
+		// and which of its bytes are the client's data (tcb.go).
+		look, payload := e.tcbView(r, f, fromClient, p)
+		if !look {
 			continue
 		}
 		if !st.scoped {
@@ -177,7 +133,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		if !r.active(now) {
 			continue
 		}
-		if !r.headerOnly && len(p.Payload) == 0 {
+		if !r.headerOnly && len(payload) == 0 {
 			continue
 		}
 		if r.insp.Only20ByteTCPHeader && p.Proto == packet.TCP && p.TCPHdrLen != 20 {
@@ -186,19 +142,18 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		if r.insp.VerifyChecksums && !packet.VerifyTransport(p) {
 			continue
 		}
-		st.pkts++
-		data := p.Payload
+		data := payload
 		if r.insp.ReassembleTCP && p.Proto == packet.TCP {
-			if !streamed {
-				streamed = true
-				if !e.appendStream(f, p, r.maxBytes()) {
-					f.streamOff = true
+			if s, ok := e.streamData(r, f); ok {
+				if data = s; len(data) == 0 {
+					continue // nothing in order yet
 				}
 			}
-			if len(f.stream) > 0 {
-				data = f.stream
-			}
 		}
+		if r.insp.Packets == policy.FirstRequest && !r.opensRequest(data) {
+			continue
+		}
+		st.pkts++
 		if sc == nil {
 			sc = scratchPool.Get().(*scratch)
 		}
@@ -211,7 +166,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				st.done = true
 			}
 		case NeedMore:
-			if r.selectionDone(st.pkts) || (r.insp.ReassembleTCP && len(data) >= r.maxBytes()) {
+			if r.selectionDone(st.pkts) || (r.insp.ReassembleTCP && p.Proto == packet.TCP && (len(data) >= r.maxBytes() || streamStopped(r, f))) {
 				st.done = true
 			}
 		case Match:
@@ -232,7 +187,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				// Stateless rules roll again for the next packet.
 				st.selected = 0
 			}
-			v := e.act(sc, r, f, p, now, inject, allEffects)
+			v := e.act(sc, r, f, p, fromClient, now, inject, allEffects)
 			verdict.Drop = verdict.Drop || v.Drop
 			verdict.Delay = max(verdict.Delay, v.Delay)
 		}
@@ -240,8 +195,8 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 			st.done = true
 		}
 	}
-	if f.stream != nil && e.allStreamRulesDone(f) {
-		e.flows.release(f)
+	if p.Proto == packet.TCP {
+		e.releaseStreams(f)
 	}
 	return withDelay(verdict, f.delay)
 }
@@ -251,17 +206,6 @@ func withDelay(v packet.Verdict, d time.Duration) packet.Verdict {
 		v.Delay = d
 	}
 	return v
-}
-
-// allStreamRulesDone reports whether every reassembling rule is done with f,
-// so its stream can be freed.
-func (e *Engine) allStreamRulesDone(f *flow) bool {
-	for _, r := range e.rules {
-		if r.insp.ReassembleTCP && !f.rs[r.idx].done {
-			return false
-		}
-	}
-	return true
 }
 
 // inspect runs r's matchers on what the rule inspects of p (data); the
@@ -286,7 +230,7 @@ func flowlessEffects(e Effect) bool { return e == EffectDrop || e == EffectDelay
 
 // act runs r's actions on the packet that made it fire, with the evidence
 // inspect left in sc.
-func (e *Engine) act(sc *scratch, r *rule, f *flow, p *packet.IP, now time.Time, inject func([]byte), runs func(Effect) bool) packet.Verdict {
+func (e *Engine) act(sc *scratch, r *rule, f *flow, p *packet.IP, fromClient bool, now time.Time, inject func([]byte), runs func(Effect) bool) packet.Verdict {
 	var verdict packet.Verdict
 	a := &sc.act
 	for i, ac := range r.actions {
@@ -294,7 +238,7 @@ func (e *Engine) act(sc *scratch, r *rule, f *flow, p *packet.IP, now time.Time,
 		if !runs(eff) {
 			continue
 		}
-		*a = Act{e: e, r: r, f: f, p: p, fromClient: true, now: now, inject: inject, ev: sc.in.ev, kind: r.kinds[i], effect: eff}
+		*a = Act{e: e, r: r, f: f, p: p, fromClient: fromClient, now: now, inject: inject, ev: sc.in.ev, kind: r.kinds[i], effect: eff}
 		if p.Proto == packet.UDP {
 			a.dns = &sc.dns
 		}
@@ -329,7 +273,7 @@ func (e *Engine) stateless(p *packet.IP, dir packet.Direction, now time.Time, in
 		if e.inspect(sc, r, f, nil, p, p.Payload) != Match || r.prob < 1 && e.float() >= r.prob {
 			continue
 		}
-		v := e.act(sc, r, f, p, now, inject, flowlessEffects)
+		v := e.act(sc, r, f, p, true, now, inject, flowlessEffects)
 		verdict.Drop = verdict.Drop || v.Drop
 		verdict.Delay = max(verdict.Delay, v.Delay)
 	}

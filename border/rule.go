@@ -25,6 +25,7 @@ type rule struct {
 	window policy.Window
 
 	insp       policy.Inspect
+	box        *box // the TCP box the rule runs on (tcb.go)
 	stateful   bool // done with a flow once it fired or its window closed
 	headerOnly bool // no matcher looks at payload
 	proxy      bool // the border terminates the rule's flows (intercept)
@@ -115,7 +116,7 @@ func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 	r.headerOnly = true
 	r.layer = LayerIP
 	c := &Compiler{e: e, r: r}
-	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN
+	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN || pr.Inspect.Packets == policy.FirstRequest
 	for j, m := range pr.Match {
 		mc, ok := m.(MatcherConfig)
 		if !ok {
@@ -215,7 +216,7 @@ func (r *rule) maxBytes() int {
 // Inspect selects.
 func (r *rule) selectionDone(pkts int) bool {
 	switch r.insp.Packets {
-	case policy.First:
+	case policy.First, policy.FirstRequest:
 		return pkts >= 1
 	case policy.FirstN:
 		return pkts >= max(r.insp.N, 1)

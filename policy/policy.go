@@ -16,8 +16,9 @@ type Policy struct {
 	// Lists are the named lists rules refer to, keyed by name. Each List's
 	// Name equals its key.
 	Lists map[string]*List `yaml:"lists"`
-	// TCP is the censor's TCP state model: how its per-flow state reacts to
-	// resets and odd segments, which is what evasion strategies exploit.
+	// TCP is the censor's TCP state model: its boxes, each with its own
+	// per-flow state that reacts to resets and odd segments, which is what
+	// evasion strategies exploit.
 	TCP TCPModel `yaml:"tcp"`
 	// Rules are evaluated by the engine independently: every rule whose
 	// scope and matchers hold runs its actions (censors run separate boxes
@@ -189,13 +190,23 @@ const (
 	FirstN PacketSelect = "first-n"
 	// All inspects every packet.
 	All PacketSelect = "all"
+	// FirstRequest inspects only the first client data packet that opens a
+	// request of the rule's protocol (an HTTP request line for http, a TLS
+	// handshake record for tls-sni), each on its own: packets that do not
+	// look like one are skipped, not counted (India's Airtel box: Geneva,
+	// CCS 2019, Table 1).
+	FirstRequest PacketSelect = "first-request"
 )
 
 // Inspect says which packets of a flow a rule's matchers see and how the
-// engine prepares them: this is a property of the rule (each GFW box has its
-// own TCP state machine). The zero value is usable: every packet, each on its
-// own, no handshake required, checksums ignored, no buffer limit.
+// engine prepares them, and on which of the policy's TCP boxes the rule runs
+// (each GFW box has its own TCP state machine). The zero value is usable:
+// the default box, every packet, each on its own, no handshake required,
+// checksums ignored, no buffer limit.
 type Inspect struct {
+	// Box names the TCP box (TCPModel.Boxes) whose state the rule's TCP
+	// flows are tracked by; "" means the policy's default box.
+	Box string `yaml:"box"`
 	// Packets selects packets; "" means all.
 	Packets PacketSelect `yaml:"packets"`
 	// N is the number of data packets for FirstN.
@@ -239,36 +250,4 @@ func (p Pos) String() string {
 	default:
 		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
 	}
-}
-
-// TCPModel describes how a censor's TCP tracking reacts to packets that real
-// middleboxes handle sloppily (Geneva, CCS 2019). Its zero value is a model
-// in which a client RST after the handshake always tears the state down and
-// nothing resynchronises; a profile states the measured probabilities.
-type TCPModel struct {
-	// TeardownOnClientRST is the probability that a client RST or RST+ACK
-	// after the handshake makes the censor forget the flow (GFW: about 0.95).
-	// Zero means 1, unless ResyncOnClientRST is set.
-	TeardownOnClientRST *float64 `yaml:"teardown-on-client-rst"`
-	// ResyncOnClientRST is the probability that such a RST, when it does not
-	// tear the state down, sends it into a resynchronisation state in which
-	// the censor adopts the next client packet's sequence number (GFW:
-	// about half).
-	ResyncOnClientRST float64 `yaml:"resync-on-client-rst"`
-	// ResyncOnFINPayload: a client FIN carrying payload resynchronises.
-	ResyncOnFINPayload bool `yaml:"resync-on-fin-payload"`
-	// ResyncOnServerRST: a server RST resynchronises on the next client
-	// packet (the GFW's HTTP box, not its HTTPS box).
-	ResyncOnServerRST bool `yaml:"resync-on-server-rst"`
-}
-
-// Teardown is the effective teardown probability.
-func (m TCPModel) Teardown() float64 {
-	if m.TeardownOnClientRST != nil {
-		return *m.TeardownOnClientRST
-	}
-	if m.ResyncOnClientRST > 0 {
-		return 0
-	}
-	return 1
 }

@@ -226,12 +226,7 @@ func (p *Policy) validate(e *Error) {
 	if y := p.Meta.Year; y != 0 && (y < 1990 || y > 2100) {
 		c.Errorf("meta.year", "year %d is not plausible", y)
 	}
-	c.Probability("tcp.teardown-on-client-rst", p.TCP.TeardownOnClientRST)
-	if r := p.TCP.ResyncOnClientRST; r < 0 || r > 1 {
-		c.Errorf("tcp.resync-on-client-rst", "probability %v is not in [0, 1]", r)
-	} else if p.TCP.Teardown()+r > 1 {
-		c.Errorf("tcp.resync-on-client-rst", "teardown %v and resync %v add up to more than 1", p.TCP.Teardown(), r)
-	}
+	p.TCP.validate(c)
 
 	names := make([]string, 0, len(p.Lists))
 	for n := range p.Lists {
@@ -281,6 +276,7 @@ func (p *Policy) validate(e *Error) {
 		}
 		r.Scope.validate(rc.Sub("scope"))
 		r.Inspect.validate(rc.Sub("inspect"))
+		r.Inspect.validateBox(rc.Sub("inspect"), &p.TCP)
 		if len(r.Match) == 0 {
 			rc.Errorf("match", "a rule needs at least one matcher (use \"any\" to match everything in scope)")
 		}
@@ -338,7 +334,7 @@ func (a *AddrSet) validate(c *Checker, field string) {
 }
 
 func (in *Inspect) validate(c *Checker) {
-	OneOf(c, "packets", in.Packets, true, First, FirstN, All)
+	OneOf(c, "packets", in.Packets, true, First, FirstN, All, FirstRequest)
 	switch {
 	case in.Packets == FirstN && in.N <= 0:
 		c.Errorf("n", "packets: first-n needs n > 0, got %d", in.N)
@@ -348,7 +344,10 @@ func (in *Inspect) validate(c *Checker) {
 	if in.MaxBytes < 0 {
 		c.Errorf("max-bytes", "max-bytes %d is negative", in.MaxBytes)
 	}
-	if in.ReassembleTLS && !in.ReassembleTCP && in.Packets == First {
+	if in.Packets == FirstRequest && in.ReassembleTCP {
+		c.Errorf("packets", "first-request takes each packet on its own: drop reassemble-tcp")
+	}
+	if in.ReassembleTLS && !in.ReassembleTCP && (in.Packets == First || in.Packets == FirstRequest) {
 		c.Errorf("reassemble-tls", "reassemble-tls needs more than the first packet")
 	}
 }

@@ -68,6 +68,11 @@ func Load(name string, data []byte, fsys fs.FS, dir string) (*Policy, error) {
 	for i := range p.Rules {
 		p.Rules[i].Pos = p.pos["rules["+strconv.Itoa(i)+"]"]
 	}
+	for n, b := range p.TCP.Boxes {
+		if b != nil {
+			b.Name = n
+		}
+	}
 	if fsys != nil {
 		p.readFiles(fsys, dir, e)
 	}

@@ -262,22 +262,29 @@ func TestCNHTTP(t *testing.T) {
 	})
 }
 
-// TestCNTCPState: a client RST after the handshake (even with a bad
-// checksum, which the server drops) tears the box's state down, so a
-// forbidden request that follows is not seen (Geneva).
+// TestCNTCPState: a client RST+ACK after the handshake, with a bad checksum
+// so the server drops it, tears the HTTP box's state down about 95% of the
+// time (Geneva), so a forbidden request that follows is mostly not seen.
 func TestCNTCPState(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, t2024, nil)
 	r := l.raw(t, "cn-client-2")
 	srv := listenAccept(t, l, "us-vps-1", 8090, nil)
-	for range 5 {
+	const n = 20
+	through := 0
+	for range n {
 		c, _ := r.dial(srv, 0, 2*time.Second)
 		c.sendSeg(packet.TCPSegment{Flags: packet.RST | packet.ACK, BadChecksum: true})
-		time.Sleep(30 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 		c.write(httpGet("www.rights-watchtower.org", "/"))
-		if n := len(rsts(c.collect(300 * time.Millisecond))); n != 0 {
-			t.Fatalf("%d RSTs after a teardown RST with a bad checksum", n)
+		if len(rsts(c.collect(250*time.Millisecond))) == 0 {
+			through++
+		} else {
+			l.clk.Advance(91 * time.Second) // past the residual block the reset left
 		}
+	}
+	if !binomialOK(through, n, 0.95) {
+		t.Errorf("%d/%d requests through after a teardown RST with a bad checksum, want about 95%%", through, n)
 	}
 	t.Run("resynchronisation", func(t *testing.T) {
 		// A FIN carrying payload sends the HTTP box into resynchronisation;
