@@ -47,6 +47,9 @@ type Config struct {
 	// transparent makes a middlebox stack: no local delivery shortcut
 	// (which would take any promiscuously accepted source for our own).
 	transparent bool
+	// gvisorOnly leaves out the Linux input layer (linuxtcp.go): the
+	// stack reacts to crafted segments as bare gVisor does. For tests.
+	gvisorOnly bool
 }
 
 // Stack is a host's userspace TCP/IP stack.
@@ -54,6 +57,7 @@ type Stack struct {
 	s    *stack.Stack
 	ep   *endpoint
 	addr []netip.Addr
+	tcp  *linuxTCP // nil for bare gVisor
 }
 
 // New builds a stack with the given addresses and a default route through
@@ -74,6 +78,11 @@ func New(cfg Config) (*Stack, error) {
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	ep := &endpoint{mtu: mtu, send: cfg.Send}
+	var ltcp *linuxTCP
+	if !cfg.gvisorOnly {
+		ltcp = newLinuxTCP(s)
+		ep.send = func(b []byte) { ltcp.outbound(b); cfg.Send(b) }
+	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("netstack: create NIC: %s", err)
@@ -101,7 +110,7 @@ func New(cfg Config) (*Stack, error) {
 		routes = append(routes, tcpip.Route{Destination: header.IPv6EmptySubnet, NIC: nicID})
 	}
 	s.SetRouteTable(routes)
-	return &Stack{s: s, ep: ep, addr: cfg.Addrs}, nil
+	return &Stack{s: s, ep: ep, addr: cfg.Addrs, tcp: ltcp}, nil
 }
 
 // Deliver hands an IP packet that arrived on the host's link to the stack.
@@ -123,7 +132,29 @@ func (st *Stack) Deliver(pkt []byte) {
 	if d == nil {
 		return
 	}
+	if st.tcp != nil {
+		switch v, wup := st.tcp.inbound(pkt); v {
+		case drop:
+			return
+		case dupACK, challengeACK:
+			st.deliverProbe(d, proto, pkt, wup, v == dupACK)
+			return
+		}
+	}
 	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
+	d.DeliverNetworkPacket(proto, pb)
+	pb.DecRef()
+}
+
+// deliverProbe hands the stack, instead of pkt, the probe that makes it
+// send the acknowledgment Linux would (linuxtcp.go).
+func (st *Stack) deliverProbe(d stack.NetworkDispatcher, proto tcpip.NetworkProtocolNumber, pkt []byte, wup uint32, keepData bool) {
+	var buf [2048]byte
+	b := probe(pkt, wup, keepData, buf[:0])
+	if b == nil {
+		return
+	}
+	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
 	d.DeliverNetworkPacket(proto, pb)
 	pb.DecRef()
 }
