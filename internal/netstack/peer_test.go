@@ -172,11 +172,12 @@ func (p *peer) expect(match func(*packet.IP) bool, what string) *packet.IP {
 // sync sends the in-sequence data "." and returns every packet the stack
 // sent before acknowledging it: the stack's answers to what the test sent
 // before. A TCP endpoint handles its segments in order, so nothing it
-// sends for an earlier segment comes after this acknowledgment.
-func (p *peer) sync() []*packet.IP {
+// sends for an earlier segment comes after this acknowledgment. If the
+// stack answers with a RST instead (the connection is gone), sync returns
+// what came before it and reset.
+func (p *peer) sync() (before []*packet.IP, reset bool) {
 	p.t.Helper()
 	p.data(".")
-	var before []*packet.IP
 	deadline := time.Now().Add(timeout)
 	for {
 		q := p.next(time.Until(deadline))
@@ -184,8 +185,11 @@ func (p *peer) sync() []*packet.IP {
 			p.t.Fatalf("the stack did not acknowledge in-sequence data (got %s)", describe(before))
 		}
 		p.noteTS(q)
+		if q.Flags&packet.RST != 0 {
+			return before, true
+		}
 		if pureACK(q) && int32(q.Ack-p.sndNxt) >= 0 {
-			return before
+			return before, false
 		}
 		before = append(before, q)
 	}
