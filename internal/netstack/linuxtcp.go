@@ -119,27 +119,61 @@ type segment struct {
 	window   uint16
 	dataLen  uint32
 	opts     []byte
-	v6       bool
 }
 
 // parse reads a TCP segment out of pkt, from the host's point of view
 // (inbound: the destination is local). It reports false for anything
-// else, and for TCP headers that are malformed (gVisor drops those, as
-// Linux does).
-func (s *segment) parse(pkt []byte, p *packet.IP, inbound bool) bool {
-	if packet.Parse(pkt, p) != nil || p.Proto != packet.TCP || p.TCPHdrLen == 0 || p.Fragment {
+// else, fragments included, and for TCP headers that are malformed
+// (gVisor drops those, as Linux does). It is packet.Parse cut down to
+// what the layer reads, for speed: it runs on every packet.
+func (s *segment) parse(pkt []byte, inbound bool) bool {
+	if len(pkt) < 20 {
 		return false
 	}
-	src, dst := p.Src.As16(), p.Dst.As16()
-	if inbound {
-		s.key = connKey{local: dst, remote: src, lport: p.DstPort, rport: p.SrcPort}
-	} else {
-		s.key = connKey{local: src, remote: dst, lport: p.SrcPort, rport: p.DstPort}
+	var src, dst [16]byte
+	var t []byte
+	switch pkt[0] >> 4 {
+	case 4:
+		ihl, total := int(pkt[0]&0x0f)*4, int(binary.BigEndian.Uint16(pkt[2:]))
+		if ihl < 20 || total < ihl || total > len(pkt) || pkt[9] != packet.TCP ||
+			binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 { // more fragments, or an offset
+			return false
+		}
+		src[10], src[11], dst[10], dst[11] = 0xff, 0xff, 0xff, 0xff // IPv4-mapped, as netip.Addr.As16
+		copy(src[12:], pkt[12:16])
+		copy(dst[12:], pkt[16:20])
+		t = pkt[ihl:total]
+	case 6:
+		if len(pkt) < 40 || pkt[6] != packet.TCP {
+			return false
+		}
+		n := 40 + int(binary.BigEndian.Uint16(pkt[4:]))
+		if n > len(pkt) {
+			return false
+		}
+		copy(src[:], pkt[8:24])
+		copy(dst[:], pkt[24:40])
+		t = pkt[40:n]
+	default:
+		return false
 	}
-	s.seq, s.ack, s.flags, s.window = p.Seq, p.Ack, p.Flags, p.Window
-	s.dataLen = uint32(len(p.Payload))
-	s.opts = p.Transport[20:p.TCPHdrLen]
-	s.v6 = p.Version == 6
+	if len(t) < 20 {
+		return false
+	}
+	off := int(t[12]>>4) * 4
+	if off < 20 || off > len(t) {
+		return false
+	}
+	sport, dport := binary.BigEndian.Uint16(t), binary.BigEndian.Uint16(t[2:])
+	if inbound {
+		s.key = connKey{local: dst, remote: src, lport: dport, rport: sport}
+	} else {
+		s.key = connKey{local: src, remote: dst, lport: sport, rport: dport}
+	}
+	s.seq, s.ack = binary.BigEndian.Uint32(t[4:]), binary.BigEndian.Uint32(t[8:])
+	s.flags, s.window = t[13], binary.BigEndian.Uint16(t[14:])
+	s.dataLen = uint32(len(t) - off)
+	s.opts = t[20:off]
 	return true
 }
 
@@ -161,9 +195,8 @@ func after(a, b uint32) bool  { return int32(a-b) > 0 }
 
 // outbound records a packet the stack sent.
 func (l *linuxTCP) outbound(pkt []byte) {
-	var p packet.IP
 	var s segment
-	if !s.parse(pkt, &p, false) {
+	if !s.parse(pkt, false) {
 		return
 	}
 	l.mu.Lock()
@@ -298,9 +331,8 @@ func (c *tcb) negotiate() {
 // verdict that needs an acknowledgment it also returns the acknowledgment
 // number of the stack's latest segment, for probe.
 func (l *linuxTCP) inbound(pkt []byte) (verdict, uint32) {
-	var p packet.IP
 	var s segment
-	if !s.parse(pkt, &p, true) {
+	if !s.parse(pkt, true) {
 		return pass, 0
 	}
 	l.mu.Lock()

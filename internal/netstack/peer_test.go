@@ -47,20 +47,26 @@ const timeout = 5 * time.Second
 // layer on or off.
 func newStackPeer(t *testing.T, gvisorOnly bool) *peer {
 	t.Helper()
+	return newStackPeerOn(t, gvisorOnly, peerAddr, stackAddr)
+}
+
+// newStackPeerOn is newStackPeer with the peer at me and the stack at them.
+func newStackPeerOn(t *testing.T, gvisorOnly bool, me, them netip.AddrPort) *peer {
+	t.Helper()
 	out := make(chan []byte, 4096)
-	st, err := New(Config{Addrs: []netip.Addr{stackAddr.Addr()}, Send: func(b []byte) {
+	st, err := New(Config{Addrs: []netip.Addr{them.Addr()}, Send: func(b []byte) {
 		out <- append([]byte(nil), b...)
 	}, gvisorOnly: gvisorOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	ln, err := st.ListenTCP(stackAddr)
+	ln, err := st.ListenTCP(them)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	return &peer{t: t, st: st, out: out, ln: ln, me: peerAddr, them: stackAddr, iss: 1000, tsVal: 5000}
+	return &peer{t: t, st: st, out: out, ln: ln, me: me, them: them, iss: 1000, tsVal: 5000}
 }
 
 // connect does the three-way handshake with timestamps, SACK and window
