@@ -44,9 +44,10 @@ import (
 type linuxTCP struct {
 	st *stack.Stack // to ask whether a socket exists
 
-	mu      sync.Mutex
-	conns   map[connKey]*tcb
-	created int // connections added since the last sweep
+	mu       sync.Mutex
+	conns    map[connKey]*tcb
+	created  int  // connections added since the last sweep
+	sweeping bool // a sweep is running
 }
 
 // maxConns bounds the table: past it, new connections are not tracked
@@ -256,10 +257,13 @@ func (l *linuxTCP) outbound(pkt []byte) {
 	}
 }
 
-// add starts tracking a connection; nil when the table is full.
+// add starts tracking a connection; nil when the table is full. Called
+// under l.mu, from the stack's own goroutines among others, so it must
+// not call into gVisor: the sweep runs on a goroutine of its own.
 func (l *linuxTCP) add(k connKey) *tcb {
-	if l.created++; l.created >= sweepEvery || len(l.conns) >= maxConns {
-		l.sweep()
+	if l.created++; (l.created >= sweepEvery || len(l.conns) >= maxConns) && !l.sweeping {
+		l.created, l.sweeping = 0, true
+		go l.sweep()
 	}
 	if len(l.conns) >= maxConns {
 		return nil
@@ -269,15 +273,28 @@ func (l *linuxTCP) add(k connKey) *tcb {
 	return c
 }
 
-// sweep forgets the connections gVisor no longer has an endpoint for.
+// sweep forgets the connections gVisor no longer has an endpoint for. It
+// asks gVisor without holding l.mu: gVisor holds its endpoint locks while
+// it sends, and sending takes l.mu.
 func (l *linuxTCP) sweep() {
-	l.created = 0
-	for k, c := range l.conns {
-		_ = c
+	l.mu.Lock()
+	keys := make([]connKey, 0, len(l.conns))
+	for k := range l.conns {
+		keys = append(keys, k)
+	}
+	l.mu.Unlock()
+	var gone []connKey
+	for _, k := range keys {
 		if !l.hasConn(k) {
-			delete(l.conns, k)
+			gone = append(gone, k)
 		}
 	}
+	l.mu.Lock()
+	for _, k := range gone {
+		delete(l.conns, k)
+	}
+	l.sweeping = false
+	l.mu.Unlock()
 }
 
 // endpointID is gVisor's name for the connection k.
@@ -295,19 +312,17 @@ func endpointID(k connKey) (stack.TransportEndpointID, tcpip.NetworkProtocolNumb
 }
 
 // hasConn reports whether gVisor has an endpoint for exactly the
-// connection k (not a listener that would take it).
+// connection k (not a listener that would take it). It takes no endpoint
+// lock: a connection's ID is written before gVisor registers it, and the
+// lookup reads it under the registry's lock.
 func (l *linuxTCP) hasConn(k connKey) bool {
 	id, proto := endpointID(k)
 	ep := l.st.FindTransportEndpoint(proto, tcp.ProtocolNumber, id, nicID)
 	if ep == nil {
 		return false
 	}
-	in, ok := ep.(interface{ Info() tcpip.EndpointInfo })
-	if !ok {
-		return true
-	}
-	info, ok := in.Info().(*stack.TransportEndpointInfo)
-	return !ok || info.ID.RemotePort != 0
+	e, ok := ep.(*tcp.Endpoint)
+	return !ok || e.TransportEndpointInfo.ID.RemotePort != 0
 }
 
 // hasSocket reports whether a segment for k reaches a socket, a listener
@@ -333,6 +348,18 @@ func (c *tcb) negotiate() {
 func (l *linuxTCP) inbound(pkt []byte) (verdict, uint32) {
 	var s segment
 	if !s.parse(pkt, true) {
+		return pass, 0
+	}
+	// tcp_v4_rcv → tcp_inbound_hash: a segment for a socket whose
+	// authentication options are malformed, or that carries TCP-MD5 or
+	// TCP-AO (no socket here has a key), is dropped.
+	if authDrop(s.opts) {
+		l.mu.Lock()
+		_, known := l.conns[s.key]
+		l.mu.Unlock()
+		if known || l.hasSocket(s.key) {
+			return drop, 0
+		}
 		return pass, 0
 	}
 	l.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/splinter-lab/splinter/packet"
 )
@@ -100,24 +101,40 @@ func TestTableForgetsClosedConnections(t *testing.T) {
 		io.Copy(io.Discard, c)
 		c.Close()
 	}
-	a.tcp.mu.Lock()
-	n := len(a.tcp.conns)
-	a.tcp.mu.Unlock()
+	var n int
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		a.tcp.mu.Lock()
+		sweeping := a.tcp.sweeping
+		n = len(a.tcp.conns)
+		a.tcp.mu.Unlock()
+		if !sweeping || time.Now().After(deadline) {
+			break
+		}
+	}
 	if n > sweepEvery {
 		t.Errorf("the client's layer tracks %d connections after %d closed ones", n, sweepEvery+10)
 	}
 }
 
 // newPair joins two stacks built by New, with or without the Linux layer,
-// by one goroutine per direction, as a world's hosts are joined.
+// by one goroutine per direction, as a world's hosts are joined; a full
+// queue drops, as a link does (a stack may send from within Deliver).
 func newPair(tb testing.TB, gvisorOnly bool) (a, b *Stack, stop func()) {
 	ab, ba := make(chan []byte, 1024), make(chan []byte, 1024)
+	link := func(q chan []byte) func([]byte) {
+		return func(p []byte) {
+			select {
+			case q <- append([]byte(nil), p...):
+			default:
+			}
+		}
+	}
 	var err error
-	a, err = New(Config{Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.1")}, gvisorOnly: gvisorOnly, Send: func(p []byte) { ab <- append([]byte(nil), p...) }})
+	a, err = New(Config{Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.1")}, gvisorOnly: gvisorOnly, Send: link(ab)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err = New(Config{Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}, gvisorOnly: gvisorOnly, Send: func(p []byte) { ba <- append([]byte(nil), p...) }})
+	b, err = New(Config{Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}, gvisorOnly: gvisorOnly, Send: link(ba)})
 	if err != nil {
 		tb.Fatal(err)
 	}
