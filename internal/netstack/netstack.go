@@ -5,6 +5,29 @@
 // as []byte. A Stack sends every packet it emits through the Send function it
 // was built with, and takes packets in through Deliver. It does not own
 // routing between stacks, links or borders (package world does).
+//
+// It also owns how a host's TCP answers crafted segments. Evasion strategies
+// (Geneva) send insertion packets that a censor takes and the server must
+// ignore; whether a strategy works depends on the server ignoring them as
+// Linux does. gVisor does not always: it takes the payload of a segment
+// that acknowledges data never sent, does no PAWS, and ignores TCP-MD5
+// options and options that Linux's tcp_inbound_hash refuses, so a host
+// would read an insertion packet as data or be reset by one. A thin layer
+// (linuxtcp.go) between the link and gVisor, on for every Stack that New
+// makes, keeps a few numbers per connection (SND.UNA, SND.NXT, the window
+// and ts_recent, from the packets the stack sends and receives) and drops
+// those segments, or has gVisor send the acknowledgment Linux would,
+// following net/ipv4/tcp_input.c, tcp_ipv4.c and tcp.c; linuxtcp_test.go
+// runs each behaviour on a real stack and on bare gVisor. It is written by
+// hand because nothing else does this: gVisor's TCP has no option for it,
+// and no library models Linux's input checks in front of another stack.
+// Where gVisor already does what Linux does, the layer passes the segment.
+// Known deviations it leaves: gVisor keeps the first of two out-of-order
+// segments that start at the same sequence number where Linux keeps the
+// longer; in SYN-RECV it ignores a retransmitted SYN where Linux resends its
+// SYN-ACK, and drops a handshake ACK without a timestamp where Linux takes
+// it; it delivers urgent (URG) data inline where Linux, without
+// SO_OOBINLINE, takes the urgent byte out of the stream.
 package netstack
 
 import (
