@@ -24,10 +24,10 @@
 // Where gVisor already does what Linux does, the layer passes the segment.
 // Known deviations it leaves: gVisor keeps the first of two out-of-order
 // segments that start at the same sequence number where Linux keeps the
-// longer; in SYN-RECV it ignores a retransmitted SYN where Linux resends its
-// SYN-ACK, and drops a handshake ACK without a timestamp where Linux takes
-// it; it delivers urgent (URG) data inline where Linux, without
-// SO_OOBINLINE, takes the urgent byte out of the stream.
+// longer; in SYN-RECV it answers a retransmitted SYN with a bare ACK where
+// Linux resends its SYN-ACK, and drops a handshake ACK without a timestamp
+// where Linux takes it; it delivers urgent (URG) data inline where Linux,
+// without SO_OOBINLINE, takes the urgent byte out of the stream.
 package netstack
 
 import (
