@@ -16,7 +16,7 @@ import (
 // linuxTCP sits between a host's link and its gVisor stack and makes the
 // host's TCP answer crafted segments as Linux does where gVisor does not
 // (the checks of tcp_v4_rcv, tcp_inbound_hash, tcp_validate_incoming and
-// tcp_ack in Linux's net/ipv4, as of 2025). It sees every packet the stack
+// tcp_ack in Linux's net/ipv4, 6.18 and later). It sees every packet the stack
 // sends (outbound) and receives (inbound), keeps a few numbers per
 // connection, and for each inbound segment decides to pass it, drop it,
 // or turn it into a probe that makes gVisor send the acknowledgment Linux

@@ -12,7 +12,7 @@ import (
 )
 
 // The Linux source these tests follow is net/ipv4/tcp_input.c,
-// tcp_ipv4.c and tcp.c of Linux 6.18 (gregkh/linux 03bab42919c4), built
+// tcp_ipv4.c and tcp.c of Linux 6.18 or later (gregkh/linux 03bab42919c4, with AccECN), built
 // with CONFIG_TCP_MD5SIG and CONFIG_TCP_AO as distributions ship it.
 
 // established is one crafted segment (or a few) sent to a stack that is
