@@ -5,6 +5,29 @@
 // as []byte. A Stack sends every packet it emits through the Send function it
 // was built with, and takes packets in through Deliver. It does not own
 // routing between stacks, links or borders (package world does).
+//
+// It also owns how a host's TCP answers crafted segments. Evasion strategies
+// (Geneva) send insertion packets that a censor takes and the server must
+// ignore; whether a strategy works depends on the server ignoring them as
+// Linux does. gVisor does not always: it takes the payload of a segment
+// that acknowledges data never sent, does no PAWS, and ignores TCP-MD5
+// options and options that Linux's tcp_inbound_hash refuses, so a host
+// would read an insertion packet as data or be reset by one. A thin layer
+// (linuxtcp.go) between the link and gVisor, on for every Stack that New
+// makes, keeps a few numbers per connection (SND.UNA, SND.NXT, the window
+// and ts_recent, from the packets the stack sends and receives) and drops
+// those segments, or has gVisor send the acknowledgment Linux would,
+// following net/ipv4/tcp_input.c, tcp_ipv4.c and tcp.c; linuxtcp_test.go
+// runs each behaviour on a real stack and on bare gVisor. It is written by
+// hand because nothing else does this: gVisor's TCP has no option for it,
+// and no library models Linux's input checks in front of another stack.
+// Where gVisor already does what Linux does, the layer passes the segment.
+// Known deviations it leaves: gVisor keeps the first of two out-of-order
+// segments that start at the same sequence number where Linux keeps the
+// longer; in SYN-RECV it answers a retransmitted SYN with a bare ACK where
+// Linux resends its SYN-ACK, and drops a handshake ACK without a timestamp
+// where Linux takes it; it delivers urgent (URG) data inline where Linux,
+// without SO_OOBINLINE, takes the urgent byte out of the stream.
 package netstack
 
 import (
@@ -47,6 +70,9 @@ type Config struct {
 	// transparent makes a middlebox stack: no local delivery shortcut
 	// (which would take any promiscuously accepted source for our own).
 	transparent bool
+	// gvisorOnly leaves out the Linux input layer (linuxtcp.go): the
+	// stack reacts to crafted segments as bare gVisor does. For tests.
+	gvisorOnly bool
 }
 
 // Stack is a host's userspace TCP/IP stack.
@@ -54,6 +80,7 @@ type Stack struct {
 	s    *stack.Stack
 	ep   *endpoint
 	addr []netip.Addr
+	tcp  *linuxTCP // nil for bare gVisor
 }
 
 // New builds a stack with the given addresses and a default route through
@@ -74,6 +101,11 @@ func New(cfg Config) (*Stack, error) {
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	ep := &endpoint{mtu: mtu, send: cfg.Send}
+	var ltcp *linuxTCP
+	if !cfg.gvisorOnly {
+		ltcp = newLinuxTCP(s)
+		ep.send = func(b []byte) { ltcp.outbound(b); cfg.Send(b) }
+	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("netstack: create NIC: %s", err)
@@ -101,7 +133,7 @@ func New(cfg Config) (*Stack, error) {
 		routes = append(routes, tcpip.Route{Destination: header.IPv6EmptySubnet, NIC: nicID})
 	}
 	s.SetRouteTable(routes)
-	return &Stack{s: s, ep: ep, addr: cfg.Addrs}, nil
+	return &Stack{s: s, ep: ep, addr: cfg.Addrs, tcp: ltcp}, nil
 }
 
 // Deliver hands an IP packet that arrived on the host's link to the stack.
@@ -123,7 +155,29 @@ func (st *Stack) Deliver(pkt []byte) {
 	if d == nil {
 		return
 	}
+	if st.tcp != nil {
+		switch v, wup := st.tcp.inbound(pkt); v {
+		case drop:
+			return
+		case dupACK, challengeACK:
+			st.deliverProbe(d, proto, pkt, wup, v == dupACK)
+			return
+		}
+	}
 	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
+	d.DeliverNetworkPacket(proto, pb)
+	pb.DecRef()
+}
+
+// deliverProbe hands the stack, instead of pkt, the probe that makes it
+// send the acknowledgment Linux would (linuxtcp.go).
+func (st *Stack) deliverProbe(d stack.NetworkDispatcher, proto tcpip.NetworkProtocolNumber, pkt []byte, wup uint32, keepData bool) {
+	var buf [2048]byte
+	b := probe(pkt, wup, keepData, buf[:0])
+	if b == nil {
+		return
+	}
+	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
 	d.DeliverNetworkPacket(proto, pb)
 	pb.DecRef()
 }
