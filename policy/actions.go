@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
 // The built-in action kinds. Each is a config struct registered under its
@@ -262,6 +264,11 @@ func (a *BlockpageAction) Validate(c *Checker) {
 	}
 	if a.Body == "" && a.BodyFile == "" {
 		c.Errorf("body", "blockpage needs a body or a body-file")
+	}
+	if a.BodyFile != "" {
+		if err := userfile.CheckRef(a.BodyFile); err != nil {
+			c.Errorf("body-file", "body file %q must lie in the policy's folder; it %s", a.BodyFile, err.(*userfile.Error).Detail)
+		}
 	}
 	if a.Hold < 0 {
 		c.Errorf("hold", "hold %s is negative", a.Hold)
