@@ -330,6 +330,19 @@ func ReadTestList(r io.Reader, name string) ([]string, []TestListEntry, error) {
 	return header, entries, e.errOrNil()
 }
 
+// ReadTestListFile reads the Citizen Lab test list the user named at path
+// (splinter run --list) as ReadTestList does, through userfile: a regular
+// file within the size limit for input files, refused at once otherwise (a
+// named pipe, a device).
+func ReadTestListFile(path string) ([]string, []TestListEntry, error) {
+	f, err := userfile.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	return ReadTestList(f, path)
+}
+
 func parseCitizenLab(r io.Reader, name string, categories []string) ([]listItem, error) {
 	header, entries, err := ReadTestList(r, name)
 	if header == nil {
