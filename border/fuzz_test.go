@@ -1,0 +1,146 @@
+package border_test
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/dissect"
+	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/profiles"
+)
+
+// fuzzMaxFlows is the flow-table cap of FuzzProcess's engine: small, so
+// that eviction is exercised too.
+const fuzzMaxFlows = 64
+
+// fuzzListItems is how many items of each of the profile's lists
+// FuzzProcess keeps.
+const fuzzListItems = 32
+
+// fuzzPackets splits a fuzz input into packets: each record is a control
+// byte (bit 0: direction, bits 1-7: milliseconds to advance the clock by
+// before it), a length byte, and that many packet bytes (fewer at the end
+// of the input).
+func fuzzPackets(data []byte, each func(pkt []byte, dir packet.Direction, advance time.Duration)) {
+	for len(data) >= 2 {
+		ctl, n := data[0], int(data[1])
+		data = data[2:]
+		n = min(n, len(data))
+		each(data[:n], packet.Direction(ctl&1), time.Duration(ctl>>1)*time.Millisecond)
+		data = data[n:]
+	}
+}
+
+// fuzzRecord appends pkt to b as one record of fuzzPackets; pkt must be at
+// most 255 bytes.
+func fuzzRecord(b []byte, dir packet.Direction, advanceMs uint8, pkt []byte) []byte {
+	if len(pkt) > 255 {
+		panic("fuzzRecord: packet over 255 bytes")
+	}
+	return append(append(b, advanceMs<<1|byte(dir), byte(len(pkt))), pkt...)
+}
+
+// fuzzSeeds are conversations the CN profile acts on: a DNS query for a
+// forbidden name, a TCP handshake then a ClientHello with a forbidden SNI,
+// an HTTP request for a forbidden Host, a QUIC-looking datagram.
+func fuzzSeeds(tb testing.TB) [][]byte {
+	client := netip.MustParseAddrPort("198.18.0.66:40000")
+	server := netip.MustParseAddrPort("198.18.96.10:443")
+	web := netip.MustParseAddrPort("198.18.96.10:80")
+	resolver := netip.MustParseAddrPort("198.18.96.53:53")
+
+	q := new(dns.Msg)
+	q.SetQuestion("www.freepress-herald.com.", dns.TypeA)
+	query, err := q.Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	handshake := func(b []byte, dst netip.AddrPort, payload []byte) []byte {
+		b = fuzzRecord(b, packet.Outbound, 0, packet.AppendTCP(nil, packet.TCPSegment{Src: client, Dst: dst, Seq: 100, Flags: packet.SYN}))
+		b = fuzzRecord(b, packet.Inbound, 1, packet.AppendTCP(nil, packet.TCPSegment{Src: dst, Dst: client, Seq: 500, Ack: 101, Flags: packet.SYN | packet.ACK}))
+		b = fuzzRecord(b, packet.Outbound, 1, packet.AppendTCP(nil, packet.TCPSegment{Src: client, Dst: dst, Seq: 101, Ack: 501, Flags: packet.ACK}))
+		// Split the payload in two segments, as a reassembling censor
+		// must put back together.
+		half := len(payload) / 2
+		b = fuzzRecord(b, packet.Outbound, 0, packet.AppendTCP(nil, packet.TCPSegment{Src: client, Dst: dst, Seq: 101, Ack: 501, Flags: packet.ACK | packet.PSH, Payload: payload[:half]}))
+		return fuzzRecord(b, packet.Outbound, 0, packet.AppendTCP(nil, packet.TCPSegment{Src: client, Dst: dst, Seq: 101 + uint32(half), Ack: 501, Flags: packet.ACK | packet.PSH, Payload: payload[half:]}))
+	}
+	hello := dissect.BuildClientHello("www.freepress-herald.com")
+	return [][]byte{
+		fuzzRecord(nil, packet.Outbound, 0, packet.AppendUDP(nil, client, resolver, query, packet.Shape{})),
+		handshake(nil, server, hello),
+		handshake(nil, web, []byte("GET / HTTP/1.1\r\nHost: www.freepress-herald.com\r\n\r\n")),
+		fuzzRecord(nil, packet.Outbound, 0, packet.AppendUDP(nil, client, server, append([]byte{0xc3, 0, 0, 0, 1, 8}, make([]byte, 60)...), packet.Shape{})),
+	}
+}
+
+// FuzzProcess feeds random packets, both ways, through an engine of the CN
+// profile on a manual clock: it must never panic, and its flow table must
+// stay within its cap.
+func FuzzProcess(f *testing.F) {
+	pol, err := profiles.Load("CN")
+	if err != nil {
+		f.Fatal(err)
+	}
+	// Every rule, matcher and action of the profile, but lists cut to
+	// their first items (and the name the seeds use), so that the engine
+	// each input gets compiles in about a millisecond rather than 0.7 s.
+	for _, l := range pol.Lists {
+		if len(l.Items) > fuzzListItems {
+			l.Items = l.Items[:fuzzListItems:fuzzListItems]
+			if l.Kind == policy.Domains {
+				l.Items = append(l.Items, "freepress-herald.com")
+			}
+		}
+	}
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRun(t, pol, data)
+	})
+}
+
+// fuzzRun feeds data's packets through a new engine of pol and returns the
+// number of packets it injected.
+func fuzzRun(t *testing.T, pol *policy.Policy, data []byte) (injected int) {
+	clock := border.NewManualClock(time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC))
+	e, err := border.New(pol, border.Config{Clock: clock, Rand: rand.New(rand.NewPCG(1, 2)), MaxFlows: fuzzMaxFlows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fuzzPackets(data, func(pkt []byte, dir packet.Direction, advance time.Duration) {
+		clock.Advance(advance)
+		e.Process(pkt, dir, func(inj []byte) {
+			if len(inj) == 0 {
+				t.Fatal("an empty injected packet")
+			}
+			injected++
+		})
+		if n := e.Flows(); n > fuzzMaxFlows {
+			t.Fatalf("%d flows, over the cap of %d", n, fuzzMaxFlows)
+		}
+	})
+	clock.Advance(time.Minute) // delayed injections and timers fire
+	return injected
+}
+
+// TestFuzzProcessSeeds checks that FuzzProcess's seeds reach the profile's
+// actions: the DNS, TLS and HTTP conversations are censored.
+func TestFuzzProcessSeeds(t *testing.T) {
+	pol, err := profiles.Load("CN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range fuzzSeeds(t)[:3] {
+		if n := fuzzRun(t, pol, s); n == 0 {
+			t.Errorf("seed %d: nothing injected", i)
+		}
+	}
+}
