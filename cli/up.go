@@ -4,8 +4,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/portal"
@@ -38,26 +36,34 @@ func runUp(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*state, 0o700); err != nil {
-		return err
+	// The state directory is ours (created 0700, or refused when another
+	// user's or open to others), locked for this world, and the previous
+	// world's decision log is kept (portal.State).
+	st, err := portal.OpenState(*state)
+	if err != nil {
+		return inputError{err}
 	}
-	sock := filepath.Join(*state, "control.sock")
+	defer st.Close()
+	sock := st.Path("control.sock")
 	if r, err := portal.Dial(sock); err == nil {
 		return fmt.Errorf("a world (scenario %s) is already up at %s", r.Scenario(), *state)
 	}
-	logPath := filepath.Join(*state, "decisions.jsonl")
-	logFile, err := os.Create(logPath)
+	logFile, kept, err := st.CreateLog()
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
+	logPath := logFile.Name()
+	if kept != "" {
+		fmt.Fprintf(e.stderr, "splinter up: kept the previous decision log as %s\n", st.Path(kept))
+	}
 	log := border.NewLog(logFile, 10000)
 	w, err := world.Start(sc, world.Options{Log: log})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	caPath := filepath.Join(*state, "ca.pem")
+	caPath := st.Path("ca.pem")
 	if ca := w.CA(); ca != nil {
 		if err := ca.WriteBundle(caPath); err != nil {
 			return err
