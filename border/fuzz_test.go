@@ -3,6 +3,7 @@ package border_test
 import (
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +19,6 @@ import (
 // fuzzMaxFlows is the flow-table cap of FuzzProcess's engine: small, so
 // that eviction is exercised too.
 const fuzzMaxFlows = 64
-
-// fuzzListItems is how many items of each of the profile's lists
-// FuzzProcess keeps.
-const fuzzListItems = 32
 
 // fuzzPackets splits a fuzz input into packets: each record is a control
 // byte (bit 0: direction, bits 1-7: milliseconds to advance the clock by
@@ -83,64 +80,95 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 // FuzzProcess feeds random packets, both ways, through an engine of the CN
 // profile on a manual clock: it must never panic, and its flow table must
 // stay within its cap.
+//
+// One engine serves every input of a fuzzing process: compiling the
+// profile takes 0.7 s (a millisecond even with its lists cut to four
+// items), and the fuzzing engine's minimiser, quadratic in an input's
+// length, made that the whole minute. Before each input the engine's clock
+// moves a day on and its random source is reseeded, so the flows, blocks
+// and timers of earlier inputs have expired: an input meets the engine as
+// a new one would, up to the order in which stale flows are evicted.
 func FuzzProcess(f *testing.F) {
-	pol, err := profiles.Load("CN")
-	if err != nil {
-		f.Fatal(err)
-	}
-	// Every rule, matcher and action of the profile, but lists cut to
-	// their first items (and the name the seeds use), so that the engine
-	// each input gets compiles in about a millisecond rather than 0.7 s.
-	for _, l := range pol.Lists {
-		if len(l.Items) > fuzzListItems {
-			l.Items = l.Items[:fuzzListItems:fuzzListItems]
-			if l.Kind == policy.Domains {
-				l.Items = append(l.Items, "freepress-herald.com")
-			}
-		}
-	}
+	pol := fuzzPolicy(f)
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
+	fe := newFuzzEngine(f, pol)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzRun(t, pol, data)
+		fe.run(t, data)
 	})
 }
 
-// fuzzRun feeds data's packets through a new engine of pol and returns the
-// number of packets it injected.
-func fuzzRun(t *testing.T, pol *policy.Policy, data []byte) (injected int) {
-	clock := border.NewManualClock(time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC))
-	e, err := border.New(pol, border.Config{Clock: clock, Rand: rand.New(rand.NewPCG(1, 2)), MaxFlows: fuzzMaxFlows})
+// fuzzPolicy is the CN profile as shipped.
+func fuzzPolicy(tb testing.TB) *policy.Policy {
+	pol, err := profiles.Load("CN")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return pol
+}
+
+// fuzzEngine is an engine on a manual clock with a random source that can
+// be reseeded, and the test its injections report to.
+type fuzzEngine struct {
+	mu       sync.Mutex
+	clock    *border.ManualClock
+	src      *rand.PCG
+	e        *border.Engine
+	t        *testing.T // the input being run
+	injected int
+}
+
+func newFuzzEngine(tb testing.TB, pol *policy.Policy) *fuzzEngine {
+	fe := &fuzzEngine{clock: border.NewManualClock(time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)), src: rand.NewPCG(1, 2)}
+	e, err := border.New(pol, border.Config{Clock: fe.clock, Rand: rand.New(fe.src), MaxFlows: fuzzMaxFlows})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fe.e = e
+	return fe
+}
+
+func (fe *fuzzEngine) inject(pkt []byte) {
+	if len(pkt) == 0 {
+		fe.t.Error("an empty injected packet")
+	}
+	fe.injected++
+}
+
+// run feeds data's packets through the engine and returns how many packets
+// it injected, delayed ones included.
+func (fe *fuzzEngine) run(t *testing.T, data []byte) int {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	fe.clock.Advance(24 * time.Hour) // what earlier inputs left expires
+	fe.src.Seed(1, 2)
+	fe.t, fe.injected = t, 0
 	fuzzPackets(data, func(pkt []byte, dir packet.Direction, advance time.Duration) {
-		clock.Advance(advance)
-		e.Process(pkt, dir, func(inj []byte) {
-			if len(inj) == 0 {
-				t.Fatal("an empty injected packet")
-			}
-			injected++
-		})
-		if n := e.Flows(); n > fuzzMaxFlows {
+		fe.clock.Advance(advance)
+		fe.e.Process(pkt, dir, fe.inject)
+		if n := fe.e.Flows(); n > fuzzMaxFlows {
 			t.Fatalf("%d flows, over the cap of %d", n, fuzzMaxFlows)
 		}
 	})
-	clock.Advance(time.Minute) // delayed injections and timers fire
-	return injected
+	fe.clock.Advance(time.Minute) // delayed injections fire
+	return fe.injected
 }
 
 // TestFuzzProcessSeeds checks that FuzzProcess's seeds reach the profile's
-// actions: the DNS, TLS and HTTP conversations are censored.
+// actions (the DNS, TLS and HTTP conversations are censored), on a new
+// engine and on one that has run the other seeds.
 func TestFuzzProcessSeeds(t *testing.T) {
-	pol, err := profiles.Load("CN")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := fuzzPolicy(t)
+	shared := newFuzzEngine(t, pol)
 	for i, s := range fuzzSeeds(t)[:3] {
-		if n := fuzzRun(t, pol, s); n == 0 {
+		if n := newFuzzEngine(t, pol).run(t, s); n == 0 {
 			t.Errorf("seed %d: nothing injected", i)
+		}
+		for range 2 {
+			if n := shared.run(t, s); n == 0 {
+				t.Errorf("seed %d on a shared engine: nothing injected", i)
+			}
 		}
 	}
 }
