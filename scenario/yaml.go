@@ -150,7 +150,13 @@ func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set fu
 		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
 		return
 	}
-	seen := make(map[string]int, len(n.Content)/2)
+	// Repeated keys are found by looking back over the keys before when
+	// the mapping is small (one is decoded per site: no map to allocate),
+	// with a map when it is not (a hostile file may hold a huge one).
+	var seen map[string]int
+	if len(n.Content) > 2*16 {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
 		key := k.Value
@@ -158,11 +164,19 @@ func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set fu
 			d.errorf(k, "keys of %s must be plain strings", what)
 			continue
 		}
-		if line, dup := seen[key]; dup {
+		line, dup := 0, false
+		if seen != nil {
+			line, dup = seen[key]
+			if !dup {
+				seen[key] = k.Line
+			}
+		} else {
+			line, dup = firstKey(n, i, key)
+		}
+		if dup {
 			d.errorf(k, "key %q is repeated in %s (first at line %d)", key, what, line)
 			continue
 		}
-		seen[key] = k.Line
 		found := false
 		for _, kn := range known {
 			if kn == key {
@@ -181,6 +195,17 @@ func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set fu
 		d.pos[p] = d.at(v)
 		set(key, v, p)
 	}
+}
+
+// firstKey returns the line of the first scalar key equal to key among the
+// keys of mapping n before index i.
+func firstKey(n *yaml.Node, i int, key string) (int, bool) {
+	for j := 0; j < i; j += 2 {
+		if k := resolve(n.Content[j]); k.Kind == yaml.ScalarNode && k.Value == key {
+			return k.Line, true
+		}
+	}
+	return 0, false
 }
 
 // list decodes a sequence, calling each for every element. A null node is an
