@@ -54,6 +54,7 @@ func (a *BlockpageAction) Validate(c *policy.Checker) {
 	if a.Body == "" && a.BodyFile == "" {
 		c.Errorf("body", "blockpage needs a body or a body-file")
 	}
+	c.FileRef("body-file", a.BodyFile)
 	if a.Hold < 0 {
 		c.Errorf("hold", "hold %s is negative", a.Hold)
 	}
@@ -62,8 +63,8 @@ func (a *BlockpageAction) Validate(c *policy.Checker) {
 
 // ReadFiles implements policy.FileUser: it reads BodyFile into Body.
 func (a *BlockpageAction) ReadFiles(c *policy.Checker, read func(name string) ([]byte, error)) {
-	if a.BodyFile == "" {
-		return
+	if a.BodyFile == "" || !policy.LocalRef(a.BodyFile) {
+		return // a reference outside the policy's folder is Validate's to report
 	}
 	if a.Body != "" {
 		c.Errorf("body-file", "body and body-file are exclusive")

@@ -4,8 +4,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/portal"
@@ -38,26 +36,34 @@ func runUp(e *env, args []string) error {
 		return err
 	}
 	sc := spec.Scenario
-	if err := os.MkdirAll(*state, 0o700); err != nil {
-		return err
+	// The state directory is ours (created 0700, or refused when another
+	// user's or open to others), locked for this world, and the previous
+	// world's decision log is kept (portal.State).
+	st, err := portal.OpenState(*state)
+	if err != nil {
+		return inputError{err}
 	}
-	sock := filepath.Join(*state, "control.sock")
+	defer st.Close()
+	sock := st.Path("control.sock")
 	if r, err := portal.Dial(sock); err == nil {
 		return fmt.Errorf("a world (scenario %s) is already up at %s", r.Scenario(), *state)
 	}
-	logPath := filepath.Join(*state, "decisions.jsonl")
-	logFile, err := os.Create(logPath)
+	logFile, kept, err := st.CreateLog()
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
+	logPath := logFile.Name()
+	if kept != "" {
+		fmt.Fprintf(e.stderr, "splinter up: kept the previous decision log as %s\n", st.Path(kept))
+	}
 	lb, err := spec.Start(e.ctx, lab.Options{Decisions: logFile, Keep: 10000})
 	if err != nil {
 		return err
 	}
 	defer lb.Close()
 	w := lb.World()
-	caPath := filepath.Join(*state, "ca.pem")
+	caPath := st.Path("ca.pem")
 	if ca := w.CA(); ca != nil {
 		if err := ca.WriteBundle(caPath); err != nil {
 			return err

@@ -47,7 +47,10 @@ func (r *RequestHead) Host() []byte { return r.host }
 // how the GFW's strictness lets such requests through. Lines end with LF,
 // optionally preceded by CR. Header lines are "name: value"; a Host name is
 // matched case-insensitively and must have no space before the colon; lines
-// without a colon and continuation lines are skipped.
+// without a colon and continuation lines are skipped. An obsolete line
+// folding (RFC 9112 §5.2: a line starting with a space or tab continues the
+// previous header) is not unfolded: the Host is the value on the Host line
+// alone, as a line-oriented censor reads it (see the package doc).
 //
 // ErrIncomplete means b ends before the blank line ending the head (or before
 // the request line can be judged); the fields found so far are set, and a Host

@@ -47,6 +47,11 @@ func TestParseRequestHead(t *testing.T) {
 		{name: "control in target", in: "GET /a\x01b HTTP/1.1\r\n\r\n", wantErr: ErrNotHTTP, wantMethod: "GET"},
 		{name: "CR without LF", in: "GET / HTTP/1.1\rX\r\n\r\n", wantErr: ErrNotHTTP, wantMethod: "GET", wantTarget: "/", wantVersion: "HTTP/1.1"},
 		{name: "TLS bytes", in: "\x16\x03\x01\x02\x00\x01", wantErr: ErrNotHTTP},
+		// FuzzParseRequestHead's crasher of issue 12 (D10): net/http unfolds
+		// the continuation into Host "0000 0"; a censor, like this parser,
+		// reads the Host line alone (see the package doc, "Obsolete line
+		// folding").
+		{name: "obs-fold continuation of Host not followed", in: "POST / HTTP/1.0\nhOsT:0000\n 0\n\n", wantMethod: "POST", wantTarget: "/", wantVersion: "HTTP/1.0", wantHost: "0000", wantHeaders: 1, wantLen: 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,9 +132,25 @@ func BenchmarkParseRequestHead(b *testing.B) {
 	}
 }
 
+// hostFolded reports whether the first Host header line of head (as
+// ParseRequestHead picks it) is followed by an obs-fold continuation line.
+func hostFolded(head []byte) bool {
+	lines := strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n")
+	for i := 1; i+1 < len(lines); i++ {
+		name, _, ok := strings.Cut(lines[i], ":")
+		if ok && strings.EqualFold(name, "host") {
+			next := lines[i+1]
+			return next != "" && (next[0] == ' ' || next[0] == '\t')
+		}
+	}
+	return false
+}
+
 // FuzzParseRequestHead checks that ParseRequestHead never panics and agrees
 // with net/http's ReadRequest on method, target and Host whenever both accept
-// a complete head.
+// a complete head. Where the Host line is followed by an obs-fold
+// continuation, net/http unfolds it and ParseRequestHead, by design, does
+// not: net/http's Host must then start with ParseRequestHead's.
 func FuzzParseRequestHead(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -148,7 +169,14 @@ func FuzzParseRequestHead(f *testing.F) {
 		if req.Method != string(r.Method()) || req.RequestURI != string(r.Target()) {
 			t.Fatalf("request line %q %q, net/http %q %q", r.Method(), r.Target(), req.Method, req.RequestURI)
 		}
-		if len(r.Target()) > 0 && r.Target()[0] == '/' && req.Host != string(r.Host()) {
+		if len(r.Target()) == 0 || r.Target()[0] != '/' {
+			return
+		}
+		if hostFolded(b[:r.HeadLength]) {
+			if !strings.HasPrefix(req.Host, string(r.Host())) {
+				t.Fatalf("folded Host %q, net/http %q", r.Host(), req.Host)
+			}
+		} else if req.Host != string(r.Host()) {
 			t.Fatalf("Host %q, net/http %q", r.Host(), req.Host)
 		}
 	})

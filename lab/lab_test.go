@@ -48,8 +48,8 @@ func TestLoadResolvesPolicies(t *testing.T) {
 		{"drop.yaml", ""},
 		{"CN", ""},
 		{"missing.yaml", `world.yaml:9:22: border of XX: policy "missing.yaml": `},
-		{"../drop.yaml", `world.yaml:9:22: border of XX: policy "../drop.yaml": neither an embedded profile`},
-		{"/etc/passwd", `world.yaml:9:22: border of XX: policy "/etc/passwd": neither an embedded profile`},
+		{"../drop.yaml", `world.yaml:9:22: jurisdiction "XX" border: policy "../drop.yaml" must be an embedded profile or a file in the scenario's folder`},
+		{"/etc/passwd", `world.yaml:9:22: jurisdiction "XX" border: policy "/etc/passwd" must be an embedded profile or a file in the scenario's folder`},
 	} {
 		t.Run(c.ref, func(t *testing.T) {
 			spec, err := lab.Load(writeScenario(t, c.ref))

@@ -185,12 +185,12 @@ func Inputs(plan *scenario.Plan, list string) ([]probe.Input, error) {
 		}
 		return in, nil
 	}
-	f, err := os.Open(list)
+	// A regular file within the size limit (a FIFO or a device is refused).
+	_, entries, err := policy.ReadTestListFile(list)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("test list: %w", err))
 	}
-	defer f.Close()
-	return ReadTestList(f, list)
+	return testInputs(entries, list)
 }
 
 // ReadTestList reads a Citizen Lab test list (policy.ReadTestList) into
@@ -200,6 +200,10 @@ func ReadTestList(r io.Reader, name string) ([]probe.Input, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
+	return testInputs(entries, name)
+}
+
+func testInputs(entries []policy.TestListEntry, name string) ([]probe.Input, error) {
 	var in []probe.Input
 	for _, ent := range entries {
 		u, err := url.Parse(ent.URL)

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,11 +102,32 @@ type Resolve struct {
 // file) a policy file inside the scenario's folder. Every error is an
 // *InputError.
 func FromScenario(sc *scenario.Scenario, r Resolve) (*Spec, error) {
-	plan, err := sc.Plan()
+	// The policies load while the scenario is planned.
+	type planned struct {
+		plan *scenario.Plan
+		err  error
+	}
+	planc := make(chan planned, 1)
+	go func() {
+		plan, err := sc.Plan()
+		planc <- planned{plan, err}
+	}()
+	s := &Spec{Scenario: sc, embedded: r.Embedded}
+	err := s.resolveAll(r)
+	pl := <-planc
+	if pl.err != nil {
+		return nil, badInput(errors.Join(pl.err, err))
+	}
 	if err != nil {
 		return nil, badInput(err)
 	}
-	s := &Spec{Scenario: sc, Plan: plan, embedded: r.Embedded}
+	s.Plan = pl.plan
+	return s, nil
+}
+
+// resolveAll resolves every border's policy reference, each once.
+func (s *Spec) resolveAll(r Resolve) error {
+	sc := s.Scenario
 	type policyRef struct{ name, jur, net, ref, path string }
 	var refs []policyRef
 	for i, j := range sc.Jurisdictions {
@@ -120,6 +142,7 @@ func FromScenario(sc *scenario.Scenario, r Resolve) (*Spec, error) {
 	}
 	loaded := map[string]*policy.Policy{}
 	var errs []error
+	var err error
 	for _, ref := range refs {
 		p, seen := loaded[ref.ref]
 		if given, ok := r.Policies[ref.ref]; ok {
@@ -136,10 +159,7 @@ func FromScenario(sc *scenario.Scenario, r Resolve) (*Spec, error) {
 			s.Borders = append(s.Borders, Border{Name: ref.name, Jurisdiction: ref.jur, Network: ref.net, Ref: ref.ref, Policy: p})
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, badInput(err)
-	}
-	return s, nil
+	return errors.Join(errs...)
 }
 
 // resolve finds the policy a scenario names: an embedded profile, or a
@@ -151,11 +171,15 @@ func (s *Spec) resolve(ref string) (*policy.Policy, error) {
 	case profiles.Has(ref):
 		p, err = profiles.Load(ref)
 	case s.embedded || s.Scenario.Source == "":
-		return nil, fmt.Errorf("no embedded profile of that name (have %s)", strings.Join(profiles.Names(), ", "))
-	case !filepath.IsLocal(ref):
+		return nil, fmt.Errorf("not an embedded profile (%s)", strings.Join(profiles.Names(), ", "))
+	case !policy.LocalRef(ref):
 		return nil, fmt.Errorf("neither an embedded profile (%s) nor a file inside the scenario's folder", strings.Join(profiles.Names(), ", "))
 	default:
-		p, err = policy.LoadFile(filepath.Join(filepath.Dir(s.Scenario.Source), ref))
+		// Inside the scenario's folder, symbolic links included.
+		p, err = policy.LoadFileIn(filepath.Dir(s.Scenario.Source), ref)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("neither an embedded profile (%s) nor a file in the scenario's folder (%w)", strings.Join(profiles.Names(), ", "), err)
+		}
 	}
 	return p, err
 }

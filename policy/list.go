@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
 // ListKind says what a list holds and so how its items are matched.
@@ -117,13 +119,13 @@ func (l *List) readSources(fsys fs.FS, dir, policyFile string, e *Error, base st
 	}
 	for i, src := range l.From {
 		field := base + ".from[" + strconv.Itoa(i) + "]"
-		if src.File == "" {
+		if src.File == "" || userfile.CheckRef(src.File) != nil {
 			continue // reported by Validate
 		}
 		name := path.Join(dir, src.File)
 		f, err := fsys.Open(name)
 		if err != nil {
-			e.add(posOf(field+".file"), field+".file", "cannot read list file %q: %v", src.File, unwrapPathErr(err))
+			e.add(posOf(field+".file"), field+".file", "cannot read list file %q: %s", src.File, fileReason(err))
 			continue
 		}
 		display := name
@@ -147,12 +149,18 @@ func (l *List) readSources(fsys fs.FS, dir, policyFile string, e *Error, base st
 	}
 }
 
-func unwrapPathErr(err error) error {
+// fileReason says why a file a policy names could not be read, without
+// repeating its name (the caller quotes it as written).
+func fileReason(err error) string {
+	var ue *userfile.Error
+	if errors.As(err, &ue) {
+		return ue.Detail
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return pe.Err
+		return pe.Err.Error()
 	}
-	return err
+	return err.Error()
 }
 
 type listItem struct {
@@ -226,6 +234,20 @@ func parseLines(r io.Reader, name string, hosts bool) ([]listItem, error) {
 	return items, e.errOrNil()
 }
 
+// csvReason says what is wrong with a CSV row without quoting it.
+func csvReason(err error) string {
+	var ue *userfile.Error
+	switch {
+	case errors.Is(err, csv.ErrQuote):
+		return "a quoted field is not closed (a missing or extra '\"')"
+	case errors.Is(err, csv.ErrBareQuote):
+		return "a '\"' in an unquoted field"
+	case errors.As(err, &ue):
+		return ue.Detail
+	}
+	return err.Error()
+}
+
 var citizenLabHeader = []string{"url", "category_code", "category_description", "date_added", "source", "notes"}
 
 // TestListEntry is one row of a Citizen Lab test list, as written.
@@ -247,7 +269,12 @@ func ReadTestList(r io.Reader, name string) ([]string, []TestListEntry, error) {
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
-		e.add(Pos{File: name, Line: 1}, "", "citizenlab list: cannot read header: %v", err)
+		pos := Pos{File: name, Line: 1}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			pos.Line, pos.Column, err = pe.Line, pe.Column, pe.Err
+		}
+		e.add(pos, "", "citizenlab list: cannot read header: %s", csvReason(err))
 		return nil, nil, e
 	}
 	if len(header) > 0 {
@@ -267,20 +294,29 @@ func ReadTestList(r io.Reader, name string) ([]string, []TestListEntry, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
-		pos := Pos{File: name, Line: line}
 		if err != nil {
+			// FieldPos may only be asked after a successful Read: the
+			// position of a row that failed is the ParseError's.
+			pos := Pos{File: name}
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				pos.Line = pe.Line
+				pos.Line, pos.Column = pe.Line, pe.Column
 				err = pe.Err
 			}
-			e.add(pos, "", "citizenlab list: %v", err)
-			if pe == nil {
+			msg := csvReason(err)
+			if errors.Is(err, csv.ErrQuote) && pe.StartLine != pe.Line {
+				msg += fmt.Sprintf(" (the row starts on line %d)", pe.StartLine)
+			}
+			e.add(pos, "", "citizenlab list: %s", msg)
+			if pe == nil || errors.Is(err, csv.ErrQuote) || errors.Is(err, csv.ErrBareQuote) {
+				// A reader error, or a quote that swallowed the rest
+				// of the file: nothing after it can be trusted.
 				break
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
+		pos := Pos{File: name, Line: line}
 		if ui >= len(rec) || ci >= len(rec) {
 			e.add(pos, "", "citizenlab list: row has %d fields, want %d", len(rec), len(header))
 			continue
@@ -292,6 +328,19 @@ func ReadTestList(r io.Reader, name string) ([]string, []TestListEntry, error) {
 		entries = append(entries, ent)
 	}
 	return header, entries, e.errOrNil()
+}
+
+// ReadTestListFile reads the Citizen Lab test list the user named at path
+// (splinter run --list) as ReadTestList does, through userfile: a regular
+// file within the size limit for input files, refused at once otherwise (a
+// named pipe, a device).
+func ReadTestListFile(path string) ([]string, []TestListEntry, error) {
+	f, err := userfile.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	return ReadTestList(f, path)
 }
 
 func parseCitizenLab(r io.Reader, name string, categories []string) ([]listItem, error) {
@@ -341,6 +390,8 @@ func (l *List) validate(c *Checker) {
 		f := "from[" + strconv.Itoa(i) + "]"
 		if src.File == "" {
 			c.Errorf(f+".file", "a list source needs a file")
+		} else if err := userfile.CheckRef(src.File); err != nil {
+			c.Errorf(f+".file", "list file %q must lie in the policy's folder; it %s", src.File, err.(*userfile.Error).Detail)
 		}
 		OneOf(c, f+".format", src.Format, true, Lines, Hosts, CitizenLab)
 		if (src.Format == Hosts || src.Format == CitizenLab) && l.Kind != Domains {

@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
 // The vocabulary that several matcher and action kinds share: which end of a
@@ -141,6 +144,25 @@ func upper(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// LocalRef reports whether ref names a file inside the policy's folder.
+func LocalRef(ref string) bool { return userfile.CheckRef(ref) == nil }
+
+// FileRef checks a file a config names (a block page's body-file): it must
+// lie in the policy's folder.
+func (c *Checker) FileRef(field, ref string) {
+	if ref == "" {
+		return
+	}
+	if err := userfile.CheckRef(ref); err != nil {
+		var ue *userfile.Error
+		if errors.As(err, &ue) {
+			c.Errorf(field, "file %q must lie in the policy's folder; it %s", ref, ue.Detail)
+			return
+		}
+		c.Errorf(field, "file %q: %v", ref, err)
+	}
 }
 
 // FileUser is implemented by matcher and action configs that refer to files

@@ -2,10 +2,10 @@ package policy
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -16,16 +16,49 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
-// LoadFile reads the policy file at path (list and body files resolve
-// relative to its directory) and returns it validated. See Load.
+// LoadFile reads the policy file the user named at path and returns it
+// validated (see Load). Its list and body files resolve inside its folder:
+// relative paths that do not climb out of it, through no symbolic link that
+// leads out of it. Every file must be a regular file within the size limit
+// for input files (package internal/userfile: 64 MiB unless raised).
 func LoadFile(file string) (*Policy, error) {
-	data, err := os.ReadFile(file)
+	data, err := userfile.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	return Load(file, data, os.DirFS(filepath.Dir(file)), ".")
+	dir, err := userfile.OpenDir(filepath.Dir(file))
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer dir.Close()
+	return Load(file, data, dir.FS(), ".")
+}
+
+// LoadFileIn reads the policy file ref that a file in folder dir names (a
+// scenario's border policy) and returns it validated. ref must lie inside
+// dir, as LoadFile's list files lie inside the policy's folder; the
+// policy's own list and body files resolve inside its folder. Positions
+// name the file as dir joined with ref.
+func LoadFileIn(dir, ref string) (*Policy, error) {
+	d, err := userfile.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer d.Close()
+	data, err := d.ReadFile(ref)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	sub, err := d.Sub(path.Dir(filepath.ToSlash(ref)))
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer sub.Close()
+	return Load(filepath.Join(dir, ref), data, sub.FS(), ".")
 }
 
 // Load decodes the YAML policy data, read from a file called name (used in
@@ -56,6 +89,16 @@ func Load(name string, data []byte, fsys fs.FS, dir string) (*Policy, error) {
 	root := doc.Content[0]
 	d := &decoder{file: name, pos: p.pos, bad: p.bad, err: e}
 	p.Pos = d.at(root)
+	if root.Kind != yaml.MappingNode {
+		// Not quoted: a file that is not a policy at all (a key file, a
+		// password file) should not have its first line printed.
+		kind := "a single value"
+		if root.Kind == yaml.SequenceNode {
+			kind = "a sequence"
+		}
+		d.errorf(root, "", "a policy file must be a YAML mapping (name:, meta:, lists:, rules:), not %s", kind)
+		return nil, e
+	}
 	d.decode(root, reflect.ValueOf(p).Elem(), "")
 
 	for n, l := range p.Lists {
@@ -110,9 +153,15 @@ func (p *Policy) readFiles(fsys fs.FS, dir string, e *Error) {
 	}
 	for i := range p.Rules {
 		read := func(name string) ([]byte, error) {
+			if err := userfile.CheckRef(name); err != nil {
+				return nil, err
+			}
 			p.files = append(p.files, path.Clean(name))
 			b, err := fs.ReadFile(fsys, path.Join(dir, name))
-			return b, unwrapPathErr(err)
+			if err != nil {
+				return nil, errors.New(fileReason(err))
+			}
+			return b, nil
 		}
 		for j, m := range p.Rules[i].Match {
 			if fu, ok := m.(FileUser); ok {

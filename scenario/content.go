@@ -1,9 +1,9 @@
 package scenario
 
 import (
-	"fmt"
 	"hash/fnv"
 	"html"
+	"strconv"
 	"strings"
 )
 
@@ -51,18 +51,25 @@ var sentences = []string{
 }
 
 // siteBody makes a small HTML page for a site: a few hundred bytes of text,
-// distinct for every domain, with the title in it.
+// distinct for every domain, with the title in it. It writes the page
+// piece by piece rather than through fmt, as Plan makes one for every site.
 func siteBody(s Site) string {
 	topic := strings.ToLower(s.Category)
 	if c, ok := LookupCategory(s.Category); ok {
 		topic = strings.ToLower(c.Name)
 	}
+	topic = html.EscapeString(topic)
 	h := fnv.New64a()
 	h.Write([]byte(s.Domain))
 	sum := h.Sum64()
 	var b strings.Builder
+	b.Grow(768)
 	t := html.EscapeString(s.Title)
-	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>%s</title></head>\n<body>\n<h1>%s</h1>\n<p>", t, t)
+	b.WriteString("<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>")
+	b.WriteString(t)
+	b.WriteString("</title></head>\n<body>\n<h1>")
+	b.WriteString(t)
+	b.WriteString("</h1>\n<p>")
 	// Three different sentences: steps coprime with 12 never repeat within 3.
 	n := uint64(len(sentences))
 	base, step := sum%n, []uint64{1, 5, 7, 11}[(sum>>8)%4]
@@ -70,9 +77,20 @@ func siteBody(s Site) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, sentences[(base+i*step)%n], html.EscapeString(topic))
+		before, after, _ := strings.Cut(sentences[(base+i*step)%n], "%s")
+		b.WriteString(before)
+		b.WriteString(topic)
+		b.WriteString(after)
 	}
-	fmt.Fprintf(&b, "</p>\n<p>You are reading %s (category %s). Page reference %016x.</p>\n</body>\n</html>\n",
-		html.EscapeString(s.Domain), html.EscapeString(s.Category), sum)
+	b.WriteString("</p>\n<p>You are reading ")
+	b.WriteString(html.EscapeString(s.Domain))
+	b.WriteString(" (category ")
+	b.WriteString(html.EscapeString(s.Category))
+	b.WriteString("). Page reference ")
+	var ref [16]byte
+	hex := strconv.AppendUint(ref[:0], sum, 16)
+	b.WriteString(strings.Repeat("0", 16-len(hex)))
+	b.Write(hex)
+	b.WriteString(".</p>\n</body>\n</html>\n")
 	return b.String()
 }

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
 // Default is the name of the scenario used when none is given.
@@ -42,12 +43,12 @@ func Embedded(name string) (*Scenario, error) {
 }
 
 // Open loads and validates a scenario: the embedded one of that name if
-// there is one, else the file at that path.
+// there is one, else the file at that path (read as LoadFile does).
 func Open(nameOrPath string) (*Scenario, error) {
 	if slices.Contains(Names(), nameOrPath) {
 		return Embedded(nameOrPath)
 	}
-	data, err := os.ReadFile(nameOrPath)
+	data, err := userfile.ReadFile(nameOrPath)
 	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(nameOrPath, "/\\.") {
 		return nil, fmt.Errorf("scenario: %q is neither an embedded scenario (%s) nor a file", nameOrPath, strings.Join(Names(), ", "))
 	}

@@ -39,11 +39,11 @@ type genHost struct {
 // siteZone returns the zone of a domain: its last two labels. This is a
 // known simplification: "news.example.co.uk" gets zone "co.uk".
 func siteZone(domain string) string {
-	labels := strings.Split(domain, ".")
-	if len(labels) <= 2 {
+	last := strings.LastIndexByte(domain, '.')
+	if last < 0 {
 		return domain
 	}
-	return strings.Join(labels[len(labels)-2:], ".")
+	return domain[strings.LastIndexByte(domain[:last], '.')+1:]
 }
 
 func tldOf(domain string) string {
@@ -170,9 +170,16 @@ func (s *Scenario) layout() *layout {
 		add(l.hostingOrFirst(s, s.ccJurisdiction(t)), genHost{Name: t + "-tld-ns", Role: RoleTLDNS, Zones: []string{t + "."}, Why: "the ccTLD " + quote(t)})
 	}
 	// Per hosting network: its name server, then one web host per site.
+	// A zone is kept once per network: zoneSeen is keyed by network and
+	// zone, so the layout stays linear in the number of sites.
+	type netZone struct {
+		net  int
+		zone string
+	}
 	zones := make([][]string, len(l.nets))
 	webs := make([][]int, len(l.nets))
 	seen := make(map[string]bool, len(s.Sites))
+	zoneSeen := make(map[netZone]bool, len(s.Sites))
 	for si, site := range s.Sites {
 		i, ok := l.netByName[site.Network]
 		if !ok || l.nets[i].n.Kind != Hosting || site.Domain == "" || seen[site.Domain] {
@@ -180,7 +187,8 @@ func (s *Scenario) layout() *layout {
 		}
 		seen[site.Domain] = true
 		z := siteZone(site.Domain) + "."
-		if !slices.Contains(zones[i], z) {
+		if nz := (netZone{i, z}); !zoneSeen[nz] {
+			zoneSeen[nz] = true
 			zones[i] = append(zones[i], z)
 		}
 		webs[i] = append(webs[i], si)
@@ -189,7 +197,7 @@ func (s *Scenario) layout() *layout {
 		if len(webs[i]) == 0 {
 			continue
 		}
-		z := slices.Clone(zones[i])
+		z := zones[i]
 		slices.Sort(z)
 		add(i, genHost{Name: r.n.Name + "-ns", Role: RoleAuthNS, Zones: z, Why: "the name server of network " + quote(r.n.Name)})
 		for _, si := range webs[i] {

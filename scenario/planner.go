@@ -35,10 +35,11 @@ const (
 // hosts the following ones, declared hosts first, skipping addresses that
 // hosts declare themselves.
 func (s *Scenario) Plan() (*Plan, error) {
-	if err := s.Validate(); err != nil {
+	l, err := s.validate()
+	if err != nil {
 		return nil, err
 	}
-	pl := &planner{s: s, l: s.layout()}
+	pl := &planner{s: s, l: l}
 	p := pl.plan()
 	if err := pl.probs.err(); err != nil {
 		return nil, err

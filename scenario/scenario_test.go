@@ -576,3 +576,22 @@ func BenchmarkPlan10k(b *testing.B) {
 		}
 	}
 }
+
+// TestRepeatedKeys: a repeated key is reported at its position, in a
+// small mapping (found by looking back) and in a large one (found with a
+// map, so that a huge hostile mapping is not quadratic).
+func TestRepeatedKeys(t *testing.T) {
+	for _, n := range []int{0, 40} {
+		var b strings.Builder
+		b.WriteString("name: x\njurisdictions: []\n")
+		for i := range n {
+			fmt.Fprintf(&b, "k%d: 1\n", i)
+		}
+		b.WriteString("name: y\n")
+		_, err := Load("keys.yaml", []byte(b.String()))
+		want := fmt.Sprintf(`keys.yaml:%d:1: key "name" is repeated in the scenario (first at line 1)`, n+3)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d other keys: %v\nwant %s", n, err, want)
+		}
+	}
+}

@@ -209,3 +209,42 @@ func (p Pos) String() string {
 	}
 	return s
 }
+
+// PolicyRef is a policy a border names, with where it was first written.
+type PolicyRef struct {
+	// Policy is an embedded profile name or a path relative to the
+	// scenario's folder, as written.
+	Policy string
+	// Pos is where the first border that names it was written (zero for a
+	// scenario built in Go).
+	Pos Pos
+}
+
+// PolicyRefs returns the distinct policies the scenario's borders name, in
+// scenario order (jurisdictions, then each one's networks), so that a
+// problem loading one can point at where it was named.
+func (s *Scenario) PolicyRefs() []PolicyRef {
+	var refs []PolicyRef
+	seen := map[string]bool{}
+	add := func(ref, path string, fallback Pos) {
+		if ref == "" || seen[ref] {
+			return
+		}
+		seen[ref] = true
+		pos, ok := s.pos[path]
+		if !ok {
+			pos = fallback
+		}
+		refs = append(refs, PolicyRef{Policy: ref, Pos: pos})
+	}
+	for j := range s.Jurisdictions {
+		ju := &s.Jurisdictions[j]
+		path := "jurisdictions[" + strconv.Itoa(j) + "]"
+		add(ju.Border.Policy, path+".border.policy", ju.Pos)
+		for k := range ju.Networks {
+			n := &ju.Networks[k]
+			add(n.Border.Policy, path+".networks["+strconv.Itoa(k)+"].border.policy", n.Pos)
+		}
+	}
+	return refs
+}

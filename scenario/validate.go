@@ -7,15 +7,15 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
 var (
 	codeRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,7}$`)
 	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	// labelRE is one label of a site's domain; tldRE its last label.
-	labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	tldRE   = regexp.MustCompile(`^[a-z]{2,63}$`)
 )
 
 // Validate checks the scenario and returns an *Error listing every problem
@@ -24,9 +24,15 @@ var (
 // the scenario was loaded from YAML, else at nothing; their messages name the
 // object and quote the value either way.
 func (s *Scenario) Validate() error {
+	_, err := s.validate()
+	return err
+}
+
+// validate is Validate that also returns the layout it computed, for Plan.
+func (s *Scenario) validate() (*layout, error) {
 	v := &validator{s: s, names: make(map[string]Pos), addrs: make(map[netip.Addr]string)}
-	v.scenario()
-	return v.probs.err()
+	l := v.scenario()
+	return l, v.probs.err()
 }
 
 type validator struct {
@@ -56,7 +62,7 @@ func (v *validator) errorf(pos Pos, format string, args ...any) {
 	v.probs.add(pos, fmt.Sprintf(format, args...))
 }
 
-func (v *validator) scenario() {
+func (v *validator) scenario() *layout {
 	s := v.s
 	if s.Name == "" {
 		v.errorf(s.Pos, "the scenario has no name")
@@ -99,6 +105,7 @@ func (v *validator) scenario() {
 			v.names[g.Name] = r.n.Pos
 		}
 	}
+	return l
 }
 
 func posOrUnknown(p Pos) string {
@@ -223,6 +230,7 @@ func (v *validator) jurisdiction(j int) {
 		}
 	}
 	v.prefixes(ju.Pos, path+".prefixes", owner, ju.Prefixes, &v.top)
+	v.policyRef(ju.Pos, path+".border.policy", owner, ju.Border.Policy)
 	v.link(ju.Pos, path+".border.link", owner+" border", ju.Border.Link)
 
 	hosting := false
@@ -237,6 +245,20 @@ func (v *validator) jurisdiction(j int) {
 	}
 	for k := range ju.Networks {
 		v.network(ju, fmt.Sprintf("%s.networks[%d]", path, k), &ju.Networks[k])
+	}
+}
+
+// policyRef checks that a border's policy, when it is a file, lies in the
+// scenario's folder: an absolute path or one that climbs out with ".." is
+// refused here, a symbolic link leading out when the file is opened.
+// (Whether an embedded profile of that name exists is the policy package's
+// to say.)
+func (v *validator) policyRef(pos Pos, path, owner, ref string) {
+	if ref == "" {
+		return
+	}
+	if err := userfile.CheckRef(ref); err != nil {
+		v.errorf(v.at(pos, path), "%s border: policy %q must be an embedded profile or a file in the scenario's folder; it %s", owner, ref, err.(*userfile.Error).Detail)
 	}
 }
 
@@ -268,6 +290,7 @@ func (v *validator) network(ju *Jurisdiction, path string, n *Network) {
 			v.nets = append(v.nets, op)
 		}
 	}
+	v.policyRef(n.Pos, path+".border.policy", owner, n.Border.Policy)
 	v.link(n.Pos, path+".border.link", owner+" border", n.Border.Link)
 	for i := range n.Hosts {
 		v.host(n, fmt.Sprintf("%s.hosts[%d]", path, i), &n.Hosts[i])
@@ -324,6 +347,34 @@ func (v *validator) host(n *Network, path string, h *Host) {
 	}
 }
 
+// isLabel reports whether l is a label of a site's domain: lower-case
+// letters, digits and inner hyphens, 1 to 63 long. It and isTLD are loops,
+// not regexps, because they run for every label of every site.
+func isLabel(l string) bool {
+	if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isTLD reports whether l is a top-level domain: 2 to 63 lower-case letters.
+func isTLD(l string) bool {
+	if len(l) < 2 || len(l) > 63 {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 // validDomain reports why a site's domain is not a valid host name, or "".
 func validDomain(d string) string {
 	if len(d) > 253 {
@@ -337,11 +388,11 @@ func validDomain(d string) string {
 		return "needs at least two labels (e.g. \"example.com\")"
 	}
 	for _, l := range labels {
-		if !labelRE.MatchString(l) {
+		if !isLabel(l) {
 			return fmt.Sprintf("has a bad label %q (want letters, digits and inner hyphens, 1 to 63 long)", l)
 		}
 	}
-	if !tldRE.MatchString(labels[len(labels)-1]) {
+	if !isTLD(labels[len(labels)-1]) {
 		return fmt.Sprintf("has a bad top-level domain %q (want letters only)", labels[len(labels)-1])
 	}
 	return ""
@@ -349,60 +400,62 @@ func validDomain(d string) string {
 
 func (v *validator) sites(l *layout) {
 	s := v.s
-	domains := make(map[string]Pos)
-	zoneNet := make(map[string]string) // zone -> network of its first site
+	domains := make(map[string]int, len(s.Sites))    // domain -> index of its first site
+	zoneNet := make(map[string]string, len(s.Sites)) // zone -> network of its first site
+	// Positions and names are only worked out for a site with a problem:
+	// the loop runs for every site of the scenario.
+	fieldPos := func(i int, field string) Pos {
+		return v.at(s.Sites[i].Pos, "sites["+strconv.Itoa(i)+"]."+field)
+	}
 	for i := range s.Sites {
 		site := &s.Sites[i]
-		path := fmt.Sprintf("sites[%d]", i)
-		owner := "site " + quote(site.Domain)
-		dpos := v.at(site.Pos, path+".domain")
+		owner := func() string { return "site " + quote(site.Domain) }
+		dpos := func() Pos { return fieldPos(i, "domain") }
 		domainOK := false
 		switch {
 		case site.Domain == "":
 			v.errorf(site.Pos, "site has no domain")
 		case validDomain(site.Domain) != "":
-			v.errorf(dpos, "site domain %q %s", site.Domain, validDomain(site.Domain))
+			v.errorf(dpos(), "site domain %q %s", site.Domain, validDomain(site.Domain))
 		default:
 			domainOK = true
 		}
 		if prev, dup := domains[site.Domain]; dup && site.Domain != "" {
-			v.errorf(dpos, "site domain %q is already used (at %s)", site.Domain, posOrUnknown(prev))
-		} else {
-			domains[site.Domain] = dpos
+			v.errorf(dpos(), "site domain %q is already used (at %s)", site.Domain, posOrUnknown(fieldPos(prev, "domain")))
+		} else if !dup {
+			domains[site.Domain] = i
 		}
 		if domainOK {
 			zone, tld := siteZone(site.Domain), tldOf(site.Domain)
 			if zone == "root-servers.net" || zone == "nic."+tld {
-				v.errorf(dpos, "%s: zone %q is reserved for the world's name servers", owner, zone)
+				v.errorf(dpos(), "%s: zone %q is reserved for the world's name servers", owner(), zone)
 			}
 			if cj := s.ccJurisdiction(tld); cj >= 0 && len(s.Jurisdictions[cj].Networks) == 0 {
-				v.errorf(dpos, "%s: its ccTLD %q is served in jurisdiction %q, which has no network", owner, tld, s.Jurisdictions[cj].Code)
+				v.errorf(dpos(), "%s: its ccTLD %q is served in jurisdiction %q, which has no network", owner(), tld, s.Jurisdictions[cj].Code)
 			}
 			if prev, ok := zoneNet[zone]; ok && prev != site.Network {
-				v.errorf(v.at(site.Pos, path+".network"), "%s is in zone %q, whose other sites are on network %q; the sites of a zone share one network", owner, zone, prev)
+				v.errorf(fieldPos(i, "network"), "%s is in zone %q, whose other sites are on network %q; the sites of a zone share one network", owner(), zone, prev)
 			} else if !ok {
 				zoneNet[zone] = site.Network
 			}
 		}
 
-		cpos := v.at(site.Pos, path+".category")
 		if site.Category == "" {
-			v.errorf(site.Pos, "%s has no category", owner)
+			v.errorf(site.Pos, "%s has no category", owner())
 		} else if _, ok := LookupCategory(site.Category); !ok {
 			hint := ""
 			if _, ok := LookupCategory(strings.ToUpper(site.Category)); ok {
 				hint = fmt.Sprintf(" (did you mean %q?)", strings.ToUpper(site.Category))
 			}
-			v.errorf(cpos, "%s: category %q is not a Citizen Lab category code%s", owner, site.Category, hint)
+			v.errorf(fieldPos(i, "category"), "%s: category %q is not a Citizen Lab category code%s", owner(), site.Category, hint)
 		}
 
-		npos := v.at(site.Pos, path+".network")
 		if site.Network == "" {
-			v.errorf(site.Pos, "%s has no network", owner)
+			v.errorf(site.Pos, "%s has no network", owner())
 		} else if ni, ok := l.netByName[site.Network]; !ok {
-			v.errorf(npos, "%s: network %q does not exist", owner, site.Network)
+			v.errorf(fieldPos(i, "network"), "%s: network %q does not exist", owner(), site.Network)
 		} else if k := l.nets[ni].n.Kind; k != Hosting {
-			v.errorf(npos, "%s: network %q is an %s network; sites need a hosting network", owner, site.Network, k)
+			v.errorf(fieldPos(i, "network"), "%s: network %q is an %s network; sites need a hosting network", owner(), site.Network, k)
 		}
 	}
 }

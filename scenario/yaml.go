@@ -7,19 +7,22 @@ import (
 	"io"
 	"math"
 	"net/netip"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/splinter-lab/splinter/internal/userfile"
 )
 
-// LoadFile reads and decodes the scenario file at path. Like Load, it does
+// LoadFile reads and decodes the scenario file at path, which the user
+// named: it must be a regular file within the size limit for input files
+// (see package internal/userfile; 64 MiB unless raised). Like Load, it does
 // not validate.
 func LoadFile(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := userfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
@@ -33,7 +36,9 @@ func LoadFile(path string) (*Scenario, error) {
 // listing every such problem, and leaves the rest to Validate. On error the
 // returned scenario is nil.
 func Load(name string, data []byte) (*Scenario, error) {
-	d := &decoder{file: name, pos: make(map[string]Pos)}
+	// About one position per 16 bytes of YAML: sized once, the map does
+	// not grow (and rehash) through a large scenario.
+	d := &decoder{file: name, pos: make(map[string]Pos, len(data)/16)}
 	s := &Scenario{Source: name, pos: d.pos}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -57,6 +62,12 @@ func Load(name string, data []byte) (*Scenario, error) {
 		root = root.Content[0]
 	}
 	s.Pos = d.at(root)
+	if r := resolve(root); r.Kind != yaml.MappingNode && !isNull(r) {
+		// Not quoted: a file that is not a scenario at all (a key file, a
+		// password file) should not have its first line printed.
+		d.errorf(root, "a scenario file must be a YAML mapping (name:, jurisdictions:, sites:), not %s", kindWord(r))
+		return nil, d.probs.err()
+	}
 	d.scenario(root, s)
 	if err := d.probs.err(); err != nil {
 		return nil, err
@@ -118,6 +129,17 @@ func kindName(n *yaml.Node) string {
 // fields decodes a mapping whose keys must be among known, calling set for
 // each. Unknown and repeated keys are problems. A null node is an empty
 // mapping. It records the mapping's own position under path.
+// kindWord names a node's kind without its value.
+func kindWord(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a single value"
+	}
+	return "a document of another kind"
+}
+
 func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set func(key string, v *yaml.Node, path string)) {
 	n = resolve(n)
 	d.pos[path] = d.at(n)
@@ -128,7 +150,13 @@ func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set fu
 		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
 		return
 	}
-	seen := make(map[string]int, len(n.Content)/2)
+	// Repeated keys are found by looking back over the keys before when
+	// the mapping is small (one is decoded per site: no map to allocate),
+	// with a map when it is not (a hostile file may hold a huge one).
+	var seen map[string]int
+	if len(n.Content) > 2*16 {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
 		key := k.Value
@@ -136,11 +164,19 @@ func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set fu
 			d.errorf(k, "keys of %s must be plain strings", what)
 			continue
 		}
-		if line, dup := seen[key]; dup {
+		line, dup := 0, false
+		if seen != nil {
+			line, dup = seen[key]
+			if !dup {
+				seen[key] = k.Line
+			}
+		} else {
+			line, dup = firstKey(n, i, key)
+		}
+		if dup {
 			d.errorf(k, "key %q is repeated in %s (first at line %d)", key, what, line)
 			continue
 		}
-		seen[key] = k.Line
 		found := false
 		for _, kn := range known {
 			if kn == key {
@@ -161,6 +197,17 @@ func (d *decoder) fields(n *yaml.Node, what, path string, known []string, set fu
 	}
 }
 
+// firstKey returns the line of the first scalar key equal to key among the
+// keys of mapping n before index i.
+func firstKey(n *yaml.Node, i int, key string) (int, bool) {
+	for j := 0; j < i; j += 2 {
+		if k := resolve(n.Content[j]); k.Kind == yaml.ScalarNode && k.Value == key {
+			return k.Line, true
+		}
+	}
+	return 0, false
+}
+
 // list decodes a sequence, calling each for every element. A null node is an
 // empty list.
 func (d *decoder) list(n *yaml.Node, what, path string, each func(i int, v *yaml.Node, path string)) {
@@ -174,7 +221,7 @@ func (d *decoder) list(n *yaml.Node, what, path string, each func(i int, v *yaml
 	}
 	for i, v := range n.Content {
 		v = resolve(v)
-		p := fmt.Sprintf("%s[%d]", path, i)
+		p := path + "[" + strconv.Itoa(i) + "]"
 		d.pos[p] = d.at(v)
 		each(i, v, p)
 	}
