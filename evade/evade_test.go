@@ -4,15 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/evade"
 	"github.com/splinter-lab/splinter/lab"
-	"github.com/splinter-lab/splinter/policy"
-	"github.com/splinter-lab/splinter/profiles"
-	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/strategy"
 )
 
@@ -21,27 +19,22 @@ const (
 	keyword = "http://www.plain-control-page.com/?q=ultrasurf"
 )
 
-// spec2019 is the default scenario with the 2019 GFW on China's border.
-func spec2019(t testing.TB) *lab.Spec {
+// testSpec is testdata/lab.yaml: a client behind CN-2019, one behind
+// IN-airtel, two sites in the US. Loaded once.
+var testSpec = sync.OnceValues(func() (*lab.Spec, error) { return lab.Load("testdata/lab.yaml") })
+
+func spec(t testing.TB) *lab.Spec {
 	t.Helper()
-	sc, err := scenario.Embedded(scenario.Default)
+	s, err := testSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := profiles.Load("CN-2019")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := lab.FromScenario(sc, lab.Resolve{Embedded: true, Policies: map[string]*policy.Policy{"CN": p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spec
+	return s
 }
 
 func start(t testing.TB, opts evade.Options) *evade.Session {
 	t.Helper()
-	s, err := evade.Start(context.Background(), spec2019(t), opts)
+	s, err := evade.Start(context.Background(), spec(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,19 +217,7 @@ func TestStrategies(t *testing.T) {
 // not a success: the trial ends as other (content) or, when the RST that
 // follows the page wins, reset; never success.
 func TestBlockPage(t *testing.T) {
-	sc, err := scenario.Embedded(scenario.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := evade.Start(context.Background(), spec, evade.Options{From: "in-airtel-client-1", Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := start(t, evade.Options{From: "in-airtel-client-1", Seed: 1})
 	tally, trials := run(t, s, evade.Attempt{URL: "http://www.proxyfree-relay.net/", Trials: 10})
 	if tally.Success != 0 || tally.Other+tally.Reset != 10 {
 		t.Errorf("%+v: want no success", tally)
@@ -258,7 +239,7 @@ func TestBlockPage(t *testing.T) {
 // TestBadInput: an unknown host or a URL of no site is bad input, found
 // before any world starts.
 func TestBadInput(t *testing.T) {
-	spec := spec2019(t)
+	spec := spec(t)
 	for _, tc := range []struct {
 		from string
 		urls []string

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
@@ -45,7 +44,8 @@ const (
 
 // Options configure a session. The zero value needs only From.
 type Options struct {
-	// From is the host the trials start at (a client of the scenario).
+	// From is the host trials start at (a client of the scenario) when an
+	// Attempt names none.
 	From string
 	// Seed makes the borders' and the strategies' random choices
 	// reproducible; 0 draws one.
@@ -71,18 +71,15 @@ type Session struct {
 	spec   *lab.Spec
 	lab    *lab.Lab
 	clk    *clock.Offset
-	client *world.Host
 	ledger *ledger
-	cshim  *clientShim
 	cancel context.CancelFunc
 	ctx    context.Context
 
-	// emit functions captured from the shims, for delayed packets.
-	clientWire atomic.Pointer[func([]byte)]
-
 	mu       sync.Mutex
 	cond     *sync.Cond
-	targets  map[string]*target // by web host and scheme
+	clients  map[string]*client
+	pools    map[string]*pool   // by web host, scheme and port
+	targets  map[string]*target // by client and pool
 	sshims   map[string]*serverShim
 	inflight int
 	dirty    map[netip.AddrPort]bool // server ports whose trial set off a block
@@ -107,8 +104,10 @@ func Start(ctx context.Context, spec *lab.Spec, opts Options) (*Session, error) 
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if err := Check(spec, opts.From, nil); err != nil {
-		return nil, err
+	if opts.From != "" {
+		if err := Check(spec, opts.From, nil); err != nil {
+			return nil, err
+		}
 	}
 	at := opts.At
 	if at.IsZero() {
@@ -116,7 +115,7 @@ func Start(ctx context.Context, spec *lab.Spec, opts Options) (*Session, error) 
 	}
 	s := &Session{
 		opts: opts, spec: spec, clk: clock.NewOffset(at), ledger: newLedger(opts.Decisions),
-		cshim: newClientShim(), targets: map[string]*target{}, sshims: map[string]*serverShim{},
+		clients: map[string]*client{}, pools: map[string]*pool{}, targets: map[string]*target{}, sshims: map[string]*serverShim{},
 		dirty: map[netip.AddrPort]bool{}, busy: map[netip.AddrPort]bool{}, used: map[pair]bool{},
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -128,14 +127,29 @@ func Start(ctx context.Context, spec *lab.Spec, opts Options) (*Session, error) 
 	}
 	s.lab = l
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.client = l.World().Host(opts.From)
-	s.client.Shim(func(pkt []byte, emit func([]byte)) {
-		if s.clientWire.Load() == nil {
-			s.clientWire.Store(&emit)
-		}
-		s.cshim.out(pkt, emit)
-	}, s.cshim.in)
 	return s, nil
+}
+
+// client is a host trials start at, with its shim.
+type client struct {
+	host *world.Host
+	shim *clientShim
+}
+
+// clientOf returns the client host name, setting its shim up the first
+// time. Held: s.mu.
+func (s *Session) clientOf(name string) (*client, error) {
+	if c := s.clients[name]; c != nil {
+		return c, nil
+	}
+	if err := Check(s.spec, name, nil); err != nil {
+		return nil, err
+	}
+	h := s.lab.World().Host(name)
+	c := &client{host: h, shim: newClientShim()}
+	h.Shim(c.shim.out, c.shim.in)
+	s.clients[name] = c
+	return c, nil
 }
 
 // Lab is the running lab (its world, decision log and engines).
@@ -199,38 +213,57 @@ func siteOf(spec *lab.Spec, u *url.URL) (*scenario.PlannedSite, uint16, error) {
 	return site, uint16(p), nil
 }
 
-// target is what the trials of one URL need: where the site is served,
-// the pool of server ports, what a success looks like, the borders' longest
-// residual window.
+// pool is a web host's ports serving one site over one scheme: the URL's
+// port, then the session's extra ports.
+type pool struct {
+	host  *world.Host
+	ports []uint16
+	shim  *serverShim
+}
+
+// target is what the trials of one URL from one client need: where the
+// site is served, the server ports to rotate over, the borders' longest
+// block.
 type target struct {
 	site     *scenario.PlannedSite
-	host     *world.Host
+	client   *client
+	pool     *pool
 	addr     netip.Addr // the server address trials dial
-	client   netip.Addr // the client address of that family
+	from     netip.Addr // the client address of that family
 	ports    []uint16
 	next     int
 	tls      *tls.Config
 	window   time.Duration // the longest block the path's borders set
 	portWise bool          // a censor on the path looks at ports
-	shim     *serverShim
 }
 
-// target resolves u (checked by the caller) into its target, starting the
-// extra listeners of its site's host the first time.
-func (s *Session) target(u *url.URL) (*request, error) {
+// target resolves u, tried from the named client host, into its target,
+// starting the extra listeners of its site's host the first time.
+func (s *Session) target(from string, u *url.URL) (*request, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	site, port, err := siteOf(s.spec, u)
 	if err != nil {
 		return nil, err
 	}
-	key := site.Host + " " + u.Scheme + " " + strconv.Itoa(int(port))
-	t := s.targets[key]
-	if t == nil {
-		if t, err = s.newTarget(u, site, port); err != nil {
+	c, err := s.clientOf(from)
+	if err != nil {
+		return nil, err
+	}
+	pk := site.Host + " " + u.Scheme + " " + strconv.Itoa(int(port))
+	p := s.pools[pk]
+	if p == nil {
+		if p, err = s.newPool(u.Scheme, site, port); err != nil {
 			return nil, err
 		}
-		s.targets[key] = t
+		s.pools[pk] = p
+	}
+	t := s.targets[from+" "+pk]
+	if t == nil {
+		if t, err = s.newTarget(c, p, u.Scheme, site); err != nil {
+			return nil, err
+		}
+		s.targets[from+" "+pk] = t
 	}
 	// The request's own target (path, query, Host) sets the expected page.
 	r := &request{target: t, url: u}
@@ -246,32 +279,40 @@ type request struct {
 	body   []byte
 }
 
-func (s *Session) newTarget(u *url.URL, site *scenario.PlannedSite, port uint16) (*target, error) {
-	h := s.lab.World().Host(site.Host)
-	if h == nil {
-		return nil, fmt.Errorf("evade: the web host %s of %s is not in the world", site.Host, site.Domain)
-	}
-	t := &target{site: site, host: h}
+func (s *Session) newTarget(c *client, p *pool, scheme string, site *scenario.PlannedSite) (*target, error) {
+	t := &target{site: site, client: c, pool: p}
 	for _, fam := range []int{4, 6} {
-		if a, c := h.Addr(fam), s.client.Addr(fam); a.IsValid() && c.IsValid() {
-			t.addr, t.client = a, c
+		if a, f := p.host.Addr(fam), c.host.Addr(fam); a.IsValid() && f.IsValid() {
+			t.addr, t.from = a, f
 			break
 		}
 	}
 	if !t.addr.IsValid() {
-		return nil, &lab.InputError{Err: fmt.Errorf("evade: %s and %s share no address family", s.opts.From, site.Host)}
+		return nil, &lab.InputError{Err: fmt.Errorf("evade: %s and %s share no address family", c.host.Name(), site.Host)}
 	}
-	borders := s.pathBorders(h)
-	for _, b := range borders {
+	for _, b := range s.pathBorders(c.host, p.host) {
 		t.portWise = t.portWise || portWise(b.Policy)
 		t.window = max(t.window, blockWindow(b.Policy))
 	}
 	if t.window > 0 {
 		t.window += time.Second
 	}
-	if u.Scheme == "https" {
+	t.ports = p.ports
+	if t.portWise {
+		t.ports = p.ports[:1]
+	}
+	if scheme == "https" {
 		t.tls = &tls.Config{ServerName: site.Domain, RootCAs: s.lab.World().CA().Pool(), NextProtos: []string{"http/1.1"}}
 	}
+	return t, nil
+}
+
+func (s *Session) newPool(scheme string, site *scenario.PlannedSite, port uint16) (*pool, error) {
+	h := s.lab.World().Host(site.Host)
+	if h == nil {
+		return nil, fmt.Errorf("evade: the web host %s of %s is not in the world", site.Host, site.Domain)
+	}
+	p := &pool{host: h, ports: []uint16{port}}
 	// The world serves the site on 80 and 443; the session serves it on
 	// its extra ports (and on the URL's port if that is another).
 	ws := website.Site{Domain: site.Domain, Title: site.Title, Body: site.Body, Category: site.Category}
@@ -279,46 +320,41 @@ func (s *Session) newTarget(u *url.URL, site *scenario.PlannedSite, port uint16)
 	if err != nil {
 		return nil, fmt.Errorf("evade: %w", err)
 	}
-	want := 1
-	if !t.portWise {
-		want = s.opts.Ports
-	}
 	var lns []net.Listener
-	t.ports = []uint16{port}
-	if std := u.Scheme == "http" && port == 80 || u.Scheme == "https" && port == 443; !std {
+	if std := scheme == "http" && port == 80 || scheme == "https" && port == 443; !std {
 		ln, err := h.Listen("tcp", ":"+strconv.Itoa(int(port)))
 		if err != nil {
 			return nil, fmt.Errorf("evade: serving %s on port %d: %w", site.Domain, port, err)
 		}
 		lns = append(lns, ln)
 	}
-	for p := uint32(firstExtraPort); len(t.ports) < want && p < wireLo; p++ {
-		if p == uint32(port) {
+	for pt := uint32(firstExtraPort); len(p.ports) < s.opts.Ports && pt < wireLo; pt++ {
+		if pt == uint32(port) {
 			continue
 		}
-		ln, err := h.Listen("tcp", ":"+strconv.Itoa(int(p)))
+		ln, err := h.Listen("tcp", ":"+strconv.Itoa(int(pt)))
 		if err != nil {
 			continue // in use
 		}
 		lns = append(lns, ln)
-		t.ports = append(t.ports, uint16(p))
+		p.ports = append(p.ports, uint16(pt))
 	}
 	if len(lns) > 0 {
 		fan := newFanIn(lns)
 		var httpLn, httpsLn net.Listener = fan, nil
-		if u.Scheme == "https" {
+		if scheme == "https" {
 			httpLn, httpsLn = nil, fan
 		}
 		go func() { _ = srv.Serve(s.ctx, httpLn, httpsLn, nil) }()
 	}
 	// One shim per web host, for server-side strategies.
-	t.shim = s.sshims[site.Host]
-	if t.shim == nil {
-		t.shim = newServerShim()
-		s.sshims[site.Host] = t.shim
-		h.Shim(t.shim.out, t.shim.in)
+	p.shim = s.sshims[site.Host]
+	if p.shim == nil {
+		p.shim = newServerShim()
+		s.sshims[site.Host] = p.shim
+		h.Shim(p.shim.out, p.shim.in)
 	}
-	return t, nil
+	return p, nil
 }
 
 // expected is the status and body the site serves for u: what a success
@@ -334,17 +370,17 @@ func expected(site *scenario.PlannedSite, u *url.URL) (int, []byte) {
 	return rec.Code, rec.Body.Bytes()
 }
 
-// pathBorders are the borders a connection between the session's client
-// and h crosses: the client's and the server's network borders, and their
-// jurisdictions' borders when the two are in different jurisdictions.
-func (s *Session) pathBorders(h *world.Host) []lab.Border {
+// pathBorders are the borders a connection between c and h crosses: their
+// network borders, and their jurisdictions' borders when the two are in
+// different jurisdictions.
+func (s *Session) pathBorders(c, h *world.Host) []lab.Border {
 	var out []lab.Border
 	for _, b := range s.spec.Borders {
-		for _, end := range []*world.Host{s.client, h} {
+		for _, end := range []*world.Host{c, h} {
 			if b.Jurisdiction != end.Jurisdiction() {
 				continue
 			}
-			if b.Network == end.Network() || b.Network == "" && s.client.Jurisdiction() != h.Jurisdiction() {
+			if b.Network == end.Network() || b.Network == "" && c.Jurisdiction() != h.Jurisdiction() {
 				out = append(out, b)
 				break
 			}

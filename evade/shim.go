@@ -92,6 +92,7 @@ type mapping struct {
 // each trial's client-side engine on its connection's packets. Packets of
 // no trial pass unchanged.
 type clientShim struct {
+	wire    atomic.Pointer[func([]byte)] // the host's emit, for delayed packets
 	mu      sync.RWMutex
 	pending map[netip.AddrPort]*mapping // server address → the trial about to dial it
 	byStack map[portKey]*mapping
@@ -130,6 +131,9 @@ func (s *clientShim) copyOf(pkt []byte) *[]byte {
 }
 
 func (s *clientShim) out(pkt []byte, emit func([]byte)) {
+	if s.wire.Load() == nil {
+		s.wire.Store(&emit)
+	}
 	v := viewTCP(pkt)
 	if !v.ok {
 		emit(pkt)

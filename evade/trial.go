@@ -163,10 +163,12 @@ func (t *Tally) add(tr *Trial) {
 	}
 }
 
-// Attempt is what a run of trials tries: a URL with strategies on either
-// side.
+// Attempt is what a run of trials tries: a URL from a host with strategies
+// on either side.
 type Attempt struct {
 	URL string
+	// From is the host the trials start at; "" means Options.From.
+	From string
 	// Client and Server are the strategies applied to the client's and
 	// the web host's packets; nil applies none.
 	Client, Server *strategy.Strategy
@@ -185,7 +187,11 @@ func (s *Session) Run(ctx context.Context, a Attempt) (Tally, []*Trial, error) {
 	if err != nil {
 		return Tally{}, nil, &lab.InputError{Err: fmt.Errorf("evade: %q is not an http or https URL", a.URL)}
 	}
-	req, err := s.target(u)
+	from := a.From
+	if from == "" {
+		from = s.opts.From
+	}
+	req, err := s.target(from, u)
 	if err != nil {
 		return Tally{}, nil, err
 	}
@@ -248,27 +254,27 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 	if err != nil {
 		return nil, err
 	}
-	client := s.wirePort(server, r.client)
+	client := s.wirePort(server, r.from)
 	s.mu.Lock()
 	s.trialN++
 	seq := s.trialN
 	s.mu.Unlock()
 	var ce, se *strategy.Engine
 	if a.Client != nil {
-		ce = strategy.New(a.Client, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1)), Delay: s.later(&s.clientWire)})
+		ce = strategy.New(a.Client, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1)), Delay: s.later(&r.client.shim.wire)})
 	}
 	if a.Server != nil {
-		se = strategy.New(a.Server, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1|1)), Delay: s.later(&r.shim.wire)})
-		r.shim.set(client, se)
+		se = strategy.New(a.Server, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1|1)), Delay: s.later(&r.pool.shim.wire)})
+		r.pool.shim.set(client, se)
 	}
-	s.cshim.expect(server, client.Port(), ce)
+	r.client.shim.expect(server, client.Port(), ce)
 	tr := &Trial{URL: a.URL, N: i, Client: client, Server: server, At: s.clk.Now()}
 	start := time.Now()
 	status, body, stage, err := s.exchange(ctx, r, server)
 	tr.Millis = float64(time.Since(start).Microseconds()) / 1000
-	s.cshim.done(server)
+	r.client.shim.done(server)
 	if a.Server != nil {
-		r.shim.set(client, nil)
+		r.pool.shim.set(client, nil)
 	}
 	tr.Status, tr.Bytes = status, len(body)
 	switch {
@@ -320,7 +326,7 @@ func (s *Session) later(emit *atomic.Pointer[func([]byte)]) func([]byte, time.Du
 func (s *Session) exchange(ctx context.Context, r *request, server netip.AddrPort) (status int, body []byte, stage Stage, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	c, err := s.client.DialAddr(ctx, "tcp", server)
+	c, err := r.client.host.DialAddr(ctx, "tcp", server)
 	if err != nil {
 		return 0, nil, StageConnect, err
 	}
