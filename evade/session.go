@@ -31,6 +31,10 @@ const (
 	DefaultTrials      = 100
 	DefaultConcurrency = 32
 	DefaultTimeout     = 5 * time.Second
+	// DefaultPorts is the size of the server port pool: the larger, the
+	// rarer the pauses in which the trials in flight drain so that the
+	// clock can jump.
+	DefaultPorts = 1024
 )
 
 // The ports a session uses: wire ports of the client from Linux's
@@ -42,7 +46,8 @@ const (
 	firstExtraPort = 10000
 )
 
-// Options configure a session. The zero value needs only From.
+// Options configure a session. The zero value is usable; trials then need
+// an Attempt.From.
 type Options struct {
 	// From is the host trials start at (a client of the scenario) when an
 	// Attempt names none.
@@ -54,7 +59,7 @@ type Options struct {
 	// DefaultConcurrency.
 	Concurrency int
 	// Ports is how many server ports a URL's trials rotate over when no
-	// censor on the path looks at ports; 0 means 8 × Concurrency.
+	// censor on the path looks at ports; 0 means DefaultPorts.
 	Ports int
 	// Timeout bounds one trial (real time); 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -99,7 +104,7 @@ func Start(ctx context.Context, spec *lab.Spec, opts Options) (*Session, error) 
 		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.Ports <= 0 {
-		opts.Ports = 8 * opts.Concurrency
+		opts.Ports = DefaultPorts
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout

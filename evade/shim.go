@@ -86,6 +86,26 @@ type portKey struct {
 type mapping struct {
 	stack, wire uint16 // the client stack's port and the port on the wire
 	engine      *strategy.Engine
+	capture     *capture // records the connection's packets, or nil
+}
+
+// capture keeps copies of a connection's packets as they are on the wire
+// before a client strategy touches them (outbound) or after a server's
+// (inbound): what Geneva's canary phase records for strategy generation.
+type capture struct {
+	mu   sync.Mutex
+	pkts [][]byte
+}
+
+func (c *capture) add(pkt []byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	if len(c.pkts) < 64 {
+		c.pkts = append(c.pkts, append([]byte(nil), pkt...))
+	}
+	c.mu.Unlock()
 }
 
 // clientShim translates the client host's ports (stack ↔ wire) and runs
@@ -111,9 +131,9 @@ func newClientShim() *clientShim {
 
 // expect makes the next SYN the client stack sends to server the start of
 // a trial's connection, with wire port wire and engine e (nil: none).
-func (s *clientShim) expect(server netip.AddrPort, wire uint16, e *strategy.Engine) {
+func (s *clientShim) expect(server netip.AddrPort, wire uint16, e *strategy.Engine, c *capture) {
 	s.mu.Lock()
-	s.pending[server] = &mapping{wire: wire, engine: e}
+	s.pending[server] = &mapping{wire: wire, engine: e, capture: c}
 	s.mu.Unlock()
 }
 
@@ -165,6 +185,7 @@ func (s *clientShim) out(pkt []byte, emit func([]byte)) {
 	bp := s.copyOf(pkt)
 	b := *bp
 	setPort(b, v.tcp, 0, m.wire)
+	m.capture.add(b)
 	if m.engine != nil {
 		m.engine.Outbound(b, emit)
 	} else {
@@ -186,6 +207,7 @@ func (s *clientShim) in(pkt []byte, emit func([]byte)) {
 		emit(pkt)
 		return
 	}
+	m.capture.add(pkt)
 	bp := s.copyOf(pkt)
 	deliver := func(b []byte) {
 		if w := viewTCP(b); w.ok && w.dst.Port() == m.wire {

@@ -88,6 +88,11 @@ type Trial struct {
 	// decisions.
 	FlowIDs   []uint64          `json:"flow_ids,omitempty"`
 	Decisions []border.Decision `json:"decisions,omitempty"`
+	// Fired counts, for the client's strategy, the packets each outbound
+	// tree and then each inbound tree fired on; ServerFired the same for
+	// the server's strategy (Geneva punishes trees that never run).
+	Fired       []int `json:"fired,omitempty"`
+	ServerFired []int `json:"server_fired,omitempty"`
 	// Blocked is set when the trial's connection set off a residual block
 	// or a null route; Hit when a block set off earlier met it.
 	Blocked bool `json:"blocked,omitempty"`
@@ -177,6 +182,8 @@ type Attempt struct {
 	// Each, if set, is called with each trial as it ends (from several
 	// goroutines at once).
 	Each func(*Trial)
+
+	capture *capture // Packets: record the wire packets of the trials
 }
 
 // Run runs the attempt's trials and returns them with their tally. A URL
@@ -267,7 +274,7 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 		se = strategy.New(a.Server, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1|1)), Delay: s.later(&r.pool.shim.wire)})
 		r.pool.shim.set(client, se)
 	}
-	r.client.shim.expect(server, client.Port(), ce)
+	r.client.shim.expect(server, client.Port(), ce, a.capture)
 	tr := &Trial{URL: a.URL, N: i, Client: client, Server: server, At: s.clk.Now()}
 	start := time.Now()
 	status, body, stage, err := s.exchange(ctx, r, server)
@@ -277,6 +284,14 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 		r.pool.shim.set(client, nil)
 	}
 	tr.Status, tr.Bytes = status, len(body)
+	if ce != nil {
+		out, in := ce.Fired()
+		tr.Fired = append(out, in...)
+	}
+	if se != nil {
+		out, in := se.Fired()
+		tr.ServerFired = append(out, in...)
+	}
 	switch {
 	case err == nil && status == r.status && bytes.Equal(body, r.body):
 		tr.Outcome = Success
@@ -375,4 +390,18 @@ func classify(err error, stage Stage) (Outcome, Reason) {
 		return Other, ReasonMalformed
 	}
 	return Other, ReasonError
+}
+
+// Packets runs one trial of url from the named host ("" for Options.From)
+// with no strategy and returns the packets of its connection as they were
+// on the client's wire, in both directions: what strategy.Gen.Packets
+// takes so that random triggers and values come from real traffic.
+func (s *Session) Packets(ctx context.Context, url, from string) ([][]byte, error) {
+	c := &capture{}
+	if _, _, err := s.Run(ctx, Attempt{URL: url, From: from, Trials: 1, capture: c}); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pkts, nil
 }
