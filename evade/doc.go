@@ -11,8 +11,9 @@
 // lab studies the TCP and HTTP layers, not DNS poisoning), with the
 // client-side strategy applied to the client host's packets and the
 // server-side strategy to the web host's, both through world.Host.Shim.
-// Each trial has its own strategy.Engine (its own gas and randomness), as
-// each of Geneva's evaluations runs a fresh engine. A trial ends as one of
+// Each trial has its own strategy.Engine (its own gas and randomness, from
+// the session's seed), as each of Geneva's evaluations runs a fresh
+// engine. One session can run trials from several hosts. A trial ends as one of
 // four outcomes: success (the status and the exact bytes the site serves
 // for that request: its own page, computed from the site's content by
 // package website, never a block page), reset (a RST ended the
@@ -32,9 +33,9 @@
 //     that no earlier trial of the session used with the same server port;
 //     so no trial meets the border's flow state of another;
 //   - distinct 3-tuples at once: the web host also serves the site on a
-//     pool of extra ports (the same content, from the same website
-//     package), and trials that run at the same time use distinct server
-//     ports, so a residual block keyed by (client IP, server IP, server
+//     pool of extra ports (1024 by default; the same content, from the
+//     same website package), and trials that run at the same time use
+//     distinct server ports, so a residual block keyed by (client IP, server IP, server
 //     port) that one trial sets off covers none of the others. When a
 //     censor on the path scopes a TCP rule by port, the pool is the URL's
 //     own port only and trials run one at a time;
@@ -47,6 +48,13 @@
 //     that came due) and counts the jump. Results say how many jumps, how
 //     much world time they skipped, and how many trials met an enforced
 //     block anyway (ResidualHits, which should be 0).
+//
+// Session.Evolve searches the strategy language for client-side strategies
+// that get a URL through, as Geneva's evolve.py does (population, mutation
+// with rejection, crossover, elite clones, tournaments; Geneva's fitness
+// with its complexity and unused-tree penalties), trying each new
+// strategy a few times in the same world; it is bounded in generations and
+// in real time.
 //
 // Decisions are joined to trials by flow: every decision whose two
 // endpoints are the trial's wire client address and its server address
