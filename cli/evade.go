@@ -76,7 +76,8 @@ func runEvade(e *env, args []string) error {
 		}
 		defer jf.Close()
 	}
-	res, err := evade.Run(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, At: date}, cs, ss, *trials, urls)
+	res, err := evade.Run(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, At: date,
+		Strategy: cs, ServerStrategy: ss, Trials: *trials}, urls)
 	if err != nil {
 		return err
 	}

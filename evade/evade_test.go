@@ -73,6 +73,19 @@ func TestTrials(t *testing.T) {
 		}
 	}
 
+	// Over TLS too, on the extra ports as well as on 443.
+	tally, trials = run(t, s, evade.Attempt{URL: "https://www.plain-control-page.com/robots.txt", Trials: 8})
+	if tally.Success != 8 {
+		t.Errorf("https: %+v, want 8 successes", tally)
+	}
+	servers := map[netip.AddrPort]bool{}
+	for _, tr := range trials {
+		servers[tr.Server] = true
+	}
+	if len(servers) != 4 {
+		t.Errorf("https trials used %d server ports, want 4", len(servers))
+	}
+
 	tally, trials = run(t, s, evade.Attempt{URL: keyword, Trials: 40})
 	if tally.Trials != 40 || tally.Reset < 30 || tally.Success > 6 {
 		t.Errorf("keyword URL: %+v, want about 97%% reset", tally)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/lab"
-	"github.com/splinter-lab/splinter/strategy"
 )
 
 // Result is what Run measured.
@@ -23,11 +22,12 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
-// Run starts a private world from spec, runs trials of each URL from
-// opts.From with the strategies given (nil: none) and returns what
-// happened. Bad input (an unknown host, a URL of no site) is an
-// *lab.InputError.
-func Run(ctx context.Context, spec *lab.Spec, opts Options, client, server *strategy.Strategy, trials int, urls []string) (*Result, error) {
+// Run starts a private world from spec, runs opts.Trials trials of each
+// URL from opts.From with opts.Strategy and opts.ServerStrategy, and
+// returns what happened. Bad input (an unknown host, a URL of no site) is
+// an *lab.InputError.
+func Run(ctx context.Context, spec *lab.Spec, opts Options, urls []string) (*Result, error) {
+	client, server, trials := opts.Strategy, opts.ServerStrategy, opts.Trials
 	if err := Check(spec, opts.From, urls); err != nil {
 		return nil, err
 	}

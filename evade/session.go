@@ -22,6 +22,7 @@ import (
 	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/strategy"
 	"github.com/splinter-lab/splinter/website"
 	"github.com/splinter-lab/splinter/world"
 )
@@ -67,6 +68,12 @@ type Options struct {
 	At time.Time
 	// Decisions, if not nil, receives every border decision as a JSON line.
 	Decisions io.Writer
+
+	// Strategy and ServerStrategy (nil: none) and Trials (0:
+	// DefaultTrials) are what Run tries on each URL; Session.Run takes
+	// them from each Attempt instead.
+	Strategy, ServerStrategy *strategy.Strategy
+	Trials                   int
 }
 
 // Session is a private world in which trials run. Its methods are safe for
