@@ -35,6 +35,8 @@ type Report struct {
 	Cells    [][]Cell
 	Score    *score.Result
 	NDecided int
+	// Audit, if set, is the run checked against the logged policies.
+	Audit *score.AuditResult
 }
 
 // Jurisdiction is one row of the heatmap.
@@ -200,6 +202,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %s %s: %s\n", d.Vantage, d.Domain, d.Explanation)
 		}
 	}
+	r.writeAudit(w)
 }
 
 // methods formats verdict counts, blocking ones first, by count.
