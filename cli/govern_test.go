@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -151,5 +152,101 @@ func TestRunLogVerifies(t *testing.T) {
 	code, stdout, stderr := run("log", "verify", dir)
 	if code != 1 || !strings.Contains(stderr, "entry 0 (in tile/entries/000.p/1)") {
 		t.Errorf("verify after changing one byte of entry 0: exit %d, want 1 naming the entry\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestREADMEGovern runs the README's walk-through for policy analysts: each
+// `splinter govern` command there must be one of the golden cases, and
+// every output line the README shows must be a line of its golden file;
+// the commands that read the log it writes (log diff, log verify) are run
+// on the log the same replay makes (with --no-measure: the log is the
+// same) and must print what the README shows.
+func TestREADMEGovern(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "## Walk-through for policy analysts and teachers")
+	if start < 0 {
+		t.Fatal("README has no walk-through for policy analysts")
+	}
+	sec := readme[start:]
+	if end := strings.Index(sec[3:], "\n## "); end >= 0 {
+		sec = sec[:end+3]
+	}
+	type command struct {
+		args []string
+		want []string
+	}
+	var cmds []command
+	for _, block := range strings.Split(sec, "```console\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		for _, line := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
+			if rest, ok := strings.CutPrefix(line, "$ splinter "); ok {
+				cmds = append(cmds, command{args: strings.Fields(rest)})
+			} else if len(cmds) > 0 {
+				cmds[len(cmds)-1].want = append(cmds[len(cmds)-1].want, line)
+			}
+		}
+	}
+	if len(cmds) < 4 {
+		t.Fatalf("%d commands in the walk-through", len(cmds))
+	}
+	outs := map[string]string{} // --out name in the README → a temporary directory
+	for _, c := range cmds {
+		if c.args[0] == "govern" {
+			i := slices.Index(c.args, "--out")
+			if i < 0 || i+1 >= len(c.args) {
+				t.Fatalf("README: %v has no --out", c.args)
+			}
+			name := c.args[i+1]
+			args := slices.Delete(slices.Clone(c.args), i, i+2)
+			k := slices.IndexFunc(governCases, func(g struct {
+				name string
+				args []string
+			}) bool {
+				return slices.Equal(g.args, args)
+			})
+			if k < 0 {
+				t.Errorf("README: %v is not a golden case of TestGovernGolden", c.args)
+				continue
+			}
+			golden, err := os.ReadFile(filepath.Join("testdata", "govern", governCases[k].name+".golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(string(golden), "\n")
+			for _, w := range c.want {
+				if !slices.Contains(lines, strings.ReplaceAll(w, name+"/", "OUT/")) {
+					t.Errorf("README: the output of %v shows %q, not a line of %s.golden", c.args, w, governCases[k].name)
+				}
+			}
+			dir := t.TempDir()
+			outs[name] = dir
+			if code, out, errOut := run(append(args, "--no-measure", "--out", dir)...); code != 0 {
+				t.Fatalf("%v --no-measure: exit %d\n%s%s", args, code, out, errOut)
+			}
+			continue
+		}
+		args := slices.Clone(c.args)
+		for i, a := range args {
+			for name, dir := range outs {
+				if rest, ok := strings.CutPrefix(a, name+"/"); ok {
+					args[i] = filepath.Join(dir, rest)
+				}
+			}
+		}
+		code, out, errOut := run(args...)
+		if code != 0 {
+			t.Errorf("README: %v: exit %d\n%s%s", c.args, code, out, errOut)
+			continue
+		}
+		lines := strings.Split(out, "\n")
+		for _, w := range c.want {
+			if !slices.Contains(lines, w) {
+				t.Errorf("README: %v prints no line %q:\n%s", c.args, w, out)
+			}
+		}
 	}
 }
