@@ -496,10 +496,12 @@ func measurePhase(ctx context.Context, s *Spec, tr *Transparency, history map[st
 	ptr := *tr
 	ptr.Append = false
 	ptr.Versions = map[string]*policylog.PolicyVersion{}
+	ptr.parsed = map[*policylog.PolicyVersion]*policy.Policy{}
 	for i, b := range sp.Borders {
 		v := inForce(history[b.Name], t)
 		sp.Borders[i].Policy = v.pol
 		ptr.Versions[b.Name] = v.pv
+		ptr.parsed[v.pv] = v.pol
 		ph.Versions = append(ph.Versions, v.logged(b.Name))
 	}
 	ro := RunOptions{From: vantages, Inputs: inputs, Out: out, Concurrency: opts.Concurrency, PerVantage: opts.PerVantage,

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +65,8 @@ type Transparency struct {
 
 	// saves persist local witnesses' state after they cosign.
 	saves []func() error
+	// parsed holds policies already loaded from versions (Govern's).
+	parsed map[*policylog.PolicyVersion]*policy.Policy
 }
 
 // Default names of a lab's own log and witnesses.
@@ -139,23 +145,28 @@ func (t *Transparency) admit(s *Spec, now time.Time) (map[string]*Admission, err
 		return nil, errors.New("lab: transparency without a log")
 	}
 	type border struct {
-		b     Border
-		pv    *policylog.PolicyVersion
-		index int64
+		b      Border
+		pv     *policylog.PolicyVersion
+		logged *policy.Policy // nil until parsed
+		index  int64
 	}
 	var bs []*border
 	var errs []error
 	appended := false
 	for _, b := range s.Borders {
 		pv := t.Versions[b.Name]
+		var logged *policy.Policy
 		if pv == nil {
 			var err error
-			if pv, err = t.bundle(b, now); err != nil {
+			if pv, logged, err = t.bundle(b, now); err != nil {
 				errs = append(errs, &RefusedError{Border: b.Name, Policy: b.Policy.Name, Problem: err})
 				continue
 			}
 		}
-		x := &border{b: b, pv: pv}
+		if logged == nil {
+			logged = t.parsed[pv]
+		}
+		x := &border{b: b, pv: pv, logged: logged}
 		h := pv.Hash()
 		i, ok := t.Log.FindPolicy(hex.EncodeToString(h[:]))
 		switch {
@@ -204,12 +215,13 @@ func (t *Transparency) admit(s *Spec, now time.Time) (map[string]*Admission, err
 			refuse(fmt.Errorf("the version takes effect on %s; the lab's clock reads %s", v.Policy.Effective, now.UTC().Format(time.DateOnly)))
 			continue
 		}
-		logged, err := x.pv.Policy()
-		if err != nil {
-			refuse(err)
-			continue
+		if x.logged == nil {
+			if x.logged, err = x.pv.Policy(); err != nil {
+				refuse(err)
+				continue
+			}
 		}
-		out[x.b.Name] = &Admission{Border: x.b.Name, Version: x.pv, Verified: v, logged: logged}
+		out[x.b.Name] = &Admission{Border: x.b.Name, Version: x.pv, Verified: v, logged: x.logged}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -254,8 +266,10 @@ func cosigned(cp []byte, w *policylog.Witness) bool {
 	return false
 }
 
-// bundle makes the policy version of a border from its policy's files.
-func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion, error) {
+// bundle makes the policy version of a border from its policy's files
+// (the policy file and every file it read, byte for byte), and returns it
+// with the policy it loads to, which must be the one the border enforces.
+func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion, *policy.Policy, error) {
 	p := b.Policy
 	eff := t.Effective
 	switch {
@@ -267,25 +281,34 @@ func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion
 	default:
 		eff = policylog.DayOf(now)
 	}
-	var pv *policylog.PolicyVersion
-	var err error
+	var fsys fs.FS
 	switch {
 	case p.Source == b.Ref+".yaml" && profiles.Has(b.Ref):
-		var data []byte
-		if data, err = fs.ReadFile(profiles.FS(), p.Source); err == nil {
-			pv, err = policylog.NewPolicyVersion(p.Source, data, profiles.FS(), "", eff)
-		}
+		fsys = profiles.FS()
 	case p.Source != "":
-		pv, err = policylog.ReadPolicyVersion(p.Source, "", eff)
+		fsys = os.DirFS(filepath.Dir(p.Source))
 	default:
-		return nil, errors.New("it was not read from a file, so the lab cannot log it (give its version in Transparency.Versions)")
+		return nil, nil, errors.New("it was not read from a file, so the lab cannot log it (give its version in Transparency.Versions)")
 	}
-	if err != nil {
-		return nil, err
+	main := path.Base(filepath.ToSlash(p.Source))
+	pv := &policylog.PolicyVersion{Name: p.Name, Jurisdiction: p.Meta.Jurisdiction, Version: p.Name, Effective: eff, Main: main}
+	if p.Meta.Year != 0 {
+		pv.Version = fmt.Sprint(p.Meta.Year)
 	}
+	for _, name := range append([]string{main}, p.Files()...) {
+		if slices.ContainsFunc(pv.Files, func(f policylog.File) bool { return f.Path == name }) {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bundling its files: %w", err)
+		}
+		pv.Files = append(pv.Files, policylog.File{Path: name, Data: data})
+	}
+	slices.SortStableFunc(pv.Files[1:], func(a, b policylog.File) int { return strings.Compare(a.Path, b.Path) })
 	logged, err := pv.Policy()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d := policylog.DiffPolicies(logged, p); len(d.Changes) > 0 {
 		var lines []string
@@ -296,9 +319,9 @@ func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion
 			}
 			lines = append(lines, c.String())
 		}
-		return nil, fmt.Errorf("the border enforces a policy that differs from its file %s (%s)", p.Source, strings.Join(lines, "; "))
+		return nil, nil, fmt.Errorf("the border enforces a policy that differs from its file %s (%s)", p.Source, strings.Join(lines, "; "))
 	}
-	return pv, nil
+	return pv, logged, nil
 }
 
 // Admission returns what the named border proved, or nil when the lab runs
