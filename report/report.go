@@ -5,7 +5,8 @@
 // blocking methods seen per jurisdiction, the confusion matrix against the
 // ground truth, and for every blocked or disputed site the evidence chain
 // (DNS answers, failed handshakes and fetches, and the decisions the borders
-// recorded, injected packets included).
+// recorded, injected packets included), and, when the run was audited
+// against a transparency log, what each border declared and what it did.
 //
 // It measures nothing and scores nothing itself (packages probe and score
 // do).
