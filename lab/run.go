@@ -61,14 +61,14 @@ type RunResult struct {
 	Decisions    int
 	Score        *score.Result
 	Report       *report.Report
+	Elapsed      time.Duration
+	// Files are the outputs written, by name.
+	Files []string
 	// Audit checks the measurements against the logged policies (nil
 	// without a transparency log).
 	Audit *score.AuditResult
-	// Log is the transparency log's directory, if the run opened one.
-	Log     string
-	Elapsed time.Duration
-	// Files are the outputs written, by name.
-	Files []string
+	// Log is the transparency log's directory, if the run had one.
+	Log string
 }
 
 // Outputs are the files Run writes into RunOptions.Out.
