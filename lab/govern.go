@@ -37,7 +37,8 @@ type GovernOptions struct {
 	// Out, if set, is where the log (Out/log), each phase's run outputs
 	// (Out/<proposal>/before, Out/<proposal>/after) and govern.json are
 	// written; "" keeps the log in a temporary directory removed at the
-	// end.
+	// end. A log already in Out/log is appended to: the base versions are
+	// found there, the replay is recorded again.
 	Out string
 	// NoMeasure replays and logs only: no reachability is measured.
 	NoMeasure bool
@@ -247,7 +248,7 @@ func Govern(ctx context.Context, f *governance.File, s *Spec, opts GovernOptions
 			return nil, fmt.Errorf("lab: logging %s: %w", o.Proposal, err)
 		}
 		pr.Entries = [2]int64{i, i + int64(len(es)) - 1}
-		stamp.Set(o.Steps[len(o.Steps)-1].Time)
+		stamp.Set(es[len(es)-1].Governance.Time) // witnesses cosign as the outcome is logged
 		for _, c := range o.Changes {
 			pr.Applied = append(pr.Applied, apply(tr, s, history, c)...)
 		}
@@ -348,34 +349,46 @@ func apply(tr *Transparency, s *Spec, history map[string][]*version, c governanc
 				NotApplied: fmt.Sprintf("policy %s of %s has no list %q", cur.pv.Name, b.Name, c.List)})
 			continue
 		}
-		next, err := edit(cur.pv)
-		if err == nil {
-			var pol *policy.Policy
-			if pol, err = next.Policy(); err == nil {
-				var d *policylog.PolicyDiff
-				if d, err = policylog.Diff(cur.pv, next); err == nil {
-					var i int64
-					if i, err = tr.Log.AppendPolicy(next); err == nil {
-						v := &version{pv: next, index: i, pol: pol}
-						history[b.Name] = slices.SortedStableFunc(slices.Values(append(h, v)), func(a, b *version) int {
-							return a.pv.Effective.Time().Compare(b.pv.Effective.Time())
-						})
-						ac := AppliedChange{Change: c, Border: b.Name, Version: next.Version, Index: i}
-						for _, ch := range d.Changes {
-							ac.Diff = append(ac.Diff, strings.ReplaceAll(strings.TrimSpace(ch.String()), "\n", " "))
-						}
-						out = append(out, ac)
-						continue
-					}
-				}
-			}
+		v, diff, err := logVersion(tr, cur, edit)
+		if err != nil {
+			out = append(out, AppliedChange{Change: c, Border: b.Name, Index: -1, NotApplied: err.Error()})
+			continue
 		}
-		out = append(out, AppliedChange{Change: c, Border: b.Name, Index: -1, NotApplied: err.Error()})
+		history[b.Name] = slices.SortedStableFunc(slices.Values(append(h, v)), func(a, b *version) int {
+			return a.pv.Effective.Time().Compare(b.pv.Effective.Time())
+		})
+		out = append(out, AppliedChange{Change: c, Border: b.Name, Version: v.pv.Version, Index: v.index, Diff: diff})
 	}
 	if len(out) == 0 {
 		return none(fmt.Sprintf("no border of %s in this world", c.Jurisdiction))
 	}
 	return out
+}
+
+// logVersion makes the next version from cur, appends it to the log and
+// says what changed, one line per change.
+func logVersion(tr *Transparency, cur *version, edit func(*policylog.PolicyVersion) (*policylog.PolicyVersion, error)) (*version, []string, error) {
+	next, err := edit(cur.pv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := next.Policy()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := policylog.Diff(cur.pv, next)
+	if err != nil {
+		return nil, nil, err
+	}
+	i, err := tr.Log.AppendPolicy(next)
+	if err != nil {
+		return nil, nil, err
+	}
+	var diff []string
+	for _, ch := range d.Changes {
+		diff = append(diff, strings.ReplaceAll(strings.TrimSpace(ch.String()), "\n", " "))
+	}
+	return &version{pv: next, index: i, pol: pol}, diff, nil
 }
 
 // techniqueTemplate bundles the first embedded profile that has a rule
