@@ -19,6 +19,10 @@ type Config struct {
 	Border string
 	// Jurisdiction is the code of the border's jurisdiction.
 	Jurisdiction string
+	// PolicyIndex is the transparency-log index of the policy version the
+	// border enforces (package policylog), cited by every decision; nil
+	// when the policy is not logged.
+	PolicyIndex *int64
 	// Log receives every decision; nil records nothing.
 	Log *Log
 	// Clock is the engine's time; nil is the system clock. Give the engine
@@ -72,6 +76,10 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, pol: pol, lists: lists, clock: clock.Or(cfg.Clock), rnd: cfg.Rand}
 	if e.rnd == nil {
 		e.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if i := cfg.PolicyIndex; i != nil {
+		v := *i // the engine's own copy
+		e.cfg.PolicyIndex = &v
 	}
 	for i := range pol.Rules {
 		r, err := e.compileRule(i, &pol.Rules[i])
@@ -181,7 +189,7 @@ func (e *Engine) record(r *rule, kind ActionKind, eff Effect, enforced bool, f *
 		return
 	}
 	d := Decision{
-		Time: e.clock.Now(), Border: e.cfg.Border, Jurisdiction: e.cfg.Jurisdiction, Policy: e.pol.Name,
+		Time: e.clock.Now(), Border: e.cfg.Border, Jurisdiction: e.cfg.Jurisdiction, Policy: e.pol.Name, PolicyIndex: e.cfg.PolicyIndex,
 		Rule: r.id, FlowID: f.id, Action: kind, Enforced: enforced, Effect: eff, Layer: r.layer,
 		Proto: protoName(f.proto), Client: f.client, Server: f.server, Direction: f.dir.String(),
 		Blockpage: page, Detail: detail,

@@ -37,6 +37,9 @@ type Options struct {
 	// NoServices builds the fabric and the borders only: no DNS, web
 	// sites, CA or test helper.
 	NoServices bool
+	// Transparency, if set, has every border enforce only a logged policy
+	// version, and cite its index in every decision (see Transparency).
+	Transparency *Transparency
 }
 
 // Lab is a running laboratory: a world with its borders and services.
@@ -49,6 +52,8 @@ type Lab struct {
 	geo     *probe.Geo
 	control *probe.ControlClient
 	cancel  context.CancelFunc
+	// admitted holds what each border proved (nil without Transparency).
+	admitted map[string]*Admission
 }
 
 // Start builds one engine per border of s, starts the world with them as
@@ -60,13 +65,22 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	if t := opts.Transparency; t != nil {
+		var err error
+		if l.admitted, err = t.admit(s, l.clk.Now()); err != nil {
+			return nil, err
+		}
+	}
 	for _, b := range s.Borders {
 		bs := seed
 		for _, c := range b.Name {
 			bs = bs*31 + uint64(c)
 		}
-		e, err := border.New(b.Policy, border.Config{Border: b.Name, Jurisdiction: b.Jurisdiction, Log: l.log, Clock: l.clk,
-			Rand: rand.New(rand.NewPCG(bs, 0x5eed))})
+		cfg := border.Config{Border: b.Name, Jurisdiction: b.Jurisdiction, Log: l.log, Clock: l.clk, Rand: rand.New(rand.NewPCG(bs, 0x5eed))}
+		if a := l.admitted[b.Name]; a != nil {
+			cfg.PolicyIndex = &a.Verified.Index
+		}
+		e, err := border.New(b.Policy, cfg)
 		if err != nil {
 			l.closeEngines()
 			return nil, badInput(fmt.Errorf("border of %s: %w", b.Name, err))

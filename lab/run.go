@@ -29,6 +29,9 @@ type RunOptions struct {
 	// List is a Citizen Lab test-list CSV to measure instead of the
 	// scenario's sites.
 	List string
+	// Inputs, if not empty, are measured instead of the scenario's sites
+	// or List.
+	Inputs []probe.Input
 	// Out, if not empty, is the directory the outputs are written to:
 	// measurements.jsonl, decisions.jsonl, score.json, report.html.
 	Out string
@@ -40,6 +43,11 @@ type RunOptions struct {
 	ResidualWait time.Duration
 	// Progress is called after each measurement.
 	Progress func(done, total int, m *probe.Measurement)
+	// Log is the directory of the transparency log the borders' policy
+	// versions are appended to and proved from (OpenTransparency); ""
+	// means Out/log when Out is set. Lab.Transparency, if set, is used
+	// instead.
+	Log string
 	// Lab tunes the lab the run starts.
 	Lab Options
 }
@@ -56,6 +64,11 @@ type RunResult struct {
 	Elapsed      time.Duration
 	// Files are the outputs written, by name.
 	Files []string
+	// Audit checks the measurements against the logged policies (nil
+	// without a transparency log).
+	Audit *score.AuditResult
+	// Log is the transparency log's directory, if the run had one.
+	Log string
 }
 
 // Outputs are the files Run writes into RunOptions.Out.
@@ -69,9 +82,11 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := Inputs(s.Plan, opts.List)
-	if err != nil {
-		return nil, err
+	inputs := opts.Inputs
+	if len(inputs) == 0 {
+		if inputs, err = Inputs(s.Plan, opts.List); err != nil {
+			return nil, err
+		}
 	}
 	if opts.ResidualWait < 0 {
 		return nil, badInput(fmt.Errorf("residual wait %v is negative", opts.ResidualWait))
@@ -92,6 +107,17 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		}
 		defer out.abort()
 		opts.Lab.Decisions = out.decisions
+	}
+	logDir := opts.Log
+	if logDir == "" && opts.Out != "" {
+		logDir = filepath.Join(opts.Out, "log")
+	}
+	if opts.Lab.Transparency == nil && logDir != "" {
+		if opts.Lab.Transparency, err = OpenTransparency(logDir, opts.Lab.Clock, nil); err != nil {
+			return nil, err
+		}
+	} else if opts.Lab.Transparency != nil {
+		logDir = opts.Lab.Transparency.Log.Dir()
 	}
 	start := time.Now()
 	l, err := s.Start(ctx, opts.Lab)
@@ -124,6 +150,10 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Score = score.Score(ms, decisions)
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
+	if l.admitted != nil {
+		res.Audit = score.Audit(res.Score, decisions, l.Declared())
+		res.Report.Audit, res.Log = res.Audit, logDir
+	}
 	if out != nil {
 		if err := out.finish(ms, res); err != nil {
 			return nil, err

@@ -5,6 +5,10 @@
 // verdict class the precision and recall, a confusion matrix, and every
 // disagreement with its evidence.
 //
+// Audit checks the decisions and measurements against the policy versions
+// a transparency log says each border enforces: undeclared blocking, and
+// declared rules no measurement saw.
+//
 // It does not measure (package probe does) or render (package report does).
 //
 // The join: a decision belongs to a measurement when its client is the
