@@ -26,7 +26,7 @@ var updateREADME = flag.Bool("update-readme", false, "rewrite the conformance ta
 // is not reproduced. It is off while the censor's TCP model (branch tcb),
 // Linux-like hosts (branch linuxtcp) and hop counts (branch hops) are not
 // merged: until then the test measures and reports, and skips.
-const enforceConformance = false
+const enforceConformance = true
 
 // row is one row of Table 1 of the Geneva paper (CCS 2019).
 type row struct {
