@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/policy"
@@ -158,13 +157,4 @@ func scoreValues(run string, it score.Item, explanation string) (Key, values, []
 		links = append(links, values{"run_id": run, "vantage": it.Vantage, "input": it.Input, "digest": dg})
 	}
 	return k, v, links
-}
-
-// addrPort joins a stored address and port.
-func addrPort(ip string, port int64) netip.AddrPort {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(a, uint16(port))
 }

@@ -203,8 +203,12 @@ func Observations(m *probe.Measurement) []Observation {
 		if h.Failure == nil {
 			o.TLSCertificateChainLen = ptr(int64(len(h.PeerCertificates)))
 		}
-		if h.Operation == "connect" && o.TCPSuccess == nil {
-			o.TCPSuccess, o.TCPFailure = ptr(false), h.Failure
+		if o.TCPSuccess == nil { // the handshake's own connect
+			if h.Operation == "connect" {
+				o.TCPSuccess, o.TCPFailure = ptr(false), h.Failure
+			} else {
+				o.TCPSuccess = ptr(true)
+			}
 		}
 	}
 	for _, h := range tk.QUICHandshakes {

@@ -192,6 +192,9 @@ func (s *Store) addParts(ctx context.Context, runs []RunSummary) error {
 func summarize(shards int, parts []PartInfo) (Status, int64, int64) {
 	latest := map[int]PartInfo{}
 	for _, p := range parts {
+		if p.Shard < 0 { // scoring
+			continue
+		}
 		if q, ok := latest[p.Shard]; !ok || p.Started.After(q.Started) {
 			latest[p.Shard] = p
 		}

@@ -54,6 +54,10 @@ type Profile struct {
 type Part struct {
 	// Shard is this process's index in [0, Run.Shards).
 	Shard int `json:"shard"`
+	// Scoring marks a process that only scores a run already measured
+	// (`splinter score --db`): it writes scores, and the run's status and
+	// counts remain its shards'. Its Shard is ignored (stored as -1).
+	Scoring bool `json:"scoring,omitempty"`
 	// Health is the machine's state when the part began.
 	Health Health `json:"health"`
 }

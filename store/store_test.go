@@ -629,4 +629,15 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := s.Begin(ctx, store.Run{ID: "ok", Shards: 2}, store.Part{Shard: 2}); err == nil {
 		t.Error("shard 2 of 2 was accepted")
 	}
+	w, err := s.Begin(ctx, store.Run{ID: "two", Shards: 2}, store.Part{Shard: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx, store.Complete, store.Health{})
+	if _, err := s.Begin(ctx, store.Run{ID: "two", Shards: 3}, store.Part{Shard: 0}); err == nil || !strings.Contains(err.Error(), "has 2 shards") {
+		t.Errorf("a part that disagrees on the shards: %v", err)
+	}
+	if _, err := s.Begin(ctx, store.Run{ID: "nothing"}, store.Part{Scoring: true}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("scoring a run that does not exist: %v", err)
+	}
 }

@@ -100,7 +100,22 @@ func (s *Store) Begin(ctx context.Context, run Run, part Part, opts ...WriterOpt
 	if run.Shards <= 0 {
 		run.Shards = 1
 	}
-	if part.Shard < 0 || part.Shard >= run.Shards {
+	old, err := s.Run(ctx, run.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		old = nil
+	case err != nil:
+		return nil, err
+	}
+	if part.Scoring {
+		if old == nil {
+			return nil, fmt.Errorf("store: run %s: %w", run.ID, ErrNotFound)
+		}
+		part.Shard, run.Shards = -1, old.Shards
+	} else if old != nil && old.Shards != run.Shards {
+		return nil, fmt.Errorf("store: run %s has %d shards, this part says %d", run.ID, old.Shards, run.Shards)
+	}
+	if !part.Scoring && (part.Shard < 0 || part.Shard >= run.Shards) {
 		return nil, fmt.Errorf("store: shard %d of %d", part.Shard, run.Shards)
 	}
 	if run.Created.IsZero() {
@@ -128,7 +143,12 @@ func (s *Store) Begin(ctx context.Context, run Run, part Part, opts ...WriterOpt
 	if !run.Simulated.IsZero() {
 		rv["simulated_ns"] = ptr(run.Simulated.UnixNano())
 	}
-	ops := []op{{t: tables["runs"], mode: insertKeep, rows: []values{rv}}}
+	var ops []op
+	if old == nil {
+		// Two shards that begin at once both write the run: alike, and
+		// the first stays.
+		ops = append(ops, op{t: tables["runs"], mode: insertKeep, rows: []values{rv}})
+	}
 	if len(run.Rules) > 0 {
 		var rs []values
 		for _, r := range run.Rules {
