@@ -226,3 +226,15 @@ func (d *dialect) arg(v any) any {
 	}
 	return v
 }
+
+// keyCmp compares the (vantage, input) key with a bound: "(vantage, input)
+// >= (?, ?)", which SQLite and PostgreSQL answer from the key's index;
+// ClickHouse 18 has no tuple comparison, so it gets the expanded form. It
+// returns the clause and its arguments.
+func (d *dialect) keyCmp(op string, k Key) (string, []any) {
+	if d.replacing {
+		strict := strings.TrimSuffix(op, "=")
+		return "(vantage " + strict + " ? OR (vantage = ? AND input " + op + " ?))", []any{k.Vantage, k.Vantage, k.Input}
+	}
+	return "(vantage, input) " + op + " (?, ?)", []any{k.Vantage, k.Input}
+}

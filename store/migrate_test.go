@@ -26,6 +26,9 @@ func TestMigrateFromV1(t *testing.T) {
 		{"postgres", "pgx", func(t *testing.T) string { return postgresDSN(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name != "sqlite" {
+				skipShort(t)
+			}
 			ctx := context.Background()
 			dsn := tc.dsn(t)
 			script, err := os.ReadFile("testdata/v1." + tc.name + ".sql")
@@ -76,7 +79,10 @@ func TestMigrateFromV1(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Verdict != probe.DNS || d.Truth != "" || len(d.Decisions) != 0 || !equalJSON(d.Observations, store.Observations(blocked)) {
+			// The rows version 1 derived (not necessarily what this version
+			// derives from the same measurement).
+			if d.Verdict != probe.DNS || d.Truth != "" || len(d.Decisions) != 0 || len(d.Observations) != strings.Count(string(script), "INSERT INTO obs_web (run_id, vantage, input, idx, writer, probe_cc, probe_asn, hostname, ip, port, transport, ip_asn, dns_query_type, dns_engine, dns_resolver, dns_failure, dns_rcode, dns_answer_type, dns_answer, dns_answer_late, dns_t, tcp_success, tcp_failure, tcp_blocked, tcp_t, tls_server_name, tls_version, tls_cipher_suite, tls_alpn, tls_success, tls_failure, tls_failed_operation, tls_certificate_chain_length, tls_t, http_request_url, http_request_method, http_failure, http_response_status_code, http_response_body_length, http_response_body_is_truncated, http_response_body_sha1, http_response_header_location, http_response_header_server, http_t) VALUES ('old', 'cn-client-1'") ||
+				d.Observations[0].DNSAnswer == nil || *d.Observations[0].DNSAnswer != "198.18.104.1" {
 				t.Errorf("old measurement: %+v", d.Summary)
 			}
 			n := 0

@@ -276,14 +276,25 @@ type Page struct {
 
 const summaryCols = "vantage, input, uid, domain, category, probe_cc, probe_asn, probe_network_name, start_ns, runtime, verdict, methods, reason"
 
-func (q *Query) where() (string, []any) {
+// where is the filter of q on tbl: measurements, or scores when q filters
+// on the ground truth (scores repeats the key, probe_cc, category, domain
+// and the measured verdict, so such a page is read from scores alone).
+func (q *Query) where(tbl string) (string, []any) {
+	verdict := "verdict"
+	if tbl == "scores" {
+		verdict = "measured"
+	}
 	w, args := []string{"run_id = ?"}, []any{q.Run}
 	for _, f := range []struct{ col, v string }{
-		{"probe_cc", q.CC}, {"vantage", q.Vantage}, {"category", q.Category}, {"domain", q.Domain}, {"verdict", string(q.Verdict)},
+		{"probe_cc", q.CC}, {"vantage", q.Vantage}, {"category", q.Category}, {"domain", q.Domain}, {verdict, string(q.Verdict)},
+		{"truth", string(q.Truth)},
 	} {
 		if f.v != "" {
 			w, args = append(w, f.col+" = ?"), append(args, f.v)
 		}
+	}
+	if q.Disagree {
+		w, args = append(w, "agree = ?"), append(args, false)
 	}
 	return strings.Join(w, " AND "), args
 }
@@ -294,46 +305,46 @@ func (s *Store) Measurements(ctx context.Context, q Query) (*Page, error) {
 		q.Limit = 100
 	}
 	q.Limit = min(q.Limit, 1000)
-	where, args := q.where()
+	tbl := "measurements"
 	if q.Truth != "" || q.Disagree {
-		sub, sargs := []string{"run_id = ?"}, []any{q.Run}
-		if q.Truth != "" {
-			sub, sargs = append(sub, "truth = ?"), append(sargs, string(q.Truth))
-		}
-		if q.Disagree {
-			sub, sargs = append(sub, "agree = ?"), append(sargs, false)
-		}
-		where += " AND (vantage, input) IN (SELECT vantage, input FROM " + s.d.from("scores") + " WHERE " + strings.Join(sub, " AND ") + ")"
-		args = append(args, sargs...)
+		tbl = "scores"
 	}
+	where, args := q.where(tbl)
 	page := &Page{}
 	if q.noTotal {
 		page.Total = -1
-	} else if err := s.db.QueryRowContext(ctx, s.d.rebind("SELECT count(*) FROM "+s.d.from("measurements")+" WHERE "+where), s.args(append([]any(nil), args...))...).Scan(&page.Total); err != nil {
+	} else if err := s.db.QueryRowContext(ctx, s.d.rebind("SELECT count(*) FROM "+s.d.from(tbl)+" WHERE "+where), s.args(append([]any(nil), args...))...).Scan(&page.Total); err != nil {
 		return nil, fmt.Errorf("store: measurements of %s: %w", q.Run, err)
 	}
 	if q.After != nil {
-		where += " AND (vantage > ? OR (vantage = ? AND input > ?))"
-		args = append(args, q.After.Vantage, q.After.Vantage, q.After.Input)
+		c, a := s.d.keyCmp(">", *q.After)
+		where += " AND " + c
+		args = append(args, a...)
 	}
+	// The page's keys first, from an index where one covers the filters,
+	// then its rows by key: sorting keys is cheaper than sorting rows.
 	args = append(args, int64(q.Limit), int64(q.Offset))
-	rows, err := s.query(ctx, "SELECT "+summaryCols+" FROM "+s.d.from("measurements")+" WHERE "+where+
+	rows, err := s.query(ctx, "SELECT vantage, input FROM "+s.d.from(tbl)+" WHERE "+where+
 		" ORDER BY vantage, input LIMIT ? OFFSET ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: measurements of %s: %w", q.Run, err)
 	}
-	defer rows.Close()
+	var keys []Key
 	for rows.Next() {
-		m, err := scanSummary(rows)
-		if err != nil {
-			return nil, err
+		var k Key
+		if err := rows.Scan(&k.Vantage, &k.Input); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: measurements of %s: %w", q.Run, err)
 		}
-		page.Items = append(page.Items, m)
+		keys = append(keys, k)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: measurements of %s: %w", q.Run, err)
 	}
-	rows.Close()
+	if page.Items, err = s.summaries(ctx, q.Run, keys); err != nil {
+		return nil, err
+	}
 	if len(page.Items) == q.Limit {
 		last := page.Items[len(page.Items)-1].Key
 		page.Next = &last
@@ -342,6 +353,51 @@ func (s *Store) Measurements(ctx context.Context, q Query) (*Page, error) {
 		return nil, err
 	}
 	return page, nil
+}
+
+// summaries reads the rows of keys, in their order.
+func (s *Store) summaries(ctx context.Context, run string, keys []Key) ([]Summary, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	vs, ins := map[string]bool{}, map[string]bool{}
+	args := []any{run}
+	for _, k := range keys {
+		if !vs[k.Vantage] {
+			vs[k.Vantage] = true
+			args = append(args, k.Vantage)
+		}
+	}
+	for _, k := range keys {
+		if !ins[k.Input] {
+			ins[k.Input] = true
+			args = append(args, k.Input)
+		}
+	}
+	rows, err := s.query(ctx, "SELECT "+summaryCols+" FROM "+s.d.from("measurements")+
+		" WHERE run_id = ? AND vantage IN ("+marks(len(vs))+") AND input IN ("+marks(len(ins))+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: measurements of %s: %w", run, err)
+	}
+	defer rows.Close()
+	byKey := map[Key]Summary{}
+	for rows.Next() {
+		m, err := scanSummary(rows)
+		if err != nil {
+			return nil, err
+		}
+		byKey[m.Key] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: measurements of %s: %w", run, err)
+	}
+	out := make([]Summary, 0, len(keys))
+	for _, k := range keys {
+		if m, ok := byKey[k]; ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 func scanSummary(rows *sql.Rows) (Summary, error) {
@@ -619,9 +675,17 @@ const obsCols = "vantage, input, writer, idx, hostname, ip, port, transport, ip_
 // writer, if set, keeps only that writer's rows.
 func (s *Store) observations(ctx context.Context, run string, from, to Key, writer string) iter.Seq2[keyedObservation, error] {
 	return func(yield func(keyedObservation, error) bool) {
-		q := "SELECT " + obsCols + " FROM " + s.d.from("obs_web") +
-			" WHERE run_id = ? AND (vantage > ? OR (vantage = ? AND input >= ?)) AND (vantage < ? OR (vantage = ? AND input <= ?))"
-		args := []any{run, from.Vantage, from.Vantage, from.Input, to.Vantage, to.Vantage, to.Input}
+		q := "SELECT " + obsCols + " FROM " + s.d.from("obs_web") + " WHERE run_id = ? AND "
+		args := []any{run}
+		if from == to {
+			q += "vantage = ? AND input = ?"
+			args = append(args, from.Vantage, from.Input)
+		} else {
+			c1, a1 := s.d.keyCmp(">=", from)
+			c2, a2 := s.d.keyCmp("<=", to)
+			q += c1 + " AND " + c2
+			args = append(append(args, a1...), a2...)
+		}
 		if writer != "" {
 			q += " AND writer = ?"
 			args = append(args, writer)
@@ -726,9 +790,10 @@ func (s *Store) Records(ctx context.Context, run string) iter.Seq2[Record, error
 
 // writers maps the keys in [from, to] to the writer of their measurement.
 func (s *Store) writers(ctx context.Context, run string, from, to Key) (map[Key]string, error) {
+	c1, a1 := s.d.keyCmp(">=", from)
+	c2, a2 := s.d.keyCmp("<=", to)
 	rows, err := s.query(ctx, "SELECT vantage, input, writer FROM "+s.d.from("measurements")+
-		" WHERE run_id = ? AND (vantage > ? OR (vantage = ? AND input >= ?)) AND (vantage < ? OR (vantage = ? AND input <= ?))",
-		run, from.Vantage, from.Vantage, from.Input, to.Vantage, to.Vantage, to.Input)
+		" WHERE run_id = ? AND "+c1+" AND "+c2, append(append([]any{run}, a1...), a2...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: measurements: %w", err)
 	}

@@ -295,11 +295,16 @@ var migrations = []migration{
 		{create: &obsWebV1},
 		{create: &decisionsV1},
 	}},
-	{2, "scores, rules, decisions.log_index", []step{
+	{2, "scores, rules, decisions.log_index, covering indexes", []step{
 		{create: &scoresV2},
 		{create: &scoreDecisionsV2},
 		{create: &rulesV2},
 		{add: "decisions", col: column{"log_index", tIntNull}},
+		// Heatmaps and the keys of filtered pages read these indexes
+		// without the table.
+		{add: "measurements", index: []string{"run_id", "probe_cc", "category", "verdict", "vantage", "input"}},
+		{add: "measurements", index: []string{"run_id", "verdict", "probe_cc", "vantage", "input"}},
+		{add: "scores", index: []string{"run_id", "truth", "probe_cc", "vantage", "input"}},
 	}},
 }
 

@@ -72,8 +72,23 @@ func dialects(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) {
 		f(t, filepath.Join(t.TempDir(), "splinter.db"))
 	})
-	t.Run("postgres", func(t *testing.T) { f(t, postgresDSN(t)) })
-	t.Run("clickhouse", func(t *testing.T) { f(t, clickhouseDSN(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		skipShort(t)
+		f(t, postgresDSN(t))
+	})
+	t.Run("clickhouse", func(t *testing.T) {
+		skipShort(t)
+		f(t, clickhouseDSN(t))
+	})
+}
+
+// skipShort skips the tests against database servers in -short mode (CI's
+// race pass): the full pass runs them, and the code they add to SQLite's is
+// the dialect's SQL, not concurrency.
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: the database servers are tested by the full run")
+	}
 }
 
 func open(t testing.TB, dsn string) *store.Store {
@@ -639,5 +654,62 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := s.Begin(ctx, store.Run{ID: "nothing"}, store.Part{Scoring: true}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("scoring a run that does not exist: %v", err)
+	}
+}
+
+// TestWriterConcurrent: many goroutines feed one writer with tiny batches
+// flushed often, then the run's context is cancelled (an interrupted run)
+// and Close still records everything and the status.
+func TestWriterConcurrent(t *testing.T) {
+	f := loadFixture(t)
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := s.Begin(ctx, store.Run{ID: "busy"}, store.Part{}, store.WriterOptions{BatchSize: 2, FlushEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i, m := range f.ms {
+				if i%8 == g {
+					if err := w.Measurement(m); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			for i, d := range f.ds {
+				if i%8 == g {
+					if err := w.Decision(d); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	if err := w.Close(ctx, store.Interrupted, store.Health{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Measurement(f.ms[0]); err == nil {
+		t.Error("a closed writer took a measurement")
+	}
+	r, err := s.Run(context.Background(), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.Interrupted || r.Measurements != int64(len(f.ms)) || r.Decisions != int64(len(f.ds)) {
+		t.Errorf("run: %s, %d measurements, %d decisions", r.Status, r.Measurements, r.Decisions)
+	}
+	n := 0
+	for _, err := range s.Decisions(context.Background(), "busy") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != len(f.ds) {
+		t.Errorf("%d decisions stored, %d written", n, len(f.ds))
 	}
 }

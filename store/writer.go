@@ -54,6 +54,7 @@ type Writer struct {
 	seq     int64
 	closed  bool
 	full    chan *batch
+	sending sync.WaitGroup // batches on their way to full
 	done    chan struct{}
 	errMu   sync.Mutex
 	err     error
@@ -280,10 +281,12 @@ func (w *Writer) add(f func(*batch)) error {
 	var full *batch
 	if w.cur.rows >= w.limit {
 		full, w.cur = w.cur, newBatch()
+		w.sending.Add(1) // Close waits for this send before it closes w.full
 	}
 	w.mu.Unlock()
 	if full != nil {
 		w.full <- full // waits while the flusher has a batch queued already
+		w.sending.Done()
 	}
 	return nil
 }
@@ -402,12 +405,16 @@ func (w *Writer) Close(ctx context.Context, status Status, end Health) error {
 	if last.rows > 0 {
 		w.full <- last
 	}
+	w.sending.Wait()
 	close(w.full)
 	<-w.done
 	if err := w.Err(); err != nil {
 		status = Failed
 	}
 	perr := w.s.write(context.WithoutCancel(ctx), []op{w.partOp(status, &end)}, nil)
+	if perr == nil {
+		perr = w.s.optimize(context.WithoutCancel(ctx))
+	}
 	if err := w.Err(); err != nil {
 		return err
 	}
@@ -503,6 +510,24 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, o op) error {
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("%s: %w", o.t.name, err)
 		}
+	}
+	return nil
+}
+
+// optimize refreshes the query planner's statistics after a part is
+// written, so that filters use the indexes from the first read on.
+func (s *Store) optimize(ctx context.Context) error {
+	var q string
+	switch s.d.name {
+	case "sqlite":
+		q = "PRAGMA optimize=0x10002" // every table, analysed where it changed
+	case "postgres":
+		q = "ANALYZE measurements, obs_web, scores, decisions"
+	default:
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("optimize: %w", err)
 	}
 	return nil
 }
