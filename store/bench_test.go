@@ -94,20 +94,29 @@ func BenchmarkWriteRun(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(ms))*float64(b.N)/b.Elapsed().Seconds(), "measurements/s")
 	})
-	b.Run("sqlite", func(b *testing.B) {
-		dir := b.TempDir()
-		i := 0
-		for b.Loop() {
-			i++
-			s, err := store.Open(context.Background(), filepath.Join(dir, fmt.Sprintf("run%d.db", i)))
-			if err != nil {
-				b.Fatal(err)
+	for _, db := range []struct {
+		name string
+		dsn  func(b *testing.B, i int) string
+	}{
+		{"sqlite", func(b *testing.B, i int) string { return filepath.Join(b.TempDir(), fmt.Sprintf("run%d.db", i)) }},
+		{"postgres", func(b *testing.B, _ int) string { return postgresDSN(b) }},
+		{"clickhouse", func(b *testing.B, _ int) string { return clickhouseDSN(b) }},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			dsn := db.dsn(b, 0)
+			i := 0
+			for b.Loop() {
+				i++
+				s, err := store.Open(context.Background(), dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				writeBench(b, s, fmt.Sprintf("bench%d", i), ms, ds, res)
+				s.Close()
 			}
-			writeBench(b, s, "bench", ms, ds, res)
-			s.Close()
-		}
-		b.ReportMetric(float64(len(ms))*float64(b.N)/b.Elapsed().Seconds(), "measurements/s")
-	})
+			b.ReportMetric(float64(len(ms))*float64(b.N)/b.Elapsed().Seconds(), "measurements/s")
+		})
+	}
 }
 
 func writeBench(b testing.TB, s *store.Store, run string, ms []*probe.Measurement, ds []border.Decision, res *score.Result) {

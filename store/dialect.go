@@ -132,15 +132,21 @@ const (
 
 // insert returns an INSERT statement for cols of t.
 func (d *dialect) insert(t *table, cols []string, mode insertMode) string {
+	return d.insertRows(t, cols, mode, 1)
+}
+
+// insertRows returns an INSERT statement for n rows at once (SQL
+// dialects: one round trip for many rows).
+func (d *dialect) insertRows(t *table, cols []string, mode insertMode, n int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (", t.name, strings.Join(cols, ", "))
-	for i := range cols {
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", t.name, strings.Join(cols, ", "))
+	tuple := "(" + marks(len(cols)) + ")"
+	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("?")
+		b.WriteString(tuple)
 	}
-	b.WriteString(")")
 	if d.replacing {
 		// A later row with the same key replaces the earlier one at merge
 		// time. clickhouse-go batches the rows of a prepared INSERT.

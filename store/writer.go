@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -464,21 +465,29 @@ func (s *Store) write(ctx context.Context, ops []op, dels []del) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmts := map[string]*sql.Stmt{}
+	// Deletes go by table, many keys per statement.
+	byTable := map[string][]del{}
+	var order []string
 	for _, d := range dels {
-		st, ok := stmts[d.table]
-		if !ok {
-			q := s.d.rebind("DELETE FROM " + d.table + " WHERE run_id = ? AND vantage = ? AND input = ?")
-			p, err := tx.PrepareContext(ctx, q)
-			if err != nil {
-				return err
-			}
-			st = p
-			stmts[d.table] = st
-			defer p.Close()
+		if _, ok := byTable[d.table]; !ok {
+			order = append(order, d.table)
 		}
-		if _, err := st.ExecContext(ctx, d.args...); err != nil {
-			return fmt.Errorf("delete from %s: %w", d.table, err)
+		byTable[d.table] = append(byTable[d.table], d)
+	}
+	for _, tbl := range order {
+		ds := byTable[tbl]
+		for start := 0; start < len(ds); start += 200 {
+			chunk := ds[start:min(start+200, len(ds))]
+			args := []any{chunk[0].args[0]}
+			tuples := make([]string, len(chunk))
+			for i, d := range chunk {
+				tuples[i] = "(?, ?)"
+				args = append(args, d.args[1], d.args[2])
+			}
+			q := s.d.rebind("DELETE FROM " + tbl + " WHERE run_id = ? AND (vantage, input) IN (VALUES " + strings.Join(tuples, ", ") + ")")
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("delete from %s: %w", tbl, err)
+			}
 		}
 	}
 	for _, o := range ops {
@@ -497,15 +506,39 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, o op) error {
 	for i, c := range o.t.cols {
 		cols[i] = c.name
 	}
-	st, err := tx.PrepareContext(ctx, s.d.insert(o.t, cols, o.mode))
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.t.name, err)
+	// SQL dialects take many rows per statement (a round trip each, and
+	// under SQLite's 32766 parameters); ClickHouse's driver batches the
+	// rows of a one-row statement itself.
+	per := 1
+	if !s.d.replacing {
+		per = max(1, min(len(o.rows), 200, 8000/len(cols)))
 	}
-	defer st.Close()
-	args := make([]any, len(cols))
-	for _, r := range o.rows {
-		for i, c := range cols {
-			args[i] = s.d.arg(r[c])
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	args := make([]any, 0, per*len(cols))
+	for start := 0; start < len(o.rows); start += per {
+		chunk := o.rows[start:min(start+per, len(o.rows))]
+		st, ok := stmts[len(chunk)]
+		if !ok {
+			q := s.d.insertRows(o.t, cols, o.mode, len(chunk))
+			if s.d.replacing {
+				q = s.d.insert(o.t, cols, o.mode)
+			}
+			p, err := tx.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("%s: %w", o.t.name, err)
+			}
+			st, stmts[len(chunk)] = p, p
+		}
+		args = args[:0]
+		for _, r := range chunk {
+			for _, c := range cols {
+				args = append(args, s.d.arg(r[c]))
+			}
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("%s: %w", o.t.name, err)
