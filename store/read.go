@@ -955,12 +955,16 @@ func (s *Store) Timeline(ctx context.Context, q TimelineQuery) ([]Point, error) 
 type Comparison struct {
 	A, B string
 	// Changes are the measurements (by key) whose verdict differs, or that
-	// one run lacks (its verdict ""), in key order.
+	// one run lacks (its verdict ""), in key order: the first limit of
+	// them when Compare was given one; Changed counts them all.
 	Changes []Change `json:"changes"`
+	Changed int64    `json:"changed"`
 	// Same counts the keys with the same verdict in both.
 	Same int64 `json:"same"`
-	// Cells pairs the two runs' heatmap cells.
-	Cells []CellChange `json:"cells"`
+	// Cells pairs the two runs' heatmap cells; Categories sums them over
+	// jurisdictions (CC "").
+	Cells      []CellChange `json:"cells"`
+	Categories []CellChange `json:"categories"`
 }
 
 // Change is one measurement whose verdict changed.
@@ -982,8 +986,9 @@ type CellChange struct {
 }
 
 // Compare compares two runs measurement by measurement (same vantage, same
-// input) and cell by cell.
-func (s *Store) Compare(ctx context.Context, a, b string) (*Comparison, error) {
+// input) and cell by cell, listing at most limit changes (0: all). It
+// streams both runs' keys once, in key order.
+func (s *Store) Compare(ctx context.Context, a, b string, limit int) (*Comparison, error) {
 	c := &Comparison{A: a, B: b, Changes: []Change{}}
 	rows, err := s.query(ctx, "SELECT run_id, vantage, input, domain, category, probe_cc, verdict FROM "+s.d.from("measurements")+
 		" WHERE run_id IN (?, ?) ORDER BY vantage, input, run_id", a, b)
@@ -995,10 +1000,14 @@ func (s *Store) Compare(ctx context.Context, a, b string) (*Comparison, error) {
 		if prev == nil {
 			return
 		}
-		if prev.A == prev.B {
+		switch {
+		case prev.A == prev.B:
 			c.Same++
-		} else {
+		case limit <= 0 || len(c.Changes) < limit:
 			c.Changes = append(c.Changes, *prev)
+			c.Changed++
+		default:
+			c.Changed++
 		}
 		prev = nil
 	}
@@ -1061,8 +1070,29 @@ func (s *Store) Compare(ctx context.Context, a, b string) (*Comparison, error) {
 		}
 		return keys[i].category < keys[j].category
 	})
+	cats := map[string]*CellChange{}
+	var catOrder []string
 	for _, k := range keys {
-		c.Cells = append(c.Cells, *pairs[k])
+		p := pairs[k]
+		c.Cells = append(c.Cells, *p)
+		cc, ok := cats[k.category]
+		if !ok {
+			cc = &CellChange{Category: k.category,
+				A: Cell{Category: k.category, Counts: map[probe.Verdict]int64{}},
+				B: Cell{Category: k.category, Counts: map[probe.Verdict]int64{}}}
+			cats[k.category] = cc
+			catOrder = append(catOrder, k.category)
+		}
+		for _, side := range []struct{ from, to *Cell }{{&p.A, &cc.A}, {&p.B, &cc.B}} {
+			side.to.Total += side.from.Total
+			for v, n := range side.from.Counts {
+				side.to.Counts[v] += n
+			}
+		}
+	}
+	sort.Strings(catOrder)
+	for _, cat := range catOrder {
+		c.Categories = append(c.Categories, *cats[cat])
 	}
 	return c, nil
 }

@@ -423,9 +423,12 @@ func TestCompareAndTimeline(t *testing.T) {
 		s := open(t, dsn)
 		writeRun(t, s, testRun(t, "on", jan2024), f.ms, f.ds)
 		writeRun(t, s, testRun(t, "off", jan2024.AddDate(1, 0, 0)), unblocked(f.ms), nil)
-		c, err := s.Compare(ctx, "on", "off")
+		c, err := s.Compare(ctx, "on", "off", 0)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c1, err := s.Compare(ctx, "on", "off", 1); err != nil || len(c1.Changes) != 1 || c1.Changed != c.Changed {
+			t.Errorf("limited comparison: %+v, %v", c1, err)
 		}
 		var want []store.Key
 		for _, m := range f.ms {
@@ -441,7 +444,7 @@ func TestCompareAndTimeline(t *testing.T) {
 				t.Errorf("change %+v", ch)
 			}
 		}
-		if !equalJSON(got, want) || c.Same != int64(len(f.ms)-len(want)) {
+		if !equalJSON(got, want) || c.Same != int64(len(f.ms)-len(want)) || c.Changed != int64(len(want)) {
 			t.Errorf("changes %v (same %d), want %v", got, c.Same, want)
 		}
 		for _, cell := range c.Cells {
@@ -451,6 +454,17 @@ func TestCompareAndTimeline(t *testing.T) {
 			if cell.CC == "CN" && cell.Category == "NEWS" && cell.A.Counts[probe.DNS] != 4 {
 				t.Errorf("CN NEWS: %+v", cell.A)
 			}
+		}
+
+		for _, cat := range c.Categories {
+			want := map[string]int64{"NEWS": 6, "DATE": 3, "PROV": 3}[cat.Category]
+			if cat.A.Total != want || cat.B.Total != want || cat.B.Counts[probe.Accessible] != want ||
+				cat.Category == "NEWS" && cat.A.Counts[probe.DNS] != 4 {
+				t.Errorf("category %+v", cat)
+			}
+		}
+		if len(c.Categories) != 3 {
+			t.Errorf("categories: %+v", c.Categories)
 		}
 
 		points, err := s.Timeline(ctx, store.TimelineQuery{Scenario: "splinternet", CC: "CN"})
