@@ -212,7 +212,7 @@ func addSecondRun(b *testing.B, dsn string) error {
 		return err
 	}
 	defer s.Close()
-	if _, err := s.Run(context.Background(), "big2"); err == nil {
+	if r, err := s.Run(context.Background(), "big2"); err == nil && r.Status == store.Complete {
 		return nil
 	}
 	ms, _ := synthRun(b, 100000, false)
