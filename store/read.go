@@ -977,6 +977,13 @@ type Change struct {
 	B        probe.Verdict `json:"b"`
 }
 
+func compareKey(a, b Key) int {
+	if c := strings.Compare(a.Vantage, b.Vantage); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Input, b.Input)
+}
+
 // CellChange is one jurisdiction × category square in both runs.
 type CellChange struct {
 	CC       string `json:"probe_cc"`
@@ -990,52 +997,98 @@ type CellChange struct {
 // streams both runs' keys once, in key order.
 func (s *Store) Compare(ctx context.Context, a, b string, limit int) (*Comparison, error) {
 	c := &Comparison{A: a, B: b, Changes: []Change{}}
-	rows, err := s.query(ctx, "SELECT run_id, vantage, input, domain, category, probe_cc, verdict FROM "+s.d.from("measurements")+
-		" WHERE run_id IN (?, ?) ORDER BY vantage, input, run_id", a, b)
+	// Both runs' keys in key order (each from its primary key, no sort),
+	// merged here: every dialect orders text bytewise, as Go does.
+	next := func(run string) (func() (Key, probe.Verdict, bool), func() error, error) {
+		rows, err := s.query(ctx, "SELECT vantage, input, verdict FROM "+s.d.from("measurements")+" WHERE run_id = ? ORDER BY vantage, input", run)
+		if err != nil {
+			return nil, nil, err
+		}
+		var ferr error
+		return func() (Key, probe.Verdict, bool) {
+				if ferr != nil || !rows.Next() {
+					return Key{}, "", false
+				}
+				var k Key
+				var v string
+				if ferr = rows.Scan(&k.Vantage, &k.Input, &v); ferr != nil {
+					return Key{}, "", false
+				}
+				return k, probe.Verdict(v), true
+			}, func() error {
+				defer rows.Close()
+				if ferr != nil {
+					return ferr
+				}
+				return rows.Err()
+			}, nil
+	}
+	nextA, doneA, err := next(a)
 	if err != nil {
 		return nil, fmt.Errorf("store: compare: %w", err)
 	}
-	var prev *Change
-	emit := func() {
-		if prev == nil {
-			return
-		}
+	nextB, doneB, err := next(b)
+	if err != nil {
+		doneA()
+		return nil, fmt.Errorf("store: compare: %w", err)
+	}
+	var changed []Change
+	note := func(k Key, va, vb probe.Verdict) {
 		switch {
-		case prev.A == prev.B:
+		case va == vb:
 			c.Same++
-		case limit <= 0 || len(c.Changes) < limit:
-			c.Changes = append(c.Changes, *prev)
+		case limit <= 0 || len(changed) < limit:
+			changed = append(changed, Change{Key: k, A: va, B: vb})
 			c.Changed++
 		default:
 			c.Changed++
 		}
-		prev = nil
 	}
-	for rows.Next() {
-		var run, v string
-		var ch Change
-		if err := rows.Scan(&run, &ch.Vantage, &ch.Input, &ch.Domain, &ch.Category, &ch.CC, &v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: compare: %w", err)
-		}
-		if prev != nil && prev.Key != ch.Key {
-			emit()
-		}
-		if prev == nil {
-			prev = &ch
-		}
-		if run == a {
-			prev.A = probe.Verdict(v)
-		}
-		if run == b {
-			prev.B = probe.Verdict(v)
+	ka, va, okA := nextA()
+	kb, vb, okB := nextB()
+	for okA || okB {
+		switch {
+		case okA && okB && ka == kb:
+			note(ka, va, vb)
+			ka, va, okA = nextA()
+			kb, vb, okB = nextB()
+		case okA && (!okB || compareKey(ka, kb) < 0):
+			note(ka, va, "")
+			ka, va, okA = nextA()
+		default:
+			note(kb, "", vb)
+			kb, vb, okB = nextB()
 		}
 	}
-	emit()
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	errA, errB := doneA(), doneB()
+	if err := errors.Join(errA, errB); err != nil {
 		return nil, fmt.Errorf("store: compare: %w", err)
 	}
+	// What the changed sites are, from whichever run has them.
+	for _, run := range []string{a, b} {
+		var keys []Key
+		for _, ch := range changed {
+			if ch.Domain == "" && (run == a && ch.A != "" || run == b && ch.B != "") {
+				keys = append(keys, ch.Key)
+			}
+		}
+		for start := 0; start < len(keys); start += 500 {
+			sums, err := s.summaries(ctx, run, keys[start:min(start+500, len(keys))])
+			if err != nil {
+				return nil, err
+			}
+			by := map[Key]Summary{}
+			for _, m := range sums {
+				by[m.Key] = m
+			}
+			for i := range changed {
+				if m, ok := by[changed[i].Key]; ok && changed[i].Domain == "" {
+					changed[i].Domain, changed[i].Category, changed[i].CC = m.Domain, m.Category, m.CC
+				}
+			}
+		}
+	}
+	c.Changes = append(c.Changes, changed...)
 	ha, err := s.Heatmap(ctx, a, false)
 	if err != nil {
 		return nil, err

@@ -305,6 +305,7 @@ var migrations = []migration{
 		{add: "measurements", index: []string{"run_id", "probe_cc", "category", "verdict", "vantage", "input"}},
 		{add: "measurements", index: []string{"run_id", "verdict", "probe_cc", "vantage", "input"}},
 		{add: "scores", index: []string{"run_id", "truth", "probe_cc", "vantage", "input"}},
+		{add: "measurements", index: []string{"run_id", "vantage", "input", "verdict"}}, // comparisons
 	}},
 }
 
