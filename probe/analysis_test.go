@@ -66,12 +66,14 @@ func TestDNSConsistent(t *testing.T) {
 		{name: "forged", addrs: forged, ctrl: ControlDNS{Addrs: site}, want: false},
 		{name: "bogon", failure: str(FailureDNSBogon), addrs: addrs("10.10.34.34"), ctrl: ControlDNS{Addrs: site}, want: false},
 		{name: "timeout, control resolved", failure: str(FailureTimeout), ctrl: ControlDNS{Addrs: site}, want: false},
-		{name: "nxdomain both", failure: str(FailureDNSNXDomain), ctrl: ControlDNS{Failure: str(FailureDNSNXDomain)}, want: true},
+		{name: "nxdomain both", failure: str(FailureDNSNXDomain), ctrl: ControlDNS{Failure: str(ControlFailureDNSNameError)}, want: true},
+		{name: "no answer both", failure: str(FailureDNSNoAnswer), ctrl: ControlDNS{Addrs: []netip.Addr{}}, want: true},
+		{name: "nxdomain, control resolved", failure: str(FailureDNSNXDomain), ctrl: ControlDNS{Addrs: site}, want: false},
 		{name: "control failed, unassigned answer", addrs: forged, ctrl: ControlDNS{Failure: str(FailureTimeout)}, want: false},
 		{name: "control failed, assigned answer", addrs: site, ctrl: ControlDNS{Failure: str(FailureTimeout)}, want: true},
 		{name: "control failed, certificate valid", addrs: site, ctrl: ControlDNS{Failure: str(FailureTimeout)}, hss: valid, want: true},
 		{name: "other ASN, certificate valid to the control", addrs: addrs("198.18.16.70"), ctrl: ControlDNS{Addrs: site},
-			ipInfo: map[string]ControlIPInfo{"198.18.16.70": {Flags: IPFlagProbe | IPFlagValidForDomain}}, want: true},
+			ipInfo: map[string]ControlIPInfo{"198.18.16.70": {Flags: IPFlagResolvedByProbe | IPFlagValidForDomain}}, want: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctrl := &ControlResponse{DNS: tc.ctrl, IPInfo: tc.ipInfo}
