@@ -182,9 +182,9 @@ type HTTPRequest struct {
 	// FailedOperation is the step of a failed request that failed, in
 	// OONI's names: "resolve", "connect", "tls_handshake" or
 	// "http_round_trip" (splinter).
-	FailedOperation string `json:"x_failed_operation,omitempty"`
-	T0      float64        `json:"t0"`
-	T       float64        `json:"t"`
+	FailedOperation string  `json:"x_failed_operation,omitempty"`
+	T0              float64 `json:"t0"`
+	T               float64 `json:"t"`
 }
 
 // HTTPReqData is the request part of HTTPRequest.
