@@ -47,7 +47,9 @@
 //	down          the control could not fetch the page either, and   false          false
 //	              the probe got none: the website is down
 //	accessible    none of the above                                  false          true
-//	unknown       no control measurement                             null           null
+//	unknown       no control measurement; or the control's own       null           null
+//	              lookup failed (unknown_error) and the probe got no
+//	              page: nothing to judge by
 //
 // So an https:// URL whose handshake a censor resets by SNI is "tls", as
 // its http:// form is (whose TLS step fails alike): the fetch's failure in

@@ -22,10 +22,11 @@ import (
 	"github.com/quic-go/quic-go/http3"
 )
 
-// The helper's bounds, oohelperd's: a lookup, a connect with its TLS
-// handshake, a QUIC handshake and a fetch each have their own.
+// The helper's bounds, oohelperd's: a connect with its TLS handshake, a
+// QUIC handshake and a fetch each have their own. A lookup is bounded by
+// the prober's DNS timeouts (oohelperd gives it 4 s, which a cold cache on
+// a loaded machine, a query timed out and asked again, overruns).
 const (
-	helperDNSTimeout  = 4 * time.Second
 	helperTCPTimeout  = 15 * time.Second
 	helperHTTPTimeout = 15 * time.Second
 	helperQUICTimeout = 15 * time.Second
@@ -72,14 +73,23 @@ func (p *Prober) Measure(ctx context.Context, req ControlRequest) (*ControlRespo
 		TCPConnect: map[string]ControlTCP{}, TLSHandshake: map[string]ControlTLS{},
 		QUICHandshake: map[string]ControlTLS{}, DNS: ControlDNS{Addrs: []netip.Addr{}},
 	}
+	lookups := &helperLookups{p: p, m: map[string]*helperLookup{}}
 	if net.ParseIP(host) == nil {
-		resp.DNS = p.helperLookup(ctx, host)
+		resp.DNS = lookups.control(ctx, host)
 	}
 	resp.IPInfo = p.helperIPInfo(req.TCPConnect, resp.DNS.Addrs)
 	eps := helperEndpoints(u, resp.IPInfo)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	quic := func(ep helperEndpoint) {
+		wg.Go(func() {
+			q := p.helperQUIC(ctx, ep, host)
+			mu.Lock()
+			resp.QUICHandshake[ep.endpoint] = q
+			mu.Unlock()
+		})
+	}
 	for _, ep := range eps {
 		wg.Go(func() {
 			tcp, tls := p.helperTCPTLS(ctx, ep, host)
@@ -94,34 +104,23 @@ func (p *Prober) Measure(ctx context.Context, req ControlRequest) (*ControlRespo
 				}
 			}
 		})
-	}
-	resp.HTTPRequest = p.helperFetch(ctx, req.HTTPRequest, req.HTTPRequestHeaders, true, false)
-	wg.Wait()
-
-	// QUIC: oohelperd's (every endpoint, and HTTP/3, once the site
-	// advertised h3), else splinter's extension (the port-443 endpoints).
-	var qeps []helperEndpoint
-	h3 := req.XQUICEnabled && resp.HTTPRequest.DiscoveredH3Endpoint != ""
-	switch {
-	case h3:
-		qeps = eps
-	case req.XSplinterQUIC:
-		for _, ep := range eps {
-			if ep.tls {
-				qeps = append(qeps, ep)
-			}
+		// Splinter's extension: QUIC with the port-443 endpoints, along
+		// with the rest (it waits for no discovery).
+		if req.XSplinterQUIC && ep.tls {
+			quic(ep)
 		}
 	}
-	for _, ep := range qeps {
-		wg.Go(func() {
-			q := p.helperQUIC(ctx, ep, host)
-			mu.Lock()
-			resp.QUICHandshake[ep.endpoint] = q
-			mu.Unlock()
-		})
-	}
-	if h3 {
-		r := p.helperFetch(ctx, "https://"+resp.HTTPRequest.DiscoveredH3Endpoint, req.HTTPRequestHeaders, false, true)
+	resp.HTTPRequest = p.helperFetch(ctx, lookups, req.HTTPRequest, req.HTTPRequestHeaders, true, false)
+
+	// oohelperd's QUIC: once the site advertised h3, with every endpoint
+	// (those the extension has not done yet), and the fetch over HTTP/3.
+	if req.XQUICEnabled && resp.HTTPRequest.DiscoveredH3Endpoint != "" {
+		for _, ep := range eps {
+			if !(req.XSplinterQUIC && ep.tls) {
+				quic(ep)
+			}
+		}
+		r := p.helperFetch(ctx, lookups, "https://"+resp.HTTPRequest.DiscoveredH3Endpoint, req.HTTPRequestHeaders, false, true)
 		resp.HTTP3Request = &r
 	}
 	wg.Wait()
@@ -134,17 +133,56 @@ func (p *Prober) Measure(ctx context.Context, req ControlRequest) (*ControlRespo
 	return resp, nil
 }
 
-// helperLookup resolves host as oohelperd's lookup does: A and AAAA at
-// once, the addresses of both (A first) unless both failed, then the A
-// query's failure. Bogons are answers here, not failures.
-func (p *Prober) helperLookup(ctx context.Context, host string) ControlDNS {
-	ctx, cancel := context.WithTimeout(ctx, helperDNSTimeout)
-	defer cancel()
-	addrs, failure := p.lookupHost(ctx, host)
-	if addrs == nil {
-		addrs = []netip.Addr{}
+// helperLookups are the lookups of one measurement: oohelperd resolves the
+// URL's host for its DNS step and again for each fetch, and the world's
+// names do not change within a measurement, so an answer (addresses,
+// NXDOMAIN, no answer, a refusal) is shared, sparing the helper's resolver.
+// A lookup that failed for no reason the name gives (a timeout, a SERVFAIL)
+// is not: the fetch asks again, as oohelperd's does.
+type helperLookups struct {
+	p  *Prober
+	mu sync.Mutex
+	m  map[string]*helperLookup
+}
+
+type helperLookup struct {
+	done    chan struct{}
+	addrs   []netip.Addr
+	failure *string // df-007's name
+}
+
+// lookup resolves host, or waits for the lookup of it in flight.
+func (l *helperLookups) lookup(ctx context.Context, host string) ([]netip.Addr, *string) {
+	l.mu.Lock()
+	e, ok := l.m[host]
+	if !ok {
+		e = &helperLookup{done: make(chan struct{})}
+		l.m[host] = e
 	}
-	return ControlDNS{Failure: helperDNSFailure(failure), Addrs: addrs}
+	l.mu.Unlock()
+	if ok {
+		select {
+		case <-e.done:
+			if e.failure == nil || helperDNSFailure(e.failure) == nil || *helperDNSFailure(e.failure) != ControlFailureUnknown {
+				return e.addrs, e.failure
+			}
+			return l.p.lookupHost(ctx, host) // a transient: ask again
+		case <-ctx.Done():
+			return nil, Classify(ctx.Err())
+		}
+	}
+	e.addrs, e.failure = l.p.lookupHost(ctx, host)
+	close(e.done)
+	return e.addrs, e.failure
+}
+
+// control is the DNS step of the helper's answer: oohelperd's lookup with
+// its failures named the helper's way. Bogons are answers here, not
+// failures.
+func (l *helperLookups) control(ctx context.Context, host string) ControlDNS {
+	addrs, failure := l.lookup(ctx, host)
+	out := ControlDNS{Failure: helperDNSFailure(failure), Addrs: append([]netip.Addr{}, addrs...)}
+	return out
 }
 
 // lookupHost is a getaddrinfo-like lookup through the prober's resolver:
@@ -279,7 +317,7 @@ func (e *helperResolveError) Error() string { return "probe: helper lookup: " + 
 // Accept-Language of headers, reads at most 16 MiB of the final body, and
 // when searchH3 is set looks for the h3 endpoint the first response of the
 // redirect chain advertised.
-func (p *Prober) helperFetch(ctx context.Context, rawURL string, headers map[string][]string, searchH3, h3 bool) ControlHTTP {
+func (p *Prober) helperFetch(ctx context.Context, lookups *helperLookups, rawURL string, headers map[string][]string, searchH3, h3 bool) ControlHTTP {
 	ctx, cancel := context.WithTimeout(ctx, helperHTTPTimeout)
 	defer cancel()
 	failed := func(err error) ControlHTTP {
@@ -310,7 +348,7 @@ func (p *Prober) helperFetch(ctx context.Context, rawURL string, headers map[str
 		t := &http3.Transport{
 			TLSClientConfig: p.tlsConfig("", nil),
 			Dial: func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
-				ep, err := p.helperDialAddrs(ctx, addr)
+				ep, err := lookups.dialAddrs(ctx, addr)
 				if err != nil {
 					return nil, err
 				}
@@ -340,7 +378,7 @@ func (p *Prober) helperFetch(ctx context.Context, rawURL string, headers map[str
 	} else {
 		t := &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				eps, err := p.helperDialAddrs(ctx, addr)
+				eps, err := lookups.dialAddrs(ctx, addr)
 				if err != nil {
 					return nil, err
 				}
@@ -382,10 +420,10 @@ func (p *Prober) helperFetch(ctx context.Context, rawURL string, headers map[str
 	return out
 }
 
-// helperDialAddrs resolves the host of addr ("host:port") for the helper's
+// dialAddrs resolves the host of addr ("host:port") for the helper's
 // fetch: an IP literal as is, a name through the prober's resolver, a
 // bogon answer a failure.
-func (p *Prober) helperDialAddrs(ctx context.Context, addr string) ([]netip.AddrPort, error) {
+func (l *helperLookups) dialAddrs(ctx context.Context, addr string) ([]netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -397,13 +435,13 @@ func (p *Prober) helperDialAddrs(ctx context.Context, addr string) ([]netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.AddrPort{netip.AddrPortFrom(a, uint16(pn))}, nil
 	}
-	addrs, failure := p.lookupHost(ctx, host)
+	addrs, failure := l.lookup(ctx, host)
 	if failure != nil {
 		return nil, &helperResolveError{failure: *failure}
 	}
 	out := make([]netip.AddrPort, 0, len(addrs))
 	for _, a := range addrs {
-		if p.cfg.Geo.Bogon(a) {
+		if l.p.cfg.Geo.Bogon(a) {
 			return nil, &helperResolveError{failure: FailureDNSBogon}
 		}
 		out = append(out, netip.AddrPortFrom(a, uint16(pn)))

@@ -451,15 +451,21 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery, li
 
 	// Down: the control could not fetch the page either, and the probe
 	// got no page. OONI's reading of an expected failure: the website is
-	// down, not blocked.
+	// down, not blocked. Unless the control's own lookup failed for no
+	// reason the name gives (unknown_error: a timeout, a SERVFAIL on the
+	// helper's side): then there is nothing to judge by.
 	probeOK := len(tk.Requests) > 0 && tk.Requests[0].Failure == nil
-	if !ctrlHTTPOK && !probeOK {
+	ctrlLost := ctrl.DNS.Failure != nil && *ctrl.DNS.Failure == ControlFailureUnknown
+	if !ctrlHTTPOK && !probeOK && !ctrlLost {
 		seen[Down] = "the website is down: the control's fetch failed too (" + *ctrl.HTTPRequest.Failure + ")"
 	}
 
 	tk.Verdict, tk.VerdictReason = Accessible, "everything the control reached, the probe reached"
-	if !ctrlHTTPOK {
+	switch {
+	case !ctrlHTTPOK && probeOK:
 		tk.VerdictReason = "the probe fetched the page; the control could not (" + *ctrl.HTTPRequest.Failure + ")"
+	case !ctrlHTTPOK && ctrlLost:
+		tk.Verdict, tk.VerdictReason = Unknown, "the control's lookup failed ("+ControlFailureUnknown+"), and the probe got no page: nothing to judge by"
 	}
 	tk.Methods = nil
 	first := true
@@ -474,8 +480,11 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery, li
 		}
 	}
 	tk.Blocking = tk.Verdict.Blocking()
-	acc := tk.Verdict.Reachable()
-	tk.Accessible = &acc
+	tk.Accessible = nil
+	if tk.Verdict != Unknown {
+		acc := tk.Verdict.Reachable()
+		tk.Accessible = &acc
+	}
 }
 
 // controlConnected reports whether the control connected to ep.
