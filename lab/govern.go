@@ -504,8 +504,7 @@ func hasClient(plan *scenario.Plan, code string) bool {
 func measurePhase(ctx context.Context, s *Spec, tr *Transparency, history map[string][]*version, t time.Time,
 	vantages []string, inputs []probe.Input, out string, opts GovernOptions, name string) (*Phase, error) {
 	ph := &Phase{Date: t, Dir: out}
-	sp := *s
-	sp.Borders = slices.Clone(s.Borders)
+	sp := s.clone()
 	ptr := *tr
 	ptr.Append = false
 	ptr.Versions = map[string]*policylog.PolicyVersion{}
@@ -522,7 +521,7 @@ func measurePhase(ctx context.Context, s *Spec, tr *Transparency, history map[st
 	if opts.Progress != nil {
 		ro.Progress = func(done, total int, _ *probe.Measurement) { opts.Progress(name, done, total) }
 	}
-	run, err := Run(ctx, &sp, ro)
+	run, err := Run(ctx, sp, ro)
 	if err != nil {
 		return nil, fmt.Errorf("measuring %s (%s): %w", name, t.Format(time.DateOnly), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/splinter-lab/splinter/report"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
+	"github.com/splinter-lab/splinter/world"
 )
 
 // RunOptions say what a run measures and where it writes. The zero value
@@ -147,7 +149,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err := l.log.Err(); err != nil {
 		return nil, fmt.Errorf("decisions.jsonl: %w", err)
 	}
-	res.Score = score.Score(ms, decisions)
+	res.Score = score.ScoreWith(ms, decisions, score.Options{Exists: s.Exists})
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
 	if l.admitted != nil {
@@ -161,6 +163,28 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		res.Files = Outputs
 	}
 	return res, nil
+}
+
+// Exists reports whether a name exists in the world: a site's domain, a
+// host's name under world.HostsZone, or an IP literal.
+func (s *Spec) Exists(domain string) bool {
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	if _, err := netip.ParseAddr(strings.Trim(domain, "[]")); err == nil {
+		return true
+	}
+	s.namesOnce.Do(func() {
+		s.names = make(map[string]bool, len(s.Plan.Sites))
+		for _, site := range s.Plan.Sites {
+			s.names[strings.ToLower(site.Domain)] = true
+		}
+	})
+	if s.names[domain] {
+		return true
+	}
+	if host, ok := strings.CutSuffix(domain, "."+strings.TrimSuffix(world.HostsZone, ".")); ok {
+		return s.Plan.Host(host) != nil
+	}
+	return false
 }
 
 // Vantages chooses the measuring hosts: by default the first client of
