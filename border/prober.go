@@ -329,10 +329,14 @@ func judge(cfg *ActiveProbeAction, results []probeResult) (bool, string) {
 	case maxWait >= minClose:
 		return false, fmt.Sprintf("waits on a %d-byte probe but closes a %d-byte one: no threshold", maxWait, minClose)
 	}
+	var fits []string
 	for _, t := range cfg.CloseThresholds {
 		if maxWait < t && t <= minClose {
-			return true, fmt.Sprintf("waits on probes of up to %d bytes and closes at once from %d: a proxy's %d-byte threshold", maxWait, minClose, t)
+			fits = append(fits, strconv.Itoa(t))
 		}
+	}
+	if len(fits) > 0 {
+		return true, fmt.Sprintf("waits on probes of up to %d bytes and closes at once from %d: a proxy's threshold (%s bytes)", maxWait, minClose, strings.Join(fits, ", "))
 	}
 	return false, fmt.Sprintf("waits on probes of up to %d bytes and closes from %d: no proxy's threshold", maxWait, minClose)
 }

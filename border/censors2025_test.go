@@ -1,0 +1,322 @@
+package border_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/scenario"
+)
+
+// The 2024-2026 censors and active probing, each driven with real clients
+// through the lab world, with the rules of testdata/censors2025 (the rules
+// handed over for the country histories), loaded as they are; a test only
+// shortens the timing parameters it cannot wait for, and says so.
+
+// censorLab starts the lab world whose XX border enforces the policy in
+// testdata/censors2025/file, after tune (if any) edited it, on clk.
+func censorLab(t *testing.T, file string, clk clock.Clock, tune func(*policy.Policy)) *lab {
+	t.Helper()
+	data, err := os.ReadFile("testdata/censors2025/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(file, data, os.DirFS("testdata/censors2025"), ".")
+	if err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	if tune != nil {
+		tune(p)
+	}
+	sdata, err := os.ReadFile("testdata/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenario.Load("testdata/lab.yaml", sdata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lab{t: t, log: border.NewLog(nil, 0)}
+	if m, ok := clk.(*clock.Manual); ok {
+		l.clock = m
+	}
+	l.w, l.engines = engineWorld(t, sc, p, clk, l.log)
+	l.client = l.w.Host("client")
+	return l
+}
+
+// waitDecisions polls the log until ok holds for its decisions, or fails
+// the test after limit (real time).
+func (l *lab) waitDecisions(limit time.Duration, what string, ok func([]border.Decision) bool) []border.Decision {
+	l.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ds := l.decisions()
+		if ok(ds) {
+			return ds
+		}
+		if time.Now().After(deadline) {
+			for _, d := range ds {
+				l.t.Logf("%s %s flow %d %v %s %s", d.Rule, d.Action, d.FlowID, d.Client, d.Effect, d.Detail)
+			}
+			l.t.Fatalf("no %s within %v", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func has(ds []border.Decision, f func(border.Decision) bool) bool {
+	for _, d := range ds {
+		if f(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestActiveProbing: genuine Shadowsocks connections (AEAD, aes-128-gcm)
+// from the client to servers abroad draw the GFW's probes, from prober
+// addresses of the client's jurisdiction; each server is judged on its
+// reactions (IMC 2020, Figure 10 and Table 3):
+//   - one reacting as shadowsocks-libev 3.0.8-3.2.5 (waits on probes of up
+//     to 50 bytes, resets from 51, resets replays) is a proxy and loses its
+//     server-to-client traffic on that port;
+//   - one reacting as OutlineVPN 1.0.7-1.0.8 (no replay filter: serves an
+//     identical replay, waits on anything else) draws the R3-R5 stage and
+//     is a proxy too;
+//   - one reacting as shadowsocks-libev 3.3.x (waits on everything) is not
+//     judged a proxy (nor were the paper's libev servers blocked);
+//   - a HTTPS server that receives the same probes (its client sent a
+//     fully encrypted first packet too) closes them all at once and stays
+//     reachable.
+// Every decision about the probes and the block carries the id of the
+// flow that raised suspicion. The clock is real time set to January 2020;
+// the delays are shortened to 50-500 ms and the prober's timeout to 1.5 s
+// (the published 0.28 s to 570 h are tested in TestProbeDelays).
+func TestActiveProbing(t *testing.T) {
+	clk := clock.NewOffset(time.Date(2020, 1, 10, 4, 0, 0, 0, time.UTC))
+	l := censorLab(t, "cn-active-probing.yaml", clk, func(p *policy.Policy) {
+		a := p.Rules[0].Actions[0].(*border.ActiveProbeAction)
+		a.Delay = []border.DelayPoint{{P: 0, At: 50 * time.Millisecond}, {P: 1, At: 500 * time.Millisecond}}
+		a.Timeout = 1500 * time.Millisecond
+	})
+	vps := l.w.Host("vps")
+	key := ssKey("correct-horse")
+	const libev325, libev333, outline, https = 8388, 8389, 8390, 8443
+	for port, mode := range map[uint16]ssMode{libev325: ssLibev325, libev333: ssLibev333, outline: ssOutline} {
+		ln, err := vps.Listen("tcp", ":"+strconv.Itoa(int(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go (&ssServer{key: key, mode: mode, salts: map[string]bool{}, reply: 300}).serve(ln)
+	}
+	webLn, err := vps.Listen("tcp", ":8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := &http.Server{TLSConfig: l.w.CA().ServerTLSConfig("vps.test"), ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })}
+	go web.ServeTLS(webLn, "", "")
+	defer web.Close()
+
+	addr := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(vps.Addr(4), port) }
+	dial := func(port uint16) func() (net.Conn, error) {
+		return func() (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			return l.client.DialAddr(ctx, "tcp", addr(port))
+		}
+	}
+	for _, port := range []uint16{libev325, libev333, outline} {
+		if _, err := ssExchange(dial(port), key, 3*time.Second); err != nil {
+			t.Fatalf("first Shadowsocks exchange with %d: %v", port, err)
+		}
+	}
+	c, err := dial(https)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 300)
+	rand.Read(junk)
+	c.Write(junk)
+	c.Close()
+
+	ports := []uint16{libev325, libev333, outline, https}
+	judged := func(port uint16) func(border.Decision) bool {
+		return func(d border.Decision) bool {
+			return d.Server == addr(port) && (strings.HasPrefix(d.Detail, "judged a proxy") || strings.HasPrefix(d.Detail, "not a proxy"))
+		}
+	}
+	ds := l.waitDecisions(40*time.Second, "verdicts on every server", func(ds []border.Decision) bool {
+		for _, p := range ports {
+			if !has(ds, judged(p)) {
+				return false
+			}
+		}
+		return true
+	})
+
+	trigger := map[uint16]uint64{}
+	for _, d := range ds {
+		if strings.HasPrefix(d.Detail, "suspected proxy") {
+			trigger[d.Server.Port()] = d.FlowID
+			if d.Client.Addr() != l.client.Addr(4) || d.Effect != border.EffectNone {
+				t.Errorf("trigger decision %+v", d)
+			}
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, p := range ports {
+		if trigger[p] == 0 || seen[trigger[p]] {
+			t.Fatalf("trigger flows %v", trigger)
+		}
+		seen[trigger[p]] = true
+	}
+	prober := netip.MustParsePrefix("198.18.0.112/28")
+	types := map[uint16]map[string]int{}
+	reacts := map[uint16]map[string]string{}
+	for _, d := range ds {
+		if !strings.HasPrefix(d.Detail, "probe ") {
+			continue
+		}
+		port := d.Server.Port()
+		if d.FlowID != trigger[port] {
+			t.Errorf("probe decision with flow %d, not the trigger's %d: %s", d.FlowID, trigger[port], d.Detail)
+		}
+		if !prober.Contains(d.Client.Addr()) || d.Client.Port() < 32768 || d.Client.Port() > 60999 {
+			t.Errorf("probe from %v", d.Client)
+		}
+		typ := strings.TrimSuffix(strings.Fields(d.Detail)[1], ",")
+		react := strings.Fields(strings.SplitN(d.Detail, ": ", 2)[1])[0]
+		if types[port] == nil {
+			types[port], reacts[port] = map[string]int{}, map[string]string{}
+		}
+		types[port][typ]++
+		if old, ok := reacts[port][typ]; ok && old != react && typ != "r2" {
+			react = old + "/" + react
+		}
+		reacts[port][typ] = react
+	}
+	want := map[uint16]struct {
+		types  map[string]int
+		reacts map[string]string
+	}{
+		libev325: {map[string]int{"r1": 2, "r2": 2, "nr2": 6, "nr1": 7}, map[string]string{"r1": "rst", "r2": "rst", "nr2": "rst", "nr1": "timeout"}},
+		libev333: {map[string]int{"r1": 2, "r2": 2, "nr2": 6}, map[string]string{"r1": "timeout", "r2": "timeout", "nr2": "timeout"}},
+		outline:  {map[string]int{"r1": 2, "r2": 2, "nr2": 6, "r3": 1, "r4": 1, "r5": 1}, map[string]string{"r1": "data", "r2": "timeout", "nr2": "timeout", "r3": "timeout", "r4": "timeout", "r5": "timeout"}},
+		https:    {map[string]int{"r1": 2, "r2": 2, "nr2": 6, "nr1": 7}, nil},
+	}
+	for port, w := range want {
+		if len(types[port]) != len(w.types) {
+			t.Errorf("port %d: probes %v, want %v", port, types[port], w.types)
+		}
+		for typ, n := range w.types {
+			if types[port][typ] != n {
+				t.Errorf("port %d: %d %s probes, want %d (%v)", port, types[port][typ], typ, n, types[port])
+			}
+		}
+		for typ, r := range w.reacts {
+			if reacts[port][typ] != r {
+				t.Errorf("port %d: %s probes drew %s, want %s", port, typ, reacts[port][typ], r)
+			}
+		}
+	}
+	for typ, r := range reacts[https] {
+		if r != "rst" && r != "fin" && r != "fin/rst" && r != "rst/fin" {
+			t.Errorf("the HTTPS server reacted to %s with %s, not a close", typ, r)
+		}
+	}
+	verdicts := map[uint16]string{
+		libev325: "judged a proxy (waits on probes of up to",
+		outline:  "judged a proxy (answers identical replays with data",
+		libev333: "not a proxy: waits on every probe",
+		https:    "not a proxy: closes every probe at once",
+	}
+	for _, d := range ds {
+		for port, v := range verdicts {
+			if !judged(port)(d) {
+				continue
+			}
+			if !strings.HasPrefix(d.Detail, v) || d.FlowID != trigger[port] {
+				t.Errorf("port %d: verdict %q (flow %d), want %q", port, d.Detail, d.FlowID, v)
+			}
+			if blocked := strings.HasPrefix(v, "judged"); blocked != (d.Effect == border.EffectBlock) {
+				t.Errorf("port %d: verdict effect %s", port, d.Effect)
+			}
+		}
+	}
+
+	// The proxies' replies no longer reach the client: the handshake's
+	// SYN+ACK is dropped, the connection times out. The others answer.
+	for _, port := range []uint16{libev325, outline} {
+		if _, err := ssExchange(dial(port), key, 2*time.Second); err == nil {
+			t.Errorf("a Shadowsocks exchange with %d succeeded after the block", port)
+		}
+	}
+	if _, err := ssExchange(dial(libev333), key, 3*time.Second); err != nil {
+		t.Errorf("Shadowsocks exchange with the unblocked server: %v", err)
+	}
+	tr := &http.Transport{DialContext: l.client.DialContext, TLSClientConfig: l.client.TLSConfig("vps.test")}
+	hc := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	defer tr.CloseIdleConnections()
+	resp, err := hc.Get("https://" + addr(https).String() + "/")
+	if err != nil {
+		t.Fatalf("HTTPS after probing: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello" {
+		t.Errorf("HTTPS body %q", body)
+	}
+	if !has(l.decisions(), func(d border.Decision) bool {
+		return d.Enforced && d.Action == border.ActionActiveProbe && d.Server == addr(libev325) && d.Effect == border.EffectDrop
+	}) {
+		t.Error("no enforcement decision for the blocked server")
+	}
+}
+
+// TestProbeDelays: the registered default delay distribution reproduces
+// the published CDF of replay delays (IMC 2020 §3.5, Figure 5): shortest
+// 0.28 s, more than 20% within 1 s, more than 50% within a minute, more
+// than 75% within 15 minutes, longest 570 hours. 20,000 draws; the
+// tolerance is five binomial standard deviations.
+func TestProbeDelays(t *testing.T) {
+	a := border.DefaultActiveProbe()
+	r := mrand.New(mrand.NewPCG(1, 2))
+	const n = 20000
+	var within [3]int
+	lo, hi := time.Duration(1<<62), time.Duration(0)
+	for i := 0; i < n; i++ {
+		d := border.SampleDelay(a.Delay, r.Float64())
+		lo, hi = min(lo, d), max(hi, d)
+		for j, lim := range []time.Duration{time.Second, time.Minute, 15 * time.Minute} {
+			if d <= lim {
+				within[j]++
+			}
+		}
+	}
+	for j, p := range []float64{0.2, 0.5, 0.75} {
+		got := float64(within[j]) / n
+		if tol := 5 * math.Sqrt(p*(1-p)/n); math.Abs(got-p) > tol {
+			t.Errorf("share within limit %d: %.3f, want %.2f ± %.3f", j, got, p, tol)
+		}
+	}
+	if lo < 280*time.Millisecond || hi > 570*time.Hour || hi < 100*time.Hour {
+		t.Errorf("delays from %v to %v, want 0.28 s to 570 h", lo, hi)
+	}
+}
