@@ -2,15 +2,18 @@ package border_test
 
 import (
 	"context"
+	"encoding/binary"
 	"crypto/rand"
 	"io"
 	"log"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +21,10 @@ import (
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/world"
 )
 
 // The 2024-2026 censors and active probing, each driven with real clients
@@ -318,5 +323,89 @@ func TestProbeDelays(t *testing.T) {
 	}
 	if lo < 280*time.Millisecond || hi > 570*time.Hour || hi < 100*time.Hour {
 		t.Errorf("delays from %v to %v, want 0.28 s to 570 h", lo, hi)
+	}
+}
+
+// rstsTo returns the RST+ACK segments captured toward dst, in order.
+func rstsTo(t *testing.T, pkts [][]byte, dst netip.Addr) []*packet.IP {
+	var out []*packet.IP
+	for _, b := range pkts {
+		p := parse(t, b)
+		if p.Proto == packet.TCP && p.Dst == dst && p.Flags&(packet.RST|packet.ACK) == packet.RST|packet.ACK {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestGFWPort443Block: on 2025-08-20 from 00:34 to 01:48 CST a connection
+// from inside to port 443 abroad is refused: its SYN draws three RST+ACKs
+// with windows 1980-1982 and its SYN+ACK three more with 3293-3295, each
+// burst's TTLs rising by one; port 80 works; a connection from outside to
+// a server inside on 443 is reset by the SYN+ACK's three alone; before and
+// after the window nothing happens. Manual clock, real TCP stacks.
+func TestGFWPort443Block(t *testing.T) {
+	before := time.Date(2025, 8, 19, 16, 30, 0, 0, time.UTC) // 00:30 CST
+	l := censorLab(t, "cn-20250820-port443.yaml", clock.NewManual(before), nil)
+	web := l.site("www.allowed.com")
+	home := l.site("www.home.xx")
+	vps := l.w.Host("vps")
+	dial := func(from *world.Host, to *world.Host, port uint16) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		c, err := from.DialAddr(ctx, "tcp", netip.AddrPortFrom(to.Addr(4), port))
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+
+	if err := dial(l.client, web, 443); err != nil {
+		t.Fatalf("443 before the block: %v", err)
+	}
+	l.clock.Set(before.Add(10 * time.Minute)) // 00:40 CST
+	capClient := l.capture("client")
+	if err := dial(l.client, web, 443); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("inside-out to 443: %v, want connection refused", err)
+	}
+	time.Sleep(200 * time.Millisecond) // the SYN+ACK's resets
+	rsts := rstsTo(t, capClient.packets(t), l.client.Addr(4))
+	var wins []uint16
+	for _, p := range rsts {
+		wins = append(wins, binary.BigEndian.Uint16(p.Transport[14:16]))
+	}
+	if len(rsts) != 6 || !slices.Equal(wins, []uint16{1980, 1981, 1982, 3293, 3294, 3295}) {
+		t.Fatalf("resets toward the client: windows %v, want 1980-1982 then 3293-3295", wins)
+	}
+	for i := 1; i < 3; i++ {
+		for _, burst := range [][]*packet.IP{rsts[:3], rsts[3:]} {
+			if burst[i].TTL != burst[i-1].TTL+1 {
+				t.Errorf("TTLs of a burst do not rise by one: %d then %d", burst[i-1].TTL, burst[i].TTL)
+			}
+		}
+	}
+	if err := dial(l.client, web, 80); err != nil {
+		t.Errorf("port 80 during the block: %v", err)
+	}
+
+	capVPS := l.capture("vps")
+	if err := dial(vps, home, 443); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("outside-in to 443: %v, want connection refused", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if rsts := rstsTo(t, capVPS.packets(t), vps.Addr(4)); len(rsts) != 3 || binary.BigEndian.Uint16(rsts[0].Transport[14:16]) != 3293 {
+		t.Errorf("outside-in: %d resets toward the client, want the SYN+ACK's 3", len(rsts))
+	}
+	byRule := map[string]int{}
+	for _, d := range l.decisions() {
+		byRule[d.Rule+" "+d.Direction]++
+	}
+	if want := map[string]int{"cn-443-syn outbound": 1, "cn-443-syn-ack outbound": 1, "cn-443-syn-ack inbound": 1}; !maps.Equal(byRule, want) {
+		t.Errorf("decisions %v, want %v", byRule, want)
+	}
+
+	l.clock.Set(before.Add(80 * time.Minute)) // 01:50 CST
+	if err := dial(l.client, web, 443); err != nil {
+		t.Errorf("443 after the block: %v", err)
 	}
 }
