@@ -2,8 +2,8 @@ package border_test
 
 import (
 	"context"
-	"encoding/binary"
 	"crypto/rand"
+	"encoding/binary"
 	"io"
 	"log"
 	"maps"
@@ -108,6 +108,7 @@ func has(ds []border.Decision, f func(border.Decision) bool) bool {
 //   - a HTTPS server that receives the same probes (its client sent a
 //     fully encrypted first packet too) closes them all at once and stays
 //     reachable.
+//
 // Every decision about the probes and the block carries the id of the
 // flow that raised suspicion. The clock is real time set to January 2020;
 // the delays are shortened to 50-500 ms and the prober's timeout to 1.5 s
