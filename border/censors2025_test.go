@@ -3,6 +3,7 @@ package border_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"log"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/clock"
@@ -408,5 +411,92 @@ func TestGFWPort443Block(t *testing.T) {
 	l.clock.Set(before.Add(80 * time.Minute)) // 01:50 CST
 	if err := dial(l.client, web, 443); err != nil {
 		t.Errorf("443 after the block: %v", err)
+	}
+}
+
+// download fetches 64 KiB from www.blocked.com with c and returns how many
+// body bytes arrived before the transfer ended or stalled for 2 s.
+func download(t *testing.T, c *http.Client) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://www.blocked.com/download?bytes=65536", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Logf("download: %v", err)
+		return 0
+	}
+	defer resp.Body.Close()
+	n := 0
+	buf := make([]byte, 4096)
+	for {
+		got := make(chan int, 1)
+		go func() {
+			k, _ := resp.Body.Read(buf)
+			got <- k
+		}()
+		select {
+		case k := <-got:
+			if k == 0 {
+				return n
+			}
+			n += k
+		case <-time.After(2 * time.Second):
+			cancel()
+			<-got
+			return n
+		}
+	}
+}
+
+// TestRUFreeze: a 64 KiB download from a listed hosting range over
+// HTTP/1.1, h2 and h3 stalls at 2025-07-01: the server's packets that reach
+// the client add up to the rule's 16-20 KiB (less at most one packet, the
+// one that did not fit), handshakes and headers included, and the body
+// stops short (h2 may deliver none of it: its first 16 KB DATA frame is cut
+// in the middle); at 2024-07-01, before the rule's window, it completes.
+func TestRUFreeze(t *testing.T) {
+	for _, tc := range []struct {
+		at     time.Time
+		frozen bool
+	}{{time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC), true}, {time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC), false}} {
+		l := censorLab(t, "ru-2025-freeze.yaml", clock.NewManual(tc.at), nil)
+		site := l.site("www.blocked.com")
+		h1 := l.client.HTTPClient()
+		h1.Transport.(*http.Transport).ForceAttemptHTTP2 = false
+		h1.Transport.(*http.Transport).TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		h2 := l.client.HTTPClient()
+		h3 := l.client.HTTP3Client()
+		for _, c := range []struct {
+			name string
+			c    *http.Client
+		}{{"http/1.1", h1}, {"h2", h2}, {"h3", h3}} {
+			cp := l.capture("client")
+			n := download(t, c.c)
+			wire := 0
+			for _, b := range cp.packets(t) {
+				if p := parse(t, b); slices.Contains(site.Addrs(), p.Src) {
+					wire += len(b)
+				}
+			}
+			day := tc.at.Format(time.DateOnly)
+			t.Logf("%s at %s: %d body bytes, %d bytes from the server on the wire", c.name, day, n, wire)
+			switch {
+			case tc.frozen && (n >= 65536 || wire < 16<<10-1500 || wire > 20<<10):
+				t.Errorf("%s at %s: %d body bytes, %d on the wire; want a stall after 16-20 KiB", c.name, day, n, wire)
+			case !tc.frozen && n != 65536:
+				t.Errorf("%s at %s: %d bytes, want all 65536", c.name, day, n)
+			}
+		}
+		h3.Transport.(*http3.Transport).Close()
+		froze := 0
+		for _, d := range l.decisions() {
+			if d.Rule == "ru-freeze-hosting" && d.Action == border.ActionFreeze && d.Effect == border.EffectDrop {
+				froze++
+			}
+		}
+		if tc.frozen != (froze >= 3) {
+			t.Errorf("at %s: %d freeze decisions", tc.at.Format(time.DateOnly), froze)
+		}
 	}
 }
