@@ -2,9 +2,11 @@ package border_test
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log"
 	"maps"
@@ -20,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/splinter-lab/splinter/border"
@@ -497,6 +500,151 @@ func TestRUFreeze(t *testing.T) {
 		}
 		if tc.frozen != (froze >= 3) {
 			t.Errorf("at %s: %d freeze decisions", tc.at.Format(time.DateOnly), froze)
+		}
+	}
+}
+
+// echKeys returns an ECH config list with public name publicName and the
+// server key that goes with it (DHKEM X25519, HKDF-SHA256, AES-128-GCM).
+func echKeys(t *testing.T, publicName string) ([]byte, tls.EncryptedClientHelloKey) {
+	t.Helper()
+	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := k.PublicKey().Bytes()
+	var c []byte
+	c = append(c, 7)          // config_id
+	c = append(c, 0x00, 0x20) // kem_id
+	c = binary.BigEndian.AppendUint16(c, uint16(len(pub)))
+	c = append(c, pub...)
+	c = append(c, 0x00, 0x04, 0x00, 0x01, 0x00, 0x01) // one suite: HKDF-SHA256, AES-128-GCM
+	c = append(c, 32)                                 // maximum_name_length
+	c = append(c, byte(len(publicName)))
+	c = append(c, publicName...)
+	c = append(c, 0, 0) // no extensions
+	cfg := binary.BigEndian.AppendUint16([]byte{0xfe, 0x0d}, uint16(len(c)))
+	cfg = append(cfg, c...)
+	list := binary.BigEndian.AppendUint16(nil, uint16(len(cfg)))
+	return append(list, cfg...), tls.EncryptedClientHelloKey{Config: cfg, PrivateKey: k.Bytes()}
+}
+
+// TestRUECH: at 2025-01-01, a real ECH handshake (crypto/tls, and quic-go
+// for HTTP/3) whose outer SNI is cloudflare-ech.com is silently dropped; an
+// ECH handshake with another public name passes, and so does a plain
+// handshake with the SNI cloudflare-ech.com; before 2024-11-05 the first
+// passes too.
+func TestRUECH(t *testing.T) {
+	cfList, cfKey := echKeys(t, "cloudflare-ech.com")
+	otherList, otherKey := echKeys(t, "ech.example.net")
+	for _, tc := range []struct {
+		at      time.Time
+		blocked bool
+	}{{time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), true}, {time.Date(2024, 11, 1, 0, 0, 0, 0, time.UTC), false}} {
+		l := censorLab(t, "ru-2024-ech.yaml", clock.NewManual(tc.at), nil)
+		vps := l.w.Host("vps")
+		srvCfg := l.w.CA().ServerTLSConfig()
+		srvCfg.EncryptedClientHelloKeys = []tls.EncryptedClientHelloKey{cfKey, otherKey}
+		srvCfg.NextProtos = []string{"test", "h3"}
+		ln, err := vps.Listen("tcp", ":443")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					tls.Server(c, srvCfg).Handshake()
+				}()
+			}
+		}()
+		pc, err := vps.ListenPacket("udp", ":443")
+		if err != nil {
+			t.Fatal(err)
+		}
+		qln, err := (&quic.Transport{Conn: pc}).Listen(srvCfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := qln.Accept(context.Background())
+				if err != nil {
+					return
+				}
+				go func() { <-c.HandshakeComplete(); time.Sleep(time.Second); c.CloseWithError(0, "") }()
+			}
+		}()
+		dst := netip.AddrPortFrom(vps.Addr(4), 443)
+		handshake := func(quicToo bool, list []byte, sni string) (tcpErr, quicErr error) {
+			cfg := l.client.TLSConfig(sni)
+			cfg.EncryptedClientHelloConfigList = list
+			cfg.NextProtos = []string{"test"}
+			cfg.MinVersion = tls.VersionTLS13
+			func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				c, err := l.client.DialAddr(ctx, "tcp", dst)
+				if err != nil {
+					tcpErr = err
+					return
+				}
+				defer c.Close()
+				tc := tls.Client(c, cfg)
+				if tcpErr = tc.HandshakeContext(ctx); tcpErr == nil && list != nil && !tc.ConnectionState().ECHAccepted {
+					tcpErr = errors.New("ECH not accepted")
+				}
+			}()
+			if quicToo {
+				qcfg := cfg.Clone()
+				qcfg.NextProtos = []string{"h3"}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				upc, err := l.client.ListenPacket("udp", ":0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer upc.Close()
+				c, err := (&quic.Transport{Conn: upc}).Dial(ctx, net.UDPAddrFromAddrPort(dst), qcfg, nil)
+				if err == nil {
+					if !c.ConnectionState().TLS.ECHAccepted && list != nil {
+						err = errors.New("ECH not accepted")
+					}
+					c.CloseWithError(0, "")
+				}
+				quicErr = err
+			}
+			return
+		}
+		day := tc.at.Format(time.DateOnly)
+		tcpErr, quicErr := handshake(true, cfList, "www.hidden.test")
+		if tc.blocked != (tcpErr != nil) || tc.blocked != (quicErr != nil) {
+			t.Errorf("%s: ECH with outer SNI cloudflare-ech.com: tcp %v, quic %v", day, tcpErr, quicErr)
+		}
+		if tcpErr, quicErr := handshake(true, otherList, "www.hidden.test"); tcpErr != nil || quicErr != nil {
+			t.Errorf("%s: ECH with another public name: tcp %v, quic %v", day, tcpErr, quicErr)
+		}
+		if tcpErr, _ := handshake(false, nil, "cloudflare-ech.com"); tcpErr != nil {
+			t.Errorf("%s: SNI cloudflare-ech.com without ECH: %v", day, tcpErr)
+		}
+		ln.Close()
+		qln.Close()
+		pc.Close()
+		var rules []string
+		for _, d := range l.decisions() {
+			rules = append(rules, d.Rule)
+			if d.Action != border.ActionDrop || d.Effect != border.EffectDrop {
+				t.Errorf("decision %+v", d)
+			}
+		}
+		slices.Sort(rules)
+		if want := []string{"ru-ech-quic", "ru-ech-tcp"}; tc.blocked && !slices.Equal(rules, want) || !tc.blocked && len(rules) > 0 {
+			t.Errorf("%s: decisions %v", day, rules)
 		}
 	}
 }
