@@ -648,3 +648,158 @@ func TestRUECH(t *testing.T) {
 		}
 	}
 }
+
+// dnsQuery sends a DNS query for www.allowed.com from h to server:53 and
+// reports whether an answer came back within a second.
+func dnsQuery(t *testing.T, h *world.Host, server netip.Addr) bool {
+	t.Helper()
+	pc, err := h.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	q := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	for _, label := range []string{"www", "allowed", "com"} {
+		q = append(append(q, byte(len(label))), label...)
+	}
+	q = append(q, 0, 0, 1, 0, 1)
+	if _, err := pc.WriteTo(q, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 53))); err != nil {
+		return false
+	}
+	pc.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 1500)
+	n, _, err := pc.ReadFrom(buf)
+	return err == nil && n >= 12 && buf[0] == 0x12 && buf[1] == 0x34
+}
+
+// connectThenHandshake dials dst from h, then runs a TLS handshake with
+// sni (any certificate accepted); it returns the two errors.
+func connectThenHandshake(h *world.Host, dst netip.AddrPort, sni string) (dialErr, tlsErr error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	c, err := h.DialAddr(ctx, "tcp", dst)
+	if err != nil {
+		return err, nil
+	}
+	defer c.Close()
+	tc := tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	return nil, tc.HandshakeContext(ctx)
+}
+
+// TestRUAllowlistQUICAndUDPArmed, at 2025-10-01 with real clients: on the
+// allowlisted mobile network (client) the SYN to an unlisted host is
+// delivered and the ClientHello is not, any SNI works on an allowlisted
+// address, DNS answers from the allowlisted public resolver only, ping
+// reaches only allowlisted hosts; another subscriber (client2) is not
+// concerned. HTTP/3 to a foreign site fails while h2 works. A UDP packet to
+// the armed hosting address blocks HTTPS to it for ten minutes and no
+// longer; other addresses stay reachable.
+func TestRUAllowlistQUICAndUDPArmed(t *testing.T) {
+	l := censorLab(t, "ru-2025-other.yaml", clock.NewManual(time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)), nil)
+	allowed, blocked, vps := l.site("www.allowed.com"), l.site("www.blocked.com"), l.w.Host("vps")
+	client2 := l.w.Host("client2")
+	anySNI, err := allowed.Listen("tcp", ":8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anySNI.Close()
+	srvCfg := l.w.CA().ServerTLSConfig()
+	go func() {
+		for {
+			c, err := anySNI.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); tls.Server(c, srvCfg).Handshake() }()
+		}
+	}()
+	vpsTLS, err := vps.Listen("tcp", ":443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vpsTLS.Close()
+	go func() {
+		for {
+			c, err := vpsTLS.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); tls.Server(c, srvCfg).Handshake() }()
+		}
+	}()
+
+	// The mobile allowlist.
+	if d, h := connectThenHandshake(l.client, netip.AddrPortFrom(blocked.Addr(4), 443), "www.blocked.com"); d != nil || h == nil {
+		t.Errorf("unlisted host from the allowlisted network: dial %v, handshake %v; want a connection whose ClientHello is lost", d, h)
+	}
+	if d, h := connectThenHandshake(l.client, netip.AddrPortFrom(allowed.Addr(4), 8443), "www.forbidden.example"); d != nil || h != nil {
+		t.Errorf("any SNI on an allowlisted address: dial %v, handshake %v", d, h)
+	}
+	if _, _, err := httpGet(l.client, "https://www.allowed.com/"); err != nil {
+		t.Errorf("allowlisted site: %v", err)
+	}
+	if !dnsQuery(t, l.client, l.w.Host("yy-public-resolver").Addr(4)) {
+		t.Error("the allowlisted public resolver did not answer")
+	}
+	if dnsQuery(t, l.client, l.w.Host("root-ns").Addr(4)) {
+		t.Error("an unlisted DNS server answered")
+	}
+	ping := func(h, to *world.Host) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := h.Ping(ctx, to.Addr(4))
+		return err
+	}
+	if err := ping(l.client, allowed); err != nil {
+		t.Errorf("ping of an allowlisted host: %v", err)
+	}
+	if err := ping(l.client, blocked); err == nil {
+		t.Error("ping of an unlisted host answered")
+	}
+	if d, h := connectThenHandshake(client2, netip.AddrPortFrom(blocked.Addr(4), 443), "www.blocked.com"); d != nil || h != nil {
+		t.Errorf("another subscriber: dial %v, handshake %v", d, h)
+	}
+
+	// QUIC to foreign sites.
+	h3 := client2.HTTP3Client()
+	h3.Timeout = 2 * time.Second
+	if _, err := h3.Get("https://www.allowed.com/"); err == nil {
+		t.Error("HTTP/3 to a foreign site worked")
+	}
+	h3.Transport.(*http3.Transport).Close()
+	if _, _, err := httpGet(client2, "https://www.allowed.com/"); err != nil {
+		t.Errorf("h2 to the same site: %v", err)
+	}
+
+	// The UDP-armed block.
+	vpsTCP := netip.AddrPortFrom(vps.Addr(4), 443)
+	if d, h := connectThenHandshake(client2, vpsTCP, "vps.test"); d != nil || h != nil {
+		t.Fatalf("HTTPS to the hosting address before any UDP: %v %v", d, h)
+	}
+	pc, err := client2.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.WriteTo([]byte("hello"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(vps.Addr(4), 9999)))
+	pc.Close()
+	time.Sleep(100 * time.Millisecond)
+	if d, _ := connectThenHandshake(client2, vpsTCP, "vps.test"); d == nil {
+		t.Error("HTTPS to the hosting address worked after a UDP packet")
+	}
+	if d, h := connectThenHandshake(client2, netip.AddrPortFrom(allowed.Addr(4), 443), "www.allowed.com"); d != nil || h != nil {
+		t.Errorf("another address during the block: %v %v", d, h)
+	}
+	l.clock.Advance(10*time.Minute + time.Second)
+	if d, h := connectThenHandshake(client2, vpsTCP, "vps.test"); d != nil || h != nil {
+		t.Errorf("HTTPS to the hosting address ten minutes later: %v %v", d, h)
+	}
+	rules := map[string]bool{}
+	for _, d := range l.decisions() {
+		rules[d.Rule] = true
+	}
+	for _, r := range []string{"ru-quic-foreign", "ru-udp-armed-block", "ru-mobile-allowlist-tcp", "ru-mobile-allowlist-udp-icmp"} {
+		if !rules[r] {
+			t.Errorf("rule %s took no decision", r)
+		}
+	}
+}
