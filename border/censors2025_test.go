@@ -803,3 +803,106 @@ func TestRUAllowlistQUICAndUDPArmed(t *testing.T) {
 		}
 	}
 }
+
+// TestIRShutdown2025: during the nationwide shutdown (2025-06-20) only the
+// allowlisted destination answers; after it (2025-07-01) IPv6 and QUIC
+// are off, UDP other than DNS is dropped, a TLS connection to an unlisted
+// name gets no ServerHello while the server got the ClientHello, and the
+// third ping of a subscriber cuts all its traffic for ten minutes.
+func TestIRShutdown2025(t *testing.T) {
+	l := censorLab(t, "ir-2025-shutdown.yaml", clock.NewManual(time.Date(2025, 6, 20, 12, 0, 0, 0, time.UTC)), nil)
+	allowed, blocked, vps := l.site("www.allowed.com"), l.site("www.blocked.com"), l.w.Host("vps")
+	// By address: the resolvers abroad are cut off too.
+	if _, _, err := httpGet(l.client, "http://"+allowed.Addr(4).String()+"/"); err != nil {
+		t.Errorf("shutdown: the allowlisted destination: %v", err)
+	}
+	if _, _, err := httpGet(l.client, "http://"+blocked.Addr(4).String()+"/"); err == nil {
+		t.Error("shutdown: an unlisted destination answered")
+	}
+
+	l.clock.Set(time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if c, err := l.client.DialAddr(ctx, "tcp", netip.AddrPortFrom(allowed.Addr(6), 80)); err == nil {
+		c.Close()
+		t.Error("IPv6 connection after the shutdown")
+	}
+	cancel()
+	h3 := l.client.HTTP3Client()
+	h3.Timeout = 2 * time.Second
+	if _, err := h3.Get("https://www.allowed.com/"); err == nil {
+		t.Error("HTTP/3 after the shutdown")
+	}
+	h3.Transport.(*http3.Transport).Close()
+	if !dnsQuery(t, l.client, l.w.Host("yy-public-resolver").Addr(4)) {
+		t.Error("DNS over UDP abroad did not answer")
+	}
+	ln, err := vps.ListenPacket("udp", ":9999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan bool, 1)
+	go func() {
+		ln.SetReadDeadline(time.Now().Add(time.Second))
+		_, _, err := ln.ReadFrom(make([]byte, 100))
+		got <- err == nil
+	}()
+	pc, _ := l.client.ListenPacket("udp", ":0")
+	pc.WriteTo([]byte("not dns, not quic"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(vps.Addr(4), 9999)))
+	pc.Close()
+	if <-got {
+		t.Error("unidentified UDP reached the server")
+	}
+	ln.Close()
+	// TLS: the ClientHello arrives, the ServerHello does not.
+	hello := make(chan struct{}, 1)
+	tln, _ := vps.Listen("tcp", ":443")
+	go func() {
+		for {
+			c, err := tln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(3 * time.Second))
+				if tls.Server(c, l.w.CA().ServerTLSConfig()).Handshake(); true {
+					hello <- struct{}{}
+				}
+			}()
+		}
+	}()
+	if d, h := connectThenHandshake(l.client, netip.AddrPortFrom(vps.Addr(4), 443), "www.blocked.com"); d != nil || h == nil {
+		t.Errorf("TLS to an unlisted name: dial %v, handshake %v; want a handshake that never ends", d, h)
+	}
+	select {
+	case <-hello:
+	case <-time.After(4 * time.Second):
+		t.Error("the server never saw the ClientHello")
+	}
+	tln.Close()
+	if _, _, err := httpGet(l.client, "https://www.allowed.com/"); err != nil {
+		t.Errorf("TLS to a listed name: %v", err)
+	}
+	// ICMP: two or three pings, then nothing at all.
+	pings := 0
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		if _, err := l.client.Ping(ctx, blocked.Addr(4)); err == nil {
+			pings++
+		}
+		cancel()
+	}
+	if pings < 2 || pings > 3 {
+		t.Errorf("%d pings answered, want 2 or 3", pings)
+	}
+	if _, _, err := httpGet(l.client, "http://www.allowed.com/"); err == nil {
+		t.Error("HTTP after the ICMP cut")
+	}
+	if _, _, err := httpGet(l.w.Host("client2"), "http://www.allowed.com/"); err != nil {
+		t.Errorf("another subscriber after the cut: %v", err)
+	}
+	l.clock.Advance(10*time.Minute + time.Second)
+	if _, _, err := httpGet(l.client, "http://www.allowed.com/"); err != nil {
+		t.Errorf("HTTP ten minutes after the cut: %v", err)
+	}
+}
