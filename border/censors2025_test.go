@@ -906,3 +906,212 @@ func TestIRShutdown2025(t *testing.T) {
 		t.Errorf("HTTP ten minutes after the cut: %v", err)
 	}
 }
+
+// TestIRAllowlist2026 (2026-01-20, real clients): an address outside the
+// source allowlist reaches nothing; on the network with an SNI allowlist
+// a listed name works, another's handshake completes and then the
+// connection goes silent, and for a minute new connections to that
+// address are reset, then accepted again.
+func TestIRAllowlist2026(t *testing.T) {
+	l := censorLab(t, "ir-2026-allowlist.yaml", clock.NewManual(time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)), nil)
+	other := l.site("www.other.com")
+	if _, _, err := httpGet(l.w.Host("client2"), "http://"+l.site("www.allowed.com").Addr(4).String()+"/"); err == nil {
+		t.Error("a source outside the allowlist reached a foreign site")
+	}
+	if _, _, err := httpGet(l.client, "https://www.allowed.com/"); err != nil {
+		t.Errorf("an allowlisted name from an allowlisted source: %v", err)
+	}
+	dst := netip.AddrPortFrom(other.Addr(4), 443)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c, err := l.client.DialAddr(ctx, "tcp", dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := tls.Client(c, l.client.TLSConfig("www.other.com"))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		t.Fatalf("the handshake with an unlisted name did not complete: %v", err)
+	}
+	l.clock.Advance(time.Second) // past the disconnect's delay
+	io.WriteString(tc, "GET / HTTP/1.1\r\nHost: www.other.com\r\n\r\n")
+	tc.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := tc.Read(make([]byte, 100)); err == nil || n > 0 {
+		t.Errorf("the connection with an unlisted name answered (%d bytes, %v)", n, err)
+	}
+	if d, h := connectThenHandshake(l.client, dst, "www.allowed.com"); d != nil || h == nil || !strings.Contains(h.Error(), "reset") {
+		t.Errorf("a new connection to the same address within a minute: dial %v, handshake %v; want a reset", d, h)
+	}
+	l.clock.Advance(61 * time.Second)
+	if d, h := connectThenHandshake(l.client, dst, "www.allowed.com"); d != nil || h != nil {
+		t.Errorf("a new connection to the same address a minute later: dial %v, handshake %v", d, h)
+	}
+}
+
+// clientHello returns the first flight crypto/tls sends for sni.
+func clientHello(t *testing.T, sni string) []byte {
+	a, b := net.Pipe()
+	go tls.Client(a, &tls.Config{ServerName: sni, InsecureSkipVerify: true}).Handshake()
+	buf := make([]byte, 4096)
+	n, err := b.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+	return buf[:n]
+}
+
+// TestIRSNIRates2026: the published figures of the 2026 allowlist study
+// (net4people/bbs#630) with 737 allowlisted source addresses, two listed
+// names and a random one, three repetitions of each (address, name) pair,
+// driven through the engine with the rule as handed over: about half of
+// the addresses see no SNI filtering at all; the RST rate of each listed
+// name is about 50% (49.9% for hrw.org, 50.2% for tiktok.com); 97.4% of
+// pairs give the same result three times; the random name is never reset.
+// Tolerances are five binomial standard deviations.
+func TestIRSNIRates2026(t *testing.T) {
+	data, err := os.ReadFile("testdata/censors2025/ir-2026-allowlist.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load("ir-2026-allowlist.yaml", data, nil, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := border.NewLog(nil, 0)
+	e, err := border.New(p, border.Config{Log: log, Clock: clock.NewManual(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)), Rand: mrand.New(mrand.NewPCG(7, 8))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	names := []string{"hrw.org", "tiktok.com", "qzx7k2.example"}
+	hellos := map[string][]byte{}
+	for _, n := range names {
+		hellos[n] = clientHello(t, n)
+	}
+	server := netip.MustParseAddrPort("198.18.16.72:443")
+	type key struct {
+		src  netip.Addr
+		name string
+	}
+	reset := map[key]int{}
+	const ips, reps = 737, 3
+	srcs := make([]netip.Addr, ips)
+	for i, a := 0, netip.MustParseAddr("198.18.8.1"); i < ips; i, a = i+1, a.Next() {
+		srcs[i] = a
+	}
+	drop := func([]byte) {}
+	var buf [4096]byte
+	port := uint16(40000)
+	for _, src := range srcs {
+		for _, n := range names {
+			for r := 0; r < reps; r++ {
+				port++
+				cli := netip.AddrPortFrom(src, port)
+				seg := func(from, to netip.AddrPort, seq, ack uint32, flags uint8, payload []byte, dir packet.Direction) {
+					e.ProcessBytes(packet.AppendTCP(buf[:0], packet.TCPSegment{Src: from, Dst: to, Seq: seq, Ack: ack, Flags: flags, Window: 65535, Payload: payload}), dir, drop)
+				}
+				seg(cli, server, 1000, 0, packet.SYN, nil, packet.Outbound)
+				seg(server, cli, 5000, 1001, packet.SYN|packet.ACK, nil, packet.Inbound)
+				seg(cli, server, 1001, 5001, packet.ACK, nil, packet.Outbound)
+				before := log.Len()
+				seg(cli, server, 1001, 5001, packet.ACK|packet.PSH, hellos[n], packet.Outbound)
+				for _, d := range log.Decisions()[before:] {
+					if d.Rule == "ir-2026-sni-blocklist" {
+						reset[key{src, n}]++
+					}
+				}
+			}
+		}
+	}
+	within := func(what string, got, p float64, n int) {
+		t.Helper()
+		tol := 5 * math.Sqrt(p*(1-p)/float64(n))
+		t.Logf("%s: %.3f (published %.3f, ±%.3f)", what, got, p, tol)
+		if math.Abs(got-p) > tol {
+			t.Errorf("%s: %.3f, want %.3f ± %.3f", what, got, p, tol)
+		}
+	}
+	unfiltered, consistent := 0, 0
+	for _, src := range srcs {
+		if reset[key{src, names[0]}]+reset[key{src, names[1]}] <= 1 {
+			unfiltered++
+		}
+		for _, n := range names[:2] {
+			if k := reset[key{src, n}]; k == 0 || k == reps {
+				consistent++
+			}
+		}
+	}
+	within("share of addresses without SNI filtering", float64(unfiltered)/ips, 0.5, ips)
+	for i, n := range names[:2] {
+		total := 0
+		for k, v := range reset {
+			if k.name == n {
+				total += v
+			}
+		}
+		within("RST rate for "+n, float64(total)/(ips*reps), []float64{0.499, 0.502}[i], ips)
+	}
+	within("consistent (address, SNI) pairs", float64(consistent)/(2*ips), 0.974, 2*ips)
+	for k := range reset {
+		if k.name == names[2] {
+			t.Errorf("a random name was reset from %v", k.src)
+		}
+	}
+}
+
+// TestAllowlistShape: `not` turns any list into an allowlist: a rule whose
+// matcher is `not` of a destination list drops what is not listed and
+// passes what is, its decisions saying what was not found; `not` of a
+// tls-sni list holds for an unlisted name (recorded as the SNI) and not
+// for a listed one.
+func TestAllowlistShape(t *testing.T) {
+	l := newLab(t, `lists:
+  allowed-dst: {kind: prefixes, items: [198.18.16.72/32, "2001:db8:b:1::8/128"]}
+  allowed-sni: {kind: domains, items: [www.other.com]}
+rules:
+  - id: only-listed-destinations
+    source: test
+    year: 2026
+    scope: {protocols: [tcp], direction: outbound, ports: [80]}
+    match: [{not: {match: {ip: {list: allowed-dst}}}}]
+    actions: [{drop: {flow: true}}]
+  - id: only-listed-names
+    source: test
+    year: 2026
+    scope: {protocols: [tcp], direction: outbound, ports: [443]}
+    inspect: {reassemble-tcp: true}
+    match: [{not: {match: {tls-sni: {list: allowed-sni}}}}]
+    actions: [{rst: {to: both}}]
+`, true)
+	if _, _, err := httpGet(l.client, "http://www.allowed.com/"); err != nil {
+		t.Errorf("listed destination: %v", err)
+	}
+	if _, _, err := httpGet(l.client, "http://www.blocked.com/"); err == nil {
+		t.Error("unlisted destination answered")
+	}
+	if _, _, err := httpGet(l.client, "https://www.other.com/"); err != nil {
+		t.Errorf("listed name: %v", err)
+	}
+	if _, _, err := httpGet(l.client, "https://www.allowed.com/"); err == nil {
+		t.Error("unlisted name answered")
+	}
+	var ev []string
+	for _, d := range l.decisions() {
+		for _, e := range d.Evidence {
+			ev = append(ev, d.Rule+" "+string(e.Kind)+"="+e.Value)
+		}
+	}
+	for _, want := range []string{"only-listed-destinations unlisted=not ip in list allowed-dst", "only-listed-names sni=www.allowed.com", "only-listed-names unlisted=not tls-sni in list allowed-sni"} {
+		if !slices.Contains(ev, want) {
+			t.Errorf("no evidence %q in %q", want, ev)
+		}
+	}
+	for _, e := range ev {
+		if strings.Contains(e, "www.other.com") || strings.Contains(e, "198.18.16.72") {
+			t.Errorf("evidence about a listed item: %s", e)
+		}
+	}
+}
