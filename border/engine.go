@@ -62,6 +62,13 @@ type Engine struct {
 	// rule runs on.
 	boxes    []*box
 	tcpBoxes []*box
+
+	// serverSide: some rule judges the server's packets too (Traits).
+	serverSide bool
+	// counts holds the running counts of packet-count matchers
+	// (match_count.go); probes the active prober's state (prober.go).
+	counts countTable
+	probes proberState
 }
 
 // New compiles pol into an engine.
@@ -87,6 +94,7 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("border: policy %s: rule %s: %w", pol.Name, pol.Rules[i].ID, err)
 		}
 		e.rules = append(e.rules, r)
+		e.serverSide = e.serverSide || r.serverSide
 		if r.proxy {
 			e.proxies = append(e.proxies, r)
 		}
@@ -160,6 +168,10 @@ func (e *Engine) Process(p *packet.IP, dir packet.Direction, inject func([]byte)
 			}
 		}
 		return e.stateless(p, dir, now, inject, rules)
+	}
+	if e.probes.active() && e.probes.owns(p) {
+		// A reply to one of the border's own probe connections.
+		return e.divert(pkt, inject)
 	}
 	if len(rules) == 0 && !e.blocks.active() {
 		return packet.Verdict{}
