@@ -299,6 +299,7 @@ func (w *World) build() error {
 		w.hosts[hp.Name] = h
 		w.order = append(w.order, h)
 	}
+	w.wireHops()
 	if gw := w.opts.Gateway; gw != nil {
 		for _, b := range w.borders {
 			g, err := gw(b)
