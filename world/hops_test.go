@@ -2,6 +2,7 @@ package world_test
 
 import (
 	"context"
+	"io"
 	"net/netip"
 	"slices"
 	"sync"
@@ -351,5 +352,59 @@ func TestTTLReachesGFWNotServer(t *testing.T) {
 				t.Errorf("IPv%d TTL 64: answer from %v, want the server", fam, from)
 			}
 		}
+	}
+}
+
+// BenchmarkBulkTCPHops measures one-way bulk TCP throughput from aa-one to
+// bb-vps of hopsScenario (two borders, a pass-through gateway on AA's):
+// with the scenario's 19 hidden routers on the path, and with none (the same
+// plan with every hop removed), for the ratio.
+func BenchmarkBulkTCPHops(b *testing.B) {
+	for _, name := range []string{"no-hops", "hops"} {
+		b.Run(name, func(b *testing.B) {
+			p := loadPlan(b, "hops", hopsScenario)
+			if name == "no-hops" {
+				p.BackboneHops = nil
+				for _, j := range p.Jurisdictions {
+					j.Hops = nil
+				}
+				for _, n := range p.Networks {
+					n.Hops = nil
+				}
+				for _, h := range p.Hosts {
+					h.Hops = nil
+				}
+			}
+			w := build(b, p, world.Options{Gateway: func(world.BorderSpec) (world.Gateway, error) { return passThrough{}, nil }})
+			c, s := w.Host("aa-one"), w.Host("bb-vps")
+			ln, err := s.Listen("tcp", ":80")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+			conn, err := c.DialAddr(context.Background(), "tcp", netip.AddrPortFrom(s.Addr(4), 80))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			buf := make([]byte, 64<<10)
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if _, err := conn.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*float64(len(buf))*8/time.Since(start).Seconds()/1e9, "Gbit/s")
+		})
 	}
 }
