@@ -156,11 +156,12 @@ func TestHopsProblemPositions(t *testing.T) {
 	}
 }
 
-// TestSplinternetPaths keeps the hop table in splinternet.yaml's header
-// true: for each client, the hop of the border router whose gateway it
-// meets first, and of a server abroad (us-vps-1).
-func TestSplinternetPaths(t *testing.T) {
-	s, err := Open(Default)
+// pathHops returns, for the path from host to server, the hop of the
+// border router whose gateway the host meets first, of its jurisdiction's
+// border router, and of the server, from the plan alone.
+func pathHops(t *testing.T, scenario, host, serverName string) (border, national, total int) {
+	t.Helper()
+	s, err := Open(scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,21 +169,24 @@ func TestSplinternetPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostHops := func(name string) (border, national, total int) {
-		h := p.Host(name)
-		n, j := p.Network(h.Network), p.Jurisdiction(h.Jurisdiction)
-		server := p.Host("us-vps-1")
-		sn, sj := p.Network(server.Network), p.Jurisdiction(server.Jurisdiction)
-		hop := len(h.Hops) + 1 // the network router
+	h, server := p.Host(host), p.Host(serverName)
+	n, j := p.Network(h.Network), p.Jurisdiction(h.Jurisdiction)
+	sn, sj := p.Network(server.Network), p.Jurisdiction(server.Jurisdiction)
+	hop := len(h.Hops) + 1 // the network router
+	border = hop
+	hop += len(n.Hops) + 1 // the jurisdiction's border router
+	national = hop
+	if n.Border.Policy == "" {
 		border = hop
-		hop += len(n.Hops) + 1 // the jurisdiction's border router
-		national = hop
-		if n.Border.Policy == "" {
-			border = hop
-		}
-		hop += len(j.Hops) + 1 + len(p.BackboneHops) + len(sj.Hops) + 1 + len(sn.Hops) + 1 + len(server.Hops) + 1
-		return border, national, hop
 	}
+	hop += len(j.Hops) + 1 + len(p.BackboneHops) + len(sj.Hops) + 1 + len(sn.Hops) + 1 + len(server.Hops) + 1
+	return border, national, hop
+}
+
+// TestSplinternetPaths keeps the hop table in splinternet.yaml's header
+// true: for each client, the hop of the border router whose gateway it
+// meets first, and of a server abroad (us-vps-1); and two-lands' header.
+func TestSplinternetPaths(t *testing.T) {
 	tests := []struct {
 		host                   string
 		border, national, hops int
@@ -201,10 +205,13 @@ func TestSplinternetPaths(t *testing.T) {
 		{"de-client-1", 5, 5, 19},
 	}
 	for _, tt := range tests {
-		b, n, total := hostHops(tt.host)
+		b, n, total := pathHops(t, Default, tt.host, "us-vps-1")
 		if b != tt.border || n != tt.national || total != tt.hops {
 			t.Errorf("%s: first border at hop %d, national border at hop %d, us-vps-1 at hop %d; want %d, %d, %d",
 				tt.host, b, n, total, tt.border, tt.national, tt.hops)
 		}
+	}
+	if b, n, total := pathHops(t, "two-lands", "cn-client-1", "web-www-freepress-herald-com"); b != 7 || n != 7 || total != 24 {
+		t.Errorf("two-lands: cn-client-1's border at hop %d (%d), a US server at %d; want 7 and 24", b, n, total)
 	}
 }
