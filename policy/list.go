@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/splinter-lab/splinter/internal/userfile"
 )
@@ -105,8 +106,12 @@ type List struct {
 	// read is set once From has been read into Items.
 	read bool
 	// checked is set by LoadHistory once the list's items were found well
-	// formed, so that the versions sharing the list check them once.
-	checked bool
+	// formed, so that the versions sharing the list check them once, and
+	// compile them once (compiled, for compiledN items).
+	checked   bool
+	compileMu sync.Mutex
+	compiled  *Compiled
+	compiledN int
 }
 
 // ListSource is a file a list's items are read from. Its zero value is not

@@ -61,6 +61,34 @@ func LoadFileIn(dir, ref string) (*Policy, error) {
 	return Load(filepath.Join(dir, ref), data, sub.FS(), ".")
 }
 
+// LoadHistoryFileIn reads the file ref that a file in folder dir names (a
+// scenario's border policy) as LoadFileIn does, and returns what it holds:
+// a policy, or a censor's history (a document with versions:, loaded with
+// LoadHistory). Exactly one of the two is non-nil when err is nil.
+func LoadHistoryFileIn(dir, ref string) (*Policy, *History, error) {
+	d, err := userfile.OpenDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	defer d.Close()
+	data, err := d.ReadFile(ref)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	sub, err := d.Sub(path.Dir(filepath.ToSlash(ref)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	defer sub.Close()
+	name := filepath.Join(dir, ref)
+	if IsHistory(data) {
+		h, err := LoadHistory(name, data, sub.FS(), ".")
+		return nil, h, err
+	}
+	p, err := Load(name, data, sub.FS(), ".")
+	return p, nil, err
+}
+
 // Load decodes the YAML policy data, read from a file called name (used in
 // positions), reads the list files and block-page bodies it refers to from
 // fsys relative to dir (the policy file's directory within fsys; "." for
