@@ -56,7 +56,7 @@ func runMeasure(e *env, args []string) error {
 		}
 		defer l.Close()
 		if !at.t.IsZero() || datedWorld(l.Versions()) {
-			printInForce(e.stderr, l.Clock().Now(), l.Versions())
+			printInForce(e.stderr, l.Date(), l.Versions())
 		}
 		if p, err = l.Prober(*from); err != nil {
 			return err

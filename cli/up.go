@@ -87,7 +87,7 @@ func runUp(e *env, args []string) error {
 	}
 	client, site := exampleHostAndSite(w.Plan())
 	fmt.Fprintf(e.stdout, "\nsplinter up: scenario %s, %d hosts, running until interrupted\n", sc.Name, len(w.Hosts()))
-	printInForce(e.stdout, lb.Clock().Now(), lb.Versions())
+	printInForce(e.stdout, lb.Date(), lb.Versions())
 	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n", sock, logPath, caPath)
 	if h := lb.ControlHost(); h != nil && lb.ControlAddr().IsValid() {
 		fmt.Fprintf(e.stdout, "  test helper     http://%s/ on %s\n", lb.ControlAddr(), h.Name())

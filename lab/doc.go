@@ -9,6 +9,13 @@
 // campaign, scores it against the decision log (package score) and writes
 // the outputs (package report).
 //
+// It also keeps the world's date: a lab's clock says what day it is in the
+// world (Options.At starts an offset clock there), every border whose
+// scenario names a censor's history applies the version in force at that
+// date and changes engine when the clock reaches the next version
+// (date.go), and Timeline measures one world at several dates, jumping its
+// clock between them (timeline.go).
+//
 // The command line (package cli) only presents what this package does, and
 // the tests that assert the default scenario's accuracy run through Run,
 // exactly as `splinter run` does.

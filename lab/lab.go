@@ -60,7 +60,13 @@ type Lab struct {
 	// gates are the borders, each with the engine of the version in force
 	// (date.go).
 	gates gates
+	// date is the world's date the lab started at.
+	date time.Time
 }
+
+// Date is the world's date the lab started at: Options.At, the scenario's
+// at:, or its clock's time at Start.
+func (l *Lab) Date() time.Time { return l.date }
 
 // Start builds one engine per border of s for the policy in force at the
 // world's date (Options.At), starts the world with them as its gateways,
@@ -71,7 +77,12 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{spec: s, clk: clk, log: border.NewLog(opts.Decisions, opts.Keep)}
+	l := &Lab{spec: s, clk: clk, log: border.NewLog(opts.Decisions, opts.Keep), date: clk.Now()}
+	if opts.Clock == nil && !opts.At.IsZero() {
+		l.date = opts.At
+	} else if opts.Clock == nil && !s.Scenario.At.IsZero() {
+		l.date = s.Scenario.At
+	}
 	seed := opts.Seed
 	if seed == 0 {
 		seed = rand.Uint64()

@@ -107,7 +107,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if l.control == nil {
 		return nil, badInput(fmt.Errorf("scenario %s has no control host (a jurisdiction with control: true)", s.Scenario.Name))
 	}
-	at, versions := l.clk.Now(), l.Versions()
+	at, versions := l.Date(), l.Versions()
 	var probers []*probe.Prober
 	for _, v := range vantages {
 		p, err := l.Prober(v, func(c *probe.Config) { c.ResidualWait = opts.ResidualWait })

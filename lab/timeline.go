@@ -243,12 +243,28 @@ func (s *Spec) Changes(from, to time.Time) []report.Change {
 				continue
 			}
 			if len(v.Changes) == 0 {
+				var ids, sources []string
+				for _, r := range v.Policy.Rules {
+					ids = append(ids, r.ID)
+					if !slices.Contains(sources, r.Source) {
+						sources = append(sources, r.Source)
+					}
+				}
+				if len(sources) > 2 {
+					sources = append(sources[:2], "…")
+				}
 				out = append(out, report.Change{Date: d, Jurisdiction: b.Jurisdiction, Border: b.Name, Version: v.Name,
-					What: "comes into force: " + oneLine(v.Summary), Source: strings.Join(v.Policy.Meta.Sources, "; "), Year: d.Year()})
+					What: "comes into force (" + strings.Join(ids, ", ") + "): " + brief(v.Summary), Source: strings.Join(sources, "; "), Year: d.Year()})
 			}
 			for _, c := range v.Changes {
+				what := changeWhat(c)
+				if c.Kind == policy.AddRule {
+					if r := rule(v.Policy, c.Rule); r != nil {
+						what += ": " + brief(r.Description)
+					}
+				}
 				out = append(out, report.Change{Date: d, Jurisdiction: b.Jurisdiction, Border: b.Name, Version: v.Name,
-					Rule: c.Rule, What: changeWhat(c), Source: c.Source, Year: c.Year})
+					Rule: c.Rule, What: what, Source: c.Source, Year: c.Year})
 			}
 		}
 		// Rule windows, in whichever version is in force at the edge.
@@ -260,8 +276,11 @@ func (s *Spec) Changes(from, to time.Time) []report.Change {
 						continue
 					}
 					in := b.History.At(e)
-					if in == nil || !hasRule(in.Policy, r.ID) {
+					if in == nil || rule(in.Policy, r.ID) == nil {
 						continue
+					}
+					if in.From.Time().Equal(e) && (in == b.History.Versions[0] || rule(b.History.At(e.Add(-time.Nanosecond)).Policy, r.ID) == nil) {
+						continue // the version that adds the rule says so
 					}
 					key := r.ID + e.String()
 					if seen[key] {
@@ -273,7 +292,7 @@ func (s *Spec) Changes(from, to time.Time) []report.Change {
 						what = "rule " + r.ID + " goes out of force"
 					}
 					out = append(out, report.Change{Date: e, Jurisdiction: b.Jurisdiction, Border: b.Name, Rule: r.ID,
-						What: what + ": " + oneLine(r.Description), Source: r.Source, Year: r.Year})
+						What: what + ": " + brief(r.Description), Source: r.Source, Year: r.Year})
 				}
 			}
 		}
@@ -282,8 +301,30 @@ func (s *Spec) Changes(from, to time.Time) []report.Change {
 	return out
 }
 
-func hasRule(p *policy.Policy, id string) bool {
-	return slices.ContainsFunc(p.Rules, func(r policy.Rule) bool { return r.ID == id })
+func rule(p *policy.Policy, id string) *policy.Rule {
+	for i := range p.Rules {
+		if p.Rules[i].ID == id {
+			return &p.Rules[i]
+		}
+	}
+	return nil
+}
+
+// brief is the first sentence of s, on one line, at most about 100 bytes.
+func brief(s string) string {
+	s = oneLine(s)
+	if i := strings.Index(s, ". "); i > 0 {
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, ".")
+	if len(s) > 100 {
+		cut := strings.LastIndexByte(s[:100], ' ')
+		if cut < 60 {
+			cut = 100
+		}
+		s = s[:cut] + " …"
+	}
+	return s
 }
 
 func changeWhat(c policy.Change) string {

@@ -491,9 +491,7 @@ func (hl *historyLoader) change(doc, cn *yaml.Node, path string, d *decoder) (*y
 		if y := mappingKey(add, "year"); y != nil {
 			c.Year, _ = strconv.Atoi(y.Value)
 		}
-		if desc := mappingKey(add, "description"); desc != nil {
-			c.Description = strings.TrimSpace(desc.Value)
-		}
+
 		var seq *yaml.Node
 		if rules == nil {
 			seq = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}

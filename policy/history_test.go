@@ -206,3 +206,31 @@ func golden(t *testing.T, file, got string) {
 		t.Errorf("differs from %s\ngot:\n%s\nwant:\n%s", file, got, want)
 	}
 }
+
+// TestREADMEHistory loads the history example of README.md.
+func TestREADMEHistory(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "## Histories")
+	if !ok {
+		t.Fatal("README.md has no Histories section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok || example == "" {
+		t.Fatal("the Histories section has no yaml example")
+	}
+	h, err := policy.LoadHistory("README.md", []byte(example), os.DirFS("testdata"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := h.At(day("2021-04-01"))
+	if v == nil || v.Name != "XX-2021" || len(v.Policy.Rules) != 2 || v.Policy.Rules[0].Actions[0].Kind() != "rst" {
+		t.Errorf("version at 2021-04-01: %+v", v)
+	}
+	if got := h.At(day("2012-01-01")); got != nil {
+		t.Errorf("a version before the first: %v", got.Name)
+	}
+}

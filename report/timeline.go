@@ -216,7 +216,8 @@ func BuildTimeline(points []Point) *Timeline {
 				}
 			}
 			mv.Rules = ruleMoves(jurisdiction(prev, s.Jurisdiction), jurisdiction(r, s.Jurisdiction))
-			if mv.Before != mv.After || len(mv.Changes) > 0 {
+			measured := mv.Before >= 0 || mv.After >= 0
+			if measured && (mv.Before != mv.After || len(mv.Changes) > 0) {
 				st.Moves = append(st.Moves, mv)
 			}
 		}
@@ -410,8 +411,13 @@ func (tl *Timeline) chart() *chartView {
 			v.XTicks = append(v.XTicks, tick{x(d), date(d)})
 		}
 	}
+	drawn := 0
 	for si, s := range tl.Series {
-		cs := chartSeries{Code: s.Jurisdiction, Name: s.Name, Color: seriesColors[si%len(seriesColors)], LegendY: v.Top + 8 + float64(si)*20}
+		if !slices.ContainsFunc(s.Index, func(f float64) bool { return f >= 0 }) {
+			continue // nothing measured from this jurisdiction
+		}
+		cs := chartSeries{Code: s.Jurisdiction, Name: s.Name, Color: seriesColors[si%len(seriesColors)], LegendY: v.Top + 8 + float64(drawn)*20}
+		drawn++
 		var path strings.Builder
 		open := false
 		for di, d := range tl.Dates {
@@ -506,9 +512,9 @@ const timelineHTML = `{{define "timeline"}}{{with .Timeline}}{{$c := chart .}}<s
 <svg class="timeline" width="{{$c.Width}}" height="{{$c.Height}}" viewBox="0 0 {{$c.Width}} {{$c.Height}}" style="max-width:100%;height:auto" role="img" aria-label="reachability over time">
 {{range $c.YTicks}}<line x1="{{$c.Left}}" x2="{{$c.Right}}" y1="{{.Pos}}" y2="{{.Pos}}" stroke="#e3e6ec"/><text x="{{sub $c.Left 8}}" y="{{add4 .Pos}}" font-size="11" text-anchor="end" fill="#687083">{{.Label}}</text>
 {{end}}{{range $c.XTicks}}<line x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$c.Top}}" y2="{{$c.Bot}}" stroke="#f1f3f5"/><text x="{{.Pos}}" y="{{add16 $c.Bot}}" font-size="11" text-anchor="middle" fill="#687083">{{.Label}}</text>
-{{end}}{{range $c.Series}}<g class="jurisdiction" data-jurisdiction="{{.Code}}"><path class="series" data-jurisdiction="{{.Code}}" d="{{.Path}}" fill="none" stroke="{{.Color}}" stroke-width="2.2"/>
-{{range .Points}}<circle class="point" cx="{{.X}}" cy="{{.Y}}" r="3" fill="{{$.Color}}"><title>{{.Tip}}</title></circle>{{end}}
-{{range .Markers}}<circle class="change" cx="{{.X}}" cy="{{.Y}}" r="6.5" fill="#fff" fill-opacity="0.01" stroke="{{$.Color}}" stroke-width="2"><title>{{.Tip}}</title></circle>{{end}}
+{{end}}{{range $c.Series}}{{$s := .}}<g class="jurisdiction" data-jurisdiction="{{.Code}}"><path class="series" data-jurisdiction="{{.Code}}" d="{{.Path}}" fill="none" stroke="{{.Color}}" stroke-width="2.2"/>
+{{range .Points}}<circle class="point" cx="{{.X}}" cy="{{.Y}}" r="3" fill="{{$s.Color}}"><title>{{.Tip}}</title></circle>{{end}}
+{{range .Markers}}<circle class="change" cx="{{.X}}" cy="{{.Y}}" r="6.5" fill="#fff" fill-opacity="0.01" stroke="{{$s.Color}}" stroke-width="2"><title>{{.Tip}}</title></circle>{{end}}
 <g class="legend-item"><line x1="{{add10 $c.Right}}" x2="{{add28 $c.Right}}" y1="{{.LegendY}}" y2="{{.LegendY}}" stroke="{{.Color}}" stroke-width="3"/><text x="{{add34 $c.Right}}" y="{{add4 .LegendY}}" font-size="12" fill="#1f2430"><tspan font-weight="600">{{.Code}}</tspan> <tspan fill="#687083">{{.Name}}</tspan></text></g></g>
 {{end}}</svg>
 {{if $c.Steps}}<h3 style="font-size:14px;margin:14px 0 4px">What moved it</h3>
