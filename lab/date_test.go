@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/dissect"
 	"github.com/splinter-lab/splinter/lab"
+	"github.com/splinter-lab/splinter/profiles"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
@@ -159,5 +161,63 @@ func TestAtFullyEncrypted(t *testing.T) {
 				t.Errorf("%d blocked flows still delivered their first packet", leaked)
 			}
 		})
+	}
+}
+
+// TestVersionsFollowTheClock: a border that names a history applies the
+// version of the lab's date and changes engine when the clock crosses the
+// next version's date (a manual clock's Advance, SetDate); the clock moves
+// forward only; a pinned policy stays.
+func TestVersionsFollowTheClock(t *testing.T) {
+	spec, err := lab.Load("two-lands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(time.Date(2021, 10, 31, 12, 0, 0, 0, time.UTC))
+	if _, err := spec.Start(context.Background(), lab.Options{Clock: clk, At: clk.Now()}); !lab.IsInput(err) {
+		t.Errorf("Start with both a clock and a date: %v, want an input error", err)
+	}
+	l, err := spec.Start(context.Background(), lab.Options{Clock: clk, NoServices: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cn := func() string { return l.Versions()[0].Policy }
+	if cn() != "CN-2020" || l.Engine("CN").Policy().Name != "CN-2020" {
+		t.Fatalf("CN applies %s on 2021-10-31, want CN-2020", cn())
+	}
+	before := l.Engine("CN")
+	clk.Advance(24 * time.Hour)
+	if cn() != "CN-2021" || l.Engine("CN") == before || l.Engine("CN").Policy().Name != "CN-2021" {
+		t.Errorf("after the clock crossed 2021-11-01 CN applies %s (engine %s)", cn(), l.Engine("CN").Policy().Name)
+	}
+	if err := l.SetDate(time.Date(2023, 2, 1, 0, 0, 0, 0, time.UTC)); err != nil || cn() != "CN-2023" {
+		t.Errorf("SetDate(2023-02-01): %v, CN applies %s", err, cn())
+	}
+	if err := l.SetDate(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)); !lab.IsInput(err) {
+		t.Errorf("SetDate back in time: %v, want an input error", err)
+	}
+	if got := spec.ChangeDates(time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)); len(got) != 1 || !got[0].Equal(time.Date(2021, 11, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("ChangeDates(2021) = %v, want [2021-11-01]", got)
+	}
+
+	pinned, err := lab.Load("two-lands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profiles.Load("CN-2019")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned.SetPolicy("CN", p)
+	clk2 := clock.NewManual(time.Date(2021, 10, 31, 12, 0, 0, 0, time.UTC))
+	l2, err := pinned.Start(context.Background(), lab.Options{Clock: clk2, NoServices: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	clk2.Advance(24 * time.Hour)
+	if f := l2.Versions()[0]; f.Policy != "CN-2019" || f.Follows {
+		t.Errorf("a pinned policy changed: %+v", f)
 	}
 }
