@@ -37,16 +37,6 @@ func dateFlag(fs *flag.FlagSet) *date {
 	return d
 }
 
-// datedWorld reports whether any border follows a history.
-func datedWorld(fs []lab.InForce) bool {
-	for _, f := range fs {
-		if f.Follows {
-			return true
-		}
-	}
-	return false
-}
-
 // printInForce says the world's date and what each border applies.
 func printInForce(w io.Writer, at time.Time, fs []lab.InForce) {
 	fmt.Fprintf(w, "world date %s; policies in force:", at.UTC().Format(time.DateOnly))

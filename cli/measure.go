@@ -55,7 +55,7 @@ func runMeasure(e *env, args []string) error {
 			return err
 		}
 		defer l.Close()
-		if !at.t.IsZero() || datedWorld(l.Versions()) {
+		if !at.t.IsZero() || !l.Spec().Scenario.At.IsZero() {
 			printInForce(e.stderr, l.Date(), l.Versions())
 		}
 		if p, err = l.Prober(*from); err != nil {
