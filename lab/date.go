@@ -58,7 +58,7 @@ type InForce struct {
 	Follows bool `json:"follows_date,omitempty"`
 }
 
-func inForce(b Border, p *policy.Policy) InForce {
+func inForceOf(b Border, p *policy.Policy) InForce {
 	f := InForce{Border: b.Name, Jurisdiction: b.Jurisdiction, Ref: b.Ref, Follows: b.History != nil}
 	if b.History != nil {
 		f.History = b.History.Name
@@ -73,11 +73,24 @@ func inForce(b Border, p *policy.Policy) InForce {
 	return f
 }
 
+// dated is s with each border's policy that of t, without the borders that
+// apply nothing then.
+func (s *Spec) dated(t time.Time) *Spec {
+	c := &Spec{Scenario: s.Scenario, Plan: s.Plan, At: t, embedded: s.embedded}
+	for _, b := range s.Borders {
+		if p := b.At(t); p != nil {
+			b.Policy = p
+			c.Borders = append(c.Borders, b)
+		}
+	}
+	return c
+}
+
 // InForce says what every border of s applies at t.
 func (s *Spec) InForce(t time.Time) []InForce {
 	var out []InForce
 	for _, b := range s.Borders {
-		out = append(out, inForce(b, b.At(t)))
+		out = append(out, inForceOf(b, b.At(t)))
 	}
 	return out
 }
@@ -91,6 +104,9 @@ func (l *Lab) Versions() []InForce { return l.gates.inForce() }
 // expiring as the clock passes). The clock must be able to move: an Offset
 // clock (forward only, as Options.At makes) or a Manual one.
 func (l *Lab) SetDate(t time.Time) error {
+	if l.gates.pinned {
+		return errors.New("the borders of a lab with a transparency log keep the versions they proved at Start: start a lab at the new date")
+	}
 	now := l.clk.Now()
 	switch c := l.clk.(type) {
 	case *clock.Offset:
@@ -129,10 +145,15 @@ type gates struct {
 	timer  clock.Timer
 	err    error // the last version change that failed
 	closed bool
+	// pinned keeps every border's first engine (a lab whose borders proved
+	// their versions to a transparency log).
+	pinned bool
+	// index gives the log index a border's decisions cite (nil: none).
+	index func(border string) *int64
 }
 
-func (g *gates) init(s *Spec, clk clock.Clock, log *border.Log, seed uint64) error {
-	g.clk, g.log = clk, log
+func (g *gates) init(s *Spec, clk clock.Clock, log *border.Log, seed uint64, index func(string) *int64) error {
+	g.clk, g.log, g.index = clk, log, index
 	now := clk.Now()
 	for _, b := range s.Borders {
 		bs := seed
@@ -155,8 +176,12 @@ func (g *gates) build(gt *gate, p *policy.Policy) error {
 	if p == nil {
 		return nil
 	}
-	e, err := border.New(p, border.Config{Border: gt.b.Name, Jurisdiction: gt.b.Jurisdiction, Log: g.log, Clock: g.clk,
-		Rand: rand.New(rand.NewPCG(gt.seed, 0x5eed+uint64(gt.built)))})
+	cfg := border.Config{Border: gt.b.Name, Jurisdiction: gt.b.Jurisdiction, Log: g.log, Clock: g.clk,
+		Rand: rand.New(rand.NewPCG(gt.seed, 0x5eed+uint64(gt.built)))}
+	if g.index != nil {
+		cfg.PolicyIndex = g.index(gt.b.Name)
+	}
+	e, err := border.New(p, cfg)
 	if err != nil {
 		gt.pol = nil
 		return err
@@ -196,7 +221,7 @@ func (g *gates) schedule(now time.Time) {
 		g.timer.Stop()
 		g.timer = nil
 	}
-	if g.closed {
+	if g.closed || g.pinned {
 		return
 	}
 	var next time.Time
@@ -227,7 +252,7 @@ func (g *gates) schedule(now time.Time) {
 func (g *gates) sync(t time.Time) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed {
+	if g.closed || g.pinned {
 		return nil
 	}
 	var errs []error
@@ -271,7 +296,7 @@ func (g *gates) inForce() []InForce {
 	defer g.mu.Unlock()
 	var out []InForce
 	for _, gt := range g.list {
-		out = append(out, inForce(gt.b, gt.pol))
+		out = append(out, inForceOf(gt.b, gt.pol))
 	}
 	return out
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/splinter-lab/splinter/backend"
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/probe"
@@ -46,22 +48,31 @@ type Options struct {
 	// NoServices builds the fabric and the borders only: no DNS, web
 	// sites, CA or test helper.
 	NoServices bool
+	// Reports is the folder the OONI collector on the control host keeps
+	// submitted reports in; "" keeps none.
+	Reports string
+	// Transparency, if set, has every border enforce only a logged policy
+	// version, and cite its index in every decision (see Transparency).
+	Transparency *Transparency
 }
 
 // Lab is a running laboratory: a world with its borders and services.
 type Lab struct {
-	spec    *Spec
-	w       *world.World
-	clk     clock.Clock
-	log     *border.Log
-	geo     *probe.Geo
-	control *probe.ControlClient
-	cancel  context.CancelFunc
+	spec     *Spec
+	w        *world.World
+	clk      clock.Clock
+	log      *border.Log
+	geo      *probe.Geo
+	control  *probe.ControlClient
+	services *backend.Backend
+	cancel   context.CancelFunc
 	// gates are the borders, each with the engine of the version in force
 	// (date.go).
 	gates gates
 	// date is the world's date the lab started at.
 	date time.Time
+	// admitted holds what each border proved (nil without Transparency).
+	admitted map[string]*Admission
 }
 
 // Date is the world's date the lab started at: Options.At, the scenario's
@@ -87,7 +98,23 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	if err := l.gates.init(s, clk, l.log, seed); err != nil {
+	at := clk.Now()
+	if t := opts.Transparency; t != nil {
+		// Each border proves the version in force at the lab's date, and
+		// keeps it: a later version would have to be logged and proved.
+		var err error
+		if l.admitted, err = t.admit(s.dated(at), at); err != nil {
+			return nil, err
+		}
+		l.gates.pinned = true
+	}
+	index := func(border string) *int64 {
+		if a := l.admitted[border]; a != nil {
+			return &a.Verified.Index
+		}
+		return nil
+	}
+	if err := l.gates.init(s, clk, l.log, seed, index); err != nil {
 		return nil, err
 	}
 	w, err := world.Build(s.Plan, world.Options{Clock: l.clk, LinkClock: opts.LinkClock, Seed: seed, MTU: opts.MTU, NoServices: opts.NoServices,
@@ -101,7 +128,7 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.geo = probe.PlanGeo(s.Plan)
 	ctx, l.cancel = context.WithCancel(ctx)
 	if !opts.NoServices {
-		if err := l.startControl(ctx); err != nil {
+		if err := l.startControl(ctx, opts.Reports); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -118,18 +145,37 @@ func Start(ctx context.Context, nameOrPath string, opts Options) (*Lab, error) {
 	return s.Start(ctx, opts)
 }
 
-// startControl serves the test helper on the control host, if there is one.
-func (l *Lab) startControl(ctx context.Context) error {
+// startControl serves, on the control host (if there is one), the test
+// helper and the OONI probe services around it (package backend): the
+// helper over HTTP and HTTPS, the probe-services API, the collector, the IP
+// lookups and STUN, so that OONI's own probe runs in the world as splinter's
+// does.
+func (l *Lab) startControl(ctx context.Context, reports string) error {
 	h := l.ControlHost()
 	if h == nil {
 		return nil
 	}
-	addr, err := probe.ServeControl(ctx, h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}})
+	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}}))
+	name := h.Name() + "." + strings.TrimSuffix(world.HostsZone, ".")
+	b, err := backend.Start(ctx, h, backend.Config{
+		TLS: l.w.CA().ServerTLSConfig(name), Helper: helper, Advertise: name, Reports: reports,
+		Country: l.geo.CC, Clock: l.clk,
+	})
 	if err != nil {
-		return fmt.Errorf("starting the test helper on %s: %w", h.Name(), err)
+		return fmt.Errorf("starting the test helper and probe services on %s: %w", h.Name(), err)
 	}
-	l.control = probe.NewControlClient(h, addr)
+	l.services = b
+	l.control = probe.NewControlClient(h, netip.AddrPortFrom(h.Addr(4), 80))
 	return nil
+}
+
+// Services are the OONI probe services' URLs on the control host (the
+// zero value without one).
+func (l *Lab) Services() backend.URLs {
+	if l.services == nil {
+		return backend.URLs{}
+	}
+	return l.services.URLs()
 }
 
 // ControlHost is the host that serves the test helper, or nil if the
@@ -175,6 +221,9 @@ func (l *Lab) Close() error {
 		l.cancel()
 	}
 	l.gates.stop()
+	if l.services != nil {
+		l.services.Close()
+	}
 	if l.w != nil {
 		l.w.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
@@ -50,6 +51,9 @@ type Spec struct {
 	// embedded is set for a scenario opened by its embedded name: its
 	// policy references are embedded profiles only.
 	embedded bool
+	// names are the sites' domains, lower-cased (see Exists).
+	namesOnce sync.Once
+	names     map[string]bool
 }
 
 // Border is one border of the world with its resolved policy.
@@ -80,6 +84,17 @@ func (b *Border) At(t time.Time) *policy.Policy {
 		return v.Policy
 	}
 	return nil
+}
+
+// clone copies s with its own Borders, to set other policies on them:
+// each border keeps the policy of the spec's date and no longer follows
+// its history.
+func (s *Spec) clone() *Spec {
+	c := &Spec{Scenario: s.Scenario, Plan: s.Plan, Borders: slices.Clone(s.Borders), At: s.At, embedded: s.embedded}
+	for i := range c.Borders {
+		c.Borders[i].History = nil
+	}
+	return c
 }
 
 // Policy returns the policy of the named border, or nil.

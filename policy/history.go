@@ -604,7 +604,7 @@ func (hl *historyLoader) policy(v *Version, doc, prev *yaml.Node, prevPol *Polic
 		{Kind: yaml.ScalarNode, Tag: "!!str", Value: "name"},
 		{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.Name, Line: v.Pos.Line, Column: v.Pos.Column},
 	}, root.Content...)
-	p := &Policy{Source: hl.file, History: hl.h.Name, pos: map[string]Pos{}, bad: map[string]bool{}}
+	p := &Policy{Source: hl.file, History: hl.h.Name, doc: root, pos: map[string]Pos{}, bad: map[string]bool{}}
 	e := &Error{}
 	p.decodeRoot(hl.file, root, e)
 	p.Meta = hl.h.Meta
@@ -895,4 +895,71 @@ func setSegs(n *yaml.Node, segs []pathSeg, val *yaml.Node, ids bool) (*yaml.Node
 	}
 	c.Content = append(c.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.key, Line: val.Line, Column: val.Column}, v)
 	return c, nil
+}
+
+// Standalone returns a history version as a policy document of its own:
+// its name, its meta and everything its changes made, as YAML that Load
+// reads back to the same policy (list and body files named as the history
+// names them). Tools that log or copy a version use it (a transparency
+// log's bundle). It returns false for a policy read from its own file.
+func (p *Policy) Standalone() ([]byte, bool) {
+	if p.doc == nil {
+		return nil, false
+	}
+	m := &p.Meta
+	meta := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	add := func(k string, v *yaml.Node) {
+		meta.Content = append(meta.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, v)
+	}
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	for _, kv := range [][2]string{{"jurisdiction", m.Jurisdiction}, {"authority", m.Authority}, {"legal-basis", m.LegalBasis}} {
+		if kv[1] != "" {
+			add(kv[0], str(kv[1]))
+		}
+	}
+	if m.Year != 0 {
+		add("year", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(m.Year)})
+	}
+	if !m.Effective.IsZero() {
+		add("effective", str(m.Effective.String()))
+	}
+	if m.Description != "" {
+		add("description", str(m.Description))
+	}
+	if len(m.Sources) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, src := range m.Sources {
+			seq.Content = append(seq.Content, str(src))
+		}
+		add("sources", seq)
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	root.Content = append(root.Content, str("name"), str(p.Name), str("meta"), meta)
+	doc := expand(p.doc)
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if k := doc.Content[i].Value; k != "name" && k != "meta" {
+			root.Content = append(root.Content, doc.Content[i], doc.Content[i+1])
+		}
+	}
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, false
+	}
+	enc.Close()
+	return []byte("# " + p.Name + ", a version of the history " + p.History + " written as a policy of its own.\n" + b.String()), true
+}
+
+// expand returns a deep copy of n with every alias replaced by a copy of
+// what it names, anchors and comments dropped: a subtree that stands alone.
+func expand(n *yaml.Node) *yaml.Node {
+	n = resolve(n)
+	c := *n
+	c.Anchor, c.HeadComment, c.LineComment, c.FootComment = "", "", "", ""
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, k := range n.Content {
+		c.Content[i] = expand(k)
+	}
+	return &c
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -232,5 +233,39 @@ func TestREADMEHistory(t *testing.T) {
 	}
 	if got := h.At(day("2012-01-01")); got != nil {
 		t.Errorf("a version before the first: %v", got.Name)
+	}
+}
+
+// TestStandalone: a history version written as a policy of its own loads
+// back to the same rules, lists and boxes.
+func TestStandalone(t *testing.T) {
+	h, err := loadHistory(t, "testdata/history/censor.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range h.Versions {
+		doc, ok := v.Policy.Standalone()
+		if !ok {
+			t.Fatalf("%s: no standalone form", v.Name)
+		}
+		p, err := policy.Load(v.Name+".yaml", doc, os.DirFS("testdata/history"), ".")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", v.Name, err, doc)
+		}
+		if p.Name != v.Name || p.Meta.Effective != v.From || len(p.Rules) != len(v.Policy.Rules) {
+			t.Errorf("%s: loaded back as %s (%s), %d rules", v.Name, p.Name, p.Meta.Effective, len(p.Rules))
+		}
+		if got := policy.RepeatedRules(p, v.Policy); len(got) != len(p.Rules) {
+			t.Errorf("%s: the standalone rules differ from the version's: %v", v.Name, got)
+		}
+		if !reflect.DeepEqual(p.TCP.Boxes["http"].CreateOn, v.Policy.TCP.Boxes["http"].CreateOn) || len(p.Lists["names"].Items) != 2 {
+			t.Errorf("%s: boxes or lists differ", v.Name)
+		}
+	}
+	data, _ := os.ReadFile("testdata/history/censor.yaml")
+	if p, err := policy.Load("censor.yaml", []byte(strings.Replace(string(data), "versions:", "rules: []\nversionz:", 1)), nil, "."); err == nil {
+		if _, ok := p.Standalone(); ok {
+			t.Error("a policy read from its own file has a standalone form")
+		}
 	}
 }

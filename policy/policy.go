@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Policy is the canonical, typed description of what one border does. The
@@ -43,6 +45,8 @@ type Policy struct {
 	bad map[string]bool
 	// files are the files read besides the policy's own (see Files).
 	files []string
+	// doc is the policy document of a history version (see Standalone).
+	doc *yaml.Node
 }
 
 // Files lists the files Load or ReadFiles read besides the policy file

@@ -316,6 +316,8 @@ func (s *Scope) validate(c *Checker) {
 	s.Sources.validate(c, "sources")
 	c.Probability("probability", s.Probability)
 	w := s.Active
+	// Until is inclusive (the engine keeps a rule in force through that
+	// day), so a window of one day has from and until equal.
 	if !w.From.IsZero() && !w.Until.IsZero() && w.Until.Time().Before(w.From.Time()) {
 		c.Errorf("active.until", "until %s is before from %s", w.Until, w.From)
 	}
