@@ -15,7 +15,8 @@ func init() {
 }
 
 func runMeasure(e *env, args []string) error {
-	fs := flags(e, "measure", "[--scenario NAME|FILE] --from HOST [-q] URL... | --real [-q] URL...")
+	fs := flags(e, "measure", "[--scenario NAME|FILE] [--at DATE] --from HOST [-q] URL... | --real [-q] URL...")
+	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	from := fs.String("from", "", "the host to measure from (see 'splinter scenarios --hosts')")
 	quiet := fs.Bool("q", false, "print only the verdict lines, not the OONI JSON")
@@ -41,17 +42,22 @@ func runMeasure(e *env, args []string) error {
 	switch {
 	case *real && *from != "":
 		return badInput("--real measures from this machine: drop --from")
+	case *real && !at.t.IsZero():
+		return badInput("--real measures this machine's network today: drop --at")
 	case *real:
 		p = probe.New(probe.OS{}, probe.Config{})
 		name = "this machine"
 	case *from == "":
 		return badInput("--from HOST is required (or --real)")
 	default:
-		l, err := lab.Start(e.ctx, *scen, lab.Options{})
+		l, err := lab.Start(e.ctx, *scen, lab.Options{At: at.t})
 		if err != nil {
 			return err
 		}
 		defer l.Close()
+		if !at.t.IsZero() || !l.Spec().Scenario.At.IsZero() {
+			printInForce(e.stderr, l.Date(), l.Versions())
+		}
 		if p, err = l.Prober(*from); err != nil {
 			return err
 		}

@@ -17,7 +17,8 @@ func init() {
 }
 
 func runRun(e *env, args []string) error {
-	fs := flags(e, "run", "[--scenario NAME|FILE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR]")
+	fs := flags(e, "run", "[--scenario NAME|FILE] [--at DATE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR]")
+	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	out := fs.String("out", "splinter-out", "directory for "+strings.Join(lab.Outputs, ", "))
 	from := fs.String("from", "", "comma-separated jurisdiction codes or host names to measure from (default: a client in every access network)")
@@ -53,7 +54,7 @@ func runRun(e *env, args []string) error {
 	fmt.Fprintf(e.stderr, "splinter run: %s, %d vantages × %d inputs = %d measurements\n", spec.Scenario.Name, len(vantages), len(inputs), len(vantages)*len(inputs))
 	prog := newProgress(e.stderr)
 	res, err := lab.Run(e.ctx, spec, lab.RunOptions{From: splitList(*from), List: *list, Out: *out,
-		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update})
+		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update, Lab: lab.Options{At: at.t}})
 	prog.finish()
 	if err != nil {
 		return err

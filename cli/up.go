@@ -19,7 +19,8 @@ func init() {
 }
 
 func runUp(e *env, args []string) error {
-	fs := flags(e, "up", "[--scenario NAME|FILE] [--state DIR]")
+	fs := flags(e, "up", "[--scenario NAME|FILE] [--at DATE] [--state DIR]")
+	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: an embedded name or a file")
 	state := fs.String("state", defaultState, "directory for the control socket (control.sock), the decision log (decisions.jsonl) and the scenario CA (ca.pem)")
 	if err := parse(fs, args); err != nil {
@@ -57,7 +58,7 @@ func runUp(e *env, args []string) error {
 	if kept != "" {
 		fmt.Fprintf(e.stderr, "splinter up: kept the previous decision log as %s\n", st.Path(kept))
 	}
-	lb, err := spec.Start(e.ctx, lab.Options{Decisions: logFile, Keep: 10000})
+	lb, err := spec.Start(e.ctx, lab.Options{At: at.t, Decisions: logFile, Keep: 10000})
 	if err != nil {
 		return err
 	}
@@ -86,6 +87,7 @@ func runUp(e *env, args []string) error {
 	}
 	client, site := exampleHostAndSite(w.Plan())
 	fmt.Fprintf(e.stdout, "\nsplinter up: scenario %s, %d hosts, running until interrupted\n", sc.Name, len(w.Hosts()))
+	printInForce(e.stdout, lb.Date(), lb.Versions())
 	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n", sock, logPath, caPath)
 	if h := lb.ControlHost(); h != nil && lb.ControlAddr().IsValid() {
 		fmt.Fprintf(e.stdout, "  test helper     http://%s/ on %s\n", lb.ControlAddr(), h.Name())

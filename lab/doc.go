@@ -9,6 +9,13 @@
 // campaign, scores it against the decision log (package score) and writes
 // the outputs (package report).
 //
+// It also keeps the world's date: a lab's clock says what day it is in the
+// world (Options.At starts an offset clock there), every border whose
+// scenario names a censor's history applies the version in force at that
+// date and changes engine when the clock reaches the next version
+// (date.go), and Timeline measures one world at several dates, jumping its
+// clock between them (timeline.go).
+//
 // With a transparency log (Transparency; a run with an output directory
 // keeps one in it) every border enforces only a logged policy version: the
 // lab appends the version, has witnesses cosign, and builds the border only

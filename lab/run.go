@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +57,11 @@ type RunOptions struct {
 
 // RunResult is what a run found.
 type RunResult struct {
-	Scenario     string
+	Scenario string
+	// At is the world's date when the run started, and Versions what each
+	// border applied then.
+	At           time.Time
+	Versions     []InForce
 	Vantages     []string
 	Inputs       int
 	Measurements []*probe.Measurement
@@ -130,6 +135,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if l.control == nil {
 		return nil, badInput(fmt.Errorf("scenario %s has no control host (a jurisdiction with control: true)", s.Scenario.Name))
 	}
+	at, versions := l.Date(), l.Versions()
 	var probers []*probe.Prober
 	for _, v := range vantages {
 		p, err := l.Prober(v, func(c *probe.Config) { c.ResidualWait = opts.ResidualWait })
@@ -142,7 +148,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
-	res := &RunResult{Scenario: s.Scenario.Name, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start)}
+	res := &RunResult{Scenario: s.Scenario.Name, At: at, Versions: versions, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start)}
 	decisions := l.log.Decisions()
 	res.Decisions = l.log.Len()
 	l.Close()
@@ -152,6 +158,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Score = score.ScoreWith(ms, decisions, score.Options{Exists: s.Exists})
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
+	res.Report.At, res.Report.Policies = res.At, reportPolicies(res.Versions)
 	if l.admitted != nil {
 		res.Audit = score.Audit(res.Score, decisions, l.Declared())
 		res.Report.Audit, res.Log = res.Audit, logDir
@@ -327,7 +334,13 @@ func (o *outputs) abort() {
 	}
 }
 
-func (o *outputs) finish(ms []*probe.Measurement, res *RunResult) error {
+// extraFile is a further output a command writes beside the usual ones.
+type extraFile struct {
+	name  string
+	write func(io.Writer) error
+}
+
+func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extraFile) error {
 	if err := o.decisions.Flush(); err != nil {
 		return fmt.Errorf("decisions.jsonl: %w", err)
 	}
@@ -369,18 +382,41 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult) error {
 	if err := write("score.json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res.Score)
+		return enc.Encode(datedScore{At: res.At.UTC().Format(time.RFC3339), Policies: res.Versions, Result: res.Score})
 	}); err != nil {
 		return err
 	}
 	if err := write("report.html", res.Report.WriteHTML); err != nil {
 		return err
 	}
-	for _, name := range Outputs {
+	names := slices.Clone(Outputs)
+	for _, x := range extra {
+		if err := write(x.name, x.write); err != nil {
+			return err
+		}
+		names = append(names, x.name)
+	}
+	for _, name := range names {
 		if err := os.Rename(files[name], filepath.Join(o.dir, name)); err != nil {
 			return err
 		}
 	}
 	o.temps = nil
 	return nil
+}
+
+// datedScore is score.json: the scoring, with the world's date and the
+// policies in force beside its keys.
+type datedScore struct {
+	At       string    `json:"at"`
+	Policies []InForce `json:"policies"`
+	*score.Result
+}
+
+func reportPolicies(fs []InForce) []report.Policy {
+	var out []report.Policy
+	for _, f := range fs {
+		out = append(out, report.Policy{Border: f.Border, Jurisdiction: f.Jurisdiction, Name: f.Policy, History: f.History, Since: f.Since, Follows: f.Follows})
+	}
+	return out
 }

@@ -84,7 +84,16 @@ var (
 			"www.tunnelgate-vpn.com", "www.vpn-bastion.net", "www.proxyfree-relay.net", "www.onionbridge-project.org",
 			"www.rainbow-alliance.org", "www.queer-europa.org", "www.lucky-star-casino.com", "www.longform-magazine.com"},
 	}
-	tmSel = selection{
+	// Roskomnadzor's register as ISPs enforce it from 2012 (NDSS 2020):
+	// gambling, drugs and alcohol sales, extremism, piracy.
+	ruRegistrySel = selection{
+		cats:    []string{"GMB", "ALDR", "MILX", "HATE"},
+		include: []string{"www.torrent-harbor.net"},
+		home:    "RU",
+	}
+	// Telegram (2018): the default scenario's Telegram-like messenger.
+	ruTelegramSel = selection{include: []string{"www.chatterbox-messenger.com"}}
+	tmSel         = selection{
 		cats:    []string{"NEWS", "POLR", "HUMR", "ANON", "COMT", "GRP", "MMED", "PORN", "GMB", "LGBT", "DATE", "FILE"},
 		exclude: []string{"www.people-daily.cn", "www.huaxia-news.cn"},
 		home:    "TM",
@@ -263,6 +272,16 @@ func generatedLists(t testing.TB) []listFile {
 		}
 	}
 	out = append(out, listFile{"lists/in-jio-dests.txt", "Addresses Jio's filter applies to (SNI plus destination IP): the blocked sites' hosts.", dests})
+	var telegram []string
+	for _, s := range ruTelegramSel.pick(plan) {
+		for _, a := range s.Addrs {
+			telegram = append(telegram, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+	}
+	out = append(out,
+		listFile{"lists/ru-registry.txt", "Roskomnadzor's unified register as ISPs enforce it (since 2012-11-01; NDSS 2020 [composition unverified]).\nScenario sites, then 3000 filler names.",
+			append(regs(ruRegistrySel.pick(plan)), filler(1112, 3000, taken)...)},
+		listFile{"lists/ru-telegram.txt", "Telegram's addresses blocked from 2018-04-16: the default scenario's Telegram-like messenger.", telegram})
 	return out
 }
 

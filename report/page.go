@@ -53,6 +53,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 <header>
 <h1>splinter · {{.Scenario}}</h1>
 <p>{{.Description}}</p>
+{{template "date" .}}
 <div class="stats">
 <div class="stat"><b>{{.Score.Total}}</b><span>measurements</span></div>
 <div class="stat"><b>{{.NBlocked}}</b><span>found blocked</span></div>
@@ -62,6 +63,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 </div>
 </header>
 <main>
+{{template "timeline" .}}
 <section>
 <h2>Reachability by jurisdiction and category</h2>
 <p class="sub">Share of the test list reachable from inside each jurisdiction (web_connectivity, all vantages). Hover a square for the sites blocked there.</p>

@@ -27,8 +27,15 @@ import (
 // Report is a run, arranged for presentation. Build makes one; the zero
 // value is an empty report.
 type Report struct {
-	Scenario      string
-	Description   string
+	Scenario    string
+	Description string
+	// At is the world's date the run measured (zero if not given), and
+	// Policies what each border applied then.
+	At       time.Time
+	Policies []Policy
+	// Timeline, if set, is reachability over several dates (a timeline
+	// run); the rest of the report is its last date's.
+	Timeline      *Timeline
 	Elapsed       time.Duration
 	Jurisdictions []Jurisdiction
 	Categories    []scenario.Category
@@ -145,9 +152,11 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// WriteSummary prints the terminal summary: reachability per category and
-// jurisdiction, blocking methods per jurisdiction, and accuracy.
+// WriteSummary prints the terminal summary: the world's date and the
+// policies in force, reachability per category and jurisdiction, blocking
+// methods per jurisdiction, and accuracy.
 func (r *Report) WriteSummary(w io.Writer) {
+	r.writeDate(w)
 	fmt.Fprintf(w, "\nShare of sites reachable (%s), by category and jurisdiction:\n\n", r.Scenario)
 	fmt.Fprintf(w, "%-6s", "")
 	for _, j := range r.Jurisdictions {

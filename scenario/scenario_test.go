@@ -595,3 +595,29 @@ func TestRepeatedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestAt: a scenario's at: is a day (midnight UTC) or an RFC 3339 instant.
+func TestAt(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"2022-06-01":                time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC),
+		"2025-08-20T00:34:00+08:00": time.Date(2025, 8, 19, 16, 34, 0, 0, time.UTC),
+	} {
+		data, err := os.ReadFile("testdata/bad/at.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load("at.yaml", []byte(strings.Replace(string(data), "2022-13-01", in, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if !s.At.Equal(want) {
+			t.Errorf("at %s = %v, want %v", in, s.At, want)
+		}
+		if got, err := ParseDate(in); err != nil || !got.Equal(want) {
+			t.Errorf("ParseDate(%s) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseDate("June 2022"); err == nil {
+		t.Error("ParseDate accepted prose")
+	}
+}

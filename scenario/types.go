@@ -15,6 +15,10 @@ type Scenario struct {
 	Name string
 	// Description is one paragraph for people.
 	Description string
+	// At, if set, is the world's date: its clock starts there and every
+	// border whose policy is a censor's history applies the version then in
+	// force (a run's --at overrides it). Zero means now.
+	At time.Time
 	// Backbone describes the transit links that join jurisdiction borders.
 	Backbone Link
 	// BackbonePrefixes is the address space reserved for the backbone (the
