@@ -131,7 +131,7 @@ func TestIsolation(t *testing.T) {
 func TestKilled(t *testing.T) {
 	_, l := lab(t)
 	sock := filepath.Join(t.TempDir(), "control.sock")
-	srv, err := portal.Listen(sock, l, "portal-lab")
+	srv, err := portal.Listen(sock, l, portal.ServerConfig{Scenario: "portal-lab"})
 	if err != nil {
 		t.Fatal(err)
 	}
