@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -100,7 +101,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	}
 	defer l.Close()
 	if l.control == nil {
-		return nil, badInput(fmt.Errorf("scenario %s has no control host (a jurisdiction with control: true)", s.Scenario.Name))
+		return nil, badInput(errors.New(NoControl(s.Scenario.Name)))
 	}
 	var probers []*probe.Prober
 	for _, v := range vantages {
@@ -131,6 +132,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		res.Files = Outputs
 	}
 	return res, nil
+}
+
+// NoControl says why a scenario without a control host cannot be
+// measured, and what to change.
+func NoControl(scenario string) string {
+	return fmt.Sprintf("scenario %s has no control host: run refuses it and measure gives no verdict (every jurisdiction's border applies a policy or it has no hosting network); set control: true on a jurisdiction with a hosting network, or add a hosting network to one whose border applies none", scenario)
 }
 
 // Vantages chooses the measuring hosts: by default the first client of

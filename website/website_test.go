@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -308,3 +309,49 @@ type discard struct{ h http.Header }
 func (d discard) Header() http.Header       { return d.h }
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (discard) WriteHeader(int)             {}
+
+// TestPageHTML: a site's HTML is its page: a whole document as is, a
+// fragment inside a page with the site's title, and text Body escaped into
+// paragraphs (the world once gave its generated HTML documents as Body, and
+// every page showed its own markup as text).
+func TestPageHTML(t *testing.T) {
+	const doc = "<!DOCTYPE html>\n<html><head><title>Own</title></head><body><p>x &amp; y</p></body></html>\n"
+	for _, tc := range []struct {
+		name      string
+		site      Site
+		want      []string
+		notWanted []string
+	}{
+		{"document", Site{Domain: "a.test", Title: "Ignored", HTML: doc}, []string{doc}, []string{"Ignored", "&lt;"}},
+		{"document-after-comment", Site{Domain: "a.test", HTML: "<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!DOCTYPE"}},
+		{"fragment", Site{Domain: "b.test", Title: "VPN Bastion", HTML: "<h1>VPN Bastion</h1><p>Get around the wall.</p>"},
+			[]string{"<title>VPN Bastion</title>", "<body>\n<h1>VPN Bastion</h1><p>Get around the wall.</p>\n"}, []string{"&lt;"}},
+		{"text", Site{Domain: "c.test", Title: "T", Body: "<b>bold</b> & more"}, []string{"<p>&lt;b&gt;bold&lt;/b&gt; &amp; more</p>"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := New([]Site{tc.site}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://"+tc.site.Domain+"/", nil))
+			body := rec.Body.String()
+			if tc.name == "document" && body != doc {
+				t.Errorf("page %q, want the document as is", body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q:\n%s", w, body)
+				}
+			}
+			for _, w := range tc.notWanted {
+				if strings.Contains(body, w) {
+					t.Errorf("page has %q:\n%s", w, body)
+				}
+			}
+			if n := strings.Count(strings.ToLower(body), "<html"); n != 1 {
+				t.Errorf("page has %d <html> elements:\n%s", n, body)
+			}
+		})
+	}
+}
