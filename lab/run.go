@@ -28,7 +28,8 @@ type RunOptions struct {
 	// means the first client of every access network.
 	From []string
 	// List is a Citizen Lab test-list CSV to measure instead of the
-	// scenario's sites.
+	// scenario's sites. Its names that the world does not know are made
+	// sites of it for the run (Spec.WithNames; RunResult.Materialised).
 	List string
 	// Out, if not empty, is the directory the outputs are written to:
 	// measurements.jsonl, decisions.jsonl, score.json, report.html.
@@ -55,6 +56,9 @@ type RunResult struct {
 	Score        *score.Result
 	Report       *report.Report
 	Elapsed      time.Duration
+	// Materialised are the names of the test list that the world did not
+	// know, made sites of it for the run (Spec.WithNames).
+	Materialised []*scenario.PlannedSite
 	// Files are the outputs written, by name.
 	Files []string
 }
@@ -73,6 +77,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	inputs, err := Inputs(s.Plan, opts.List)
 	if err != nil {
 		return nil, err
+	}
+	var materialised []*scenario.PlannedSite
+	if opts.List != "" {
+		if s, materialised, err = s.WithNames(inputs); err != nil {
+			return nil, err
+		}
 	}
 	if opts.ResidualWait < 0 {
 		return nil, badInput(fmt.Errorf("residual wait %v is negative", opts.ResidualWait))
@@ -115,7 +125,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
-	res := &RunResult{Scenario: s.Scenario.Name, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start)}
+	res := &RunResult{Scenario: s.Scenario.Name, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start), Materialised: materialised}
 	decisions := l.log.Decisions()
 	res.Decisions = l.log.Len()
 	l.Close()
@@ -137,7 +147,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 // NoControl says why a scenario without a control host cannot be
 // measured, and what to change.
 func NoControl(scenario string) string {
-	return fmt.Sprintf("scenario %s has no control host: run refuses it and measure gives no verdict (every jurisdiction's border applies a policy or it has no hosting network); set control: true on a jurisdiction with a hosting network, or add a hosting network to one whose border applies none", scenario)
+	return fmt.Sprintf("scenario %s has no control host, so run refuses it and measure gives no verdict: no jurisdiction sets control: true, and no jurisdiction whose border applies no policy has a hosting network to hold one; set control: true on a jurisdiction with a hosting network", scenario)
 }
 
 // Vantages chooses the measuring hosts: by default the first client of
