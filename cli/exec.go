@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -124,6 +125,8 @@ func upWorld(scen, state string) (*portal.Remote, string, error) {
 		return r, dir, nil
 	case err == nil && state != "":
 		return nil, "", badInput("the world up at %s runs scenario %s, not %s", dir, r.Scenario(), want)
+	case state != "" && errors.Is(err, fs.ErrPermission):
+		return nil, "", badInput("cannot reach the world at %s: %v (splinter up runs as root; so must this)", dir, err)
 	case state != "":
 		return nil, "", badInput("no world is up at %s (start one with: splinter up --state %s)", dir, dir)
 	}
