@@ -1,6 +1,8 @@
 package lab_test
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -50,5 +52,33 @@ func TestWithNames(t *testing.T) {
 	}
 	if _, _, err := spec.WithNames([]probe.Input{{URL: "http://bad_name.com/"}}); !lab.IsInput(err) || !strings.Contains(err.Error(), `"bad_name.com"`) {
 		t.Errorf("a name with an underscore: %v", err)
+	}
+}
+
+// TestWithNamesAvoidsForgedAnswers: in splinternet, the CN profile's DNS
+// injectors answer with addresses of unassigned US space (198.18.104.1,
+// ...). A long list's sites hosted in the US must not take those
+// addresses, or a forged answer would reach a site.
+func TestWithNamesAvoidsForgedAnswers(t *testing.T) {
+	spec, err := lab.Load("splinternet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []probe.Input
+	for i := range 1500 {
+		in = append(in, probe.Input{URL: fmt.Sprintf("http://www.name-%d.com/", i), Category: "NEWS"})
+	}
+	s2, added, err := spec.WithNames(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(added) != 1500 {
+		t.Fatalf("%d sites added, want 1500", len(added))
+	}
+	forged := netip.MustParseAddr("198.18.104.1")
+	for _, n := range s2.Plan.Networks[len(spec.Plan.Networks):] {
+		if n.Prefixes[0].Contains(forged) {
+			t.Errorf("%s %v holds the CN injectors' forged answer %v", n.Name, n.Prefixes, forged)
+		}
 	}
 }

@@ -26,9 +26,13 @@ const ListASN = 64496
 // root name servers (root_network; by default that of an uncensored
 // jurisdiction), where the generic TLDs are served.
 // In each such jurisdiction, a hosting network "<cc>-list-hosting" (ASN
-// ListASN+index) is added after the jurisdiction's networks, its prefixes
-// the next free aligned blocks of the jurisdiction's space, as the plan
-// allocates; it holds, in order, the name server of a ccTLD the world did
+// ListASN+index; "-2", "-3"... for every further listHostingSites sites) is
+// added after the jurisdiction's networks, its prefixes the next free
+// aligned blocks of the jurisdiction's space, as the plan allocates, clear
+// of every avoid prefix that overlaps no network of p (addresses a policy
+// names in free space: a censor's forged DNS answers, its tarpits; a wider
+// prefix that covers networks, aimed at them, is no reason to keep away).
+// It holds, in order, the name server of a ccTLD the world did
 // not serve yet ("<cc>-tld-ns"), the generic TLD server if the world had
 // none and it is abroad ("gtld-ns"), the name server of the sites' zones
 // the world did not serve yet ("<network>-ns"), and one web host per site
@@ -41,7 +45,7 @@ const ListASN = 64496
 // nic.<tld>, the hosts.splinter. names of hosts) or has no valid category,
 // and a jurisdiction without room for the sites; the error lists every
 // problem.
-func (p *Plan) WithSites(sites []Site) (*Plan, error) {
+func (p *Plan) WithSites(sites []Site, avoid []netip.Prefix) (*Plan, error) {
 	if len(sites) == 0 {
 		return p, nil
 	}
@@ -94,6 +98,18 @@ func (p *Plan) WithSites(sites []Site) (*Plan, error) {
 	for k, v := range p.networks {
 		np.networks[k] = v
 	}
+	var free []netip.Prefix
+	for _, a := range avoid {
+		used := false
+		for _, n := range p.Networks {
+			for _, np := range n.Prefixes {
+				used = used || np.Overlaps(a)
+			}
+		}
+		if !used {
+			free = append(free, a)
+		}
+	}
 	for j := range p.Jurisdictions {
 		var mine []int
 		for i := range sites {
@@ -101,8 +117,10 @@ func (p *Plan) WithSites(sites []Site) (*Plan, error) {
 				mine = append(mine, i)
 			}
 		}
-		if len(mine) > 0 {
-			np.addListNetwork(j, j == abroad, sites, mine, zones, &probs)
+		for len(mine) > 0 && len(probs) == 0 {
+			n := min(len(mine), listHostingSites)
+			np.addListNetwork(j, j == abroad, sites, mine[:n], zones, free, &probs)
+			mine = mine[n:]
 		}
 	}
 	if err := probs.err(); err != nil {
@@ -110,6 +128,11 @@ func (p *Plan) WithSites(sites []Site) (*Plan, error) {
 	}
 	return &np, nil
 }
+
+// listHostingSites is the most sites one added network holds: with its
+// name servers and the plan's headroom, an IPv4 /24, which fits between
+// the blocks a scenario and its policies use.
+const listHostingSites = 224
 
 // hostsTLD is the TLD of the names every host has (world.HostsZone).
 const hostsTLD = "splinter."
@@ -135,7 +158,7 @@ func (p *Plan) abroad() int {
 
 // addListNetwork adds, to jurisdiction j of np, a hosting network with the
 // name servers and web hosts of sites[idx].
-func (np *Plan) addListNetwork(j int, abroad bool, sites []Site, idx []int, zones map[string]bool, probs *problems) {
+func (np *Plan) addListNetwork(j int, abroad bool, sites []Site, idx []int, zones map[string]bool, avoid []netip.Prefix, probs *problems) {
 	pj := np.Jurisdictions[j]
 	name := np.freeName(strings.ToLower(pj.Code) + "-list-hosting")
 
@@ -183,7 +206,7 @@ func (np *Plan) addListNetwork(j int, abroad bool, sites []Site, idx []int, zone
 
 	// The network's prefixes: the next free aligned blocks of the
 	// jurisdiction's space, as Plan allocates a network without prefixes.
-	taken := slices.Clone(pj.Core)
+	taken := append(slices.Clone(pj.Core), avoid...)
 	for _, pn := range np.Networks {
 		if pn.Jurisdiction == pj.Code {
 			taken = append(taken, pn.Prefixes...)
@@ -195,7 +218,7 @@ func (np *Plan) addListNetwork(j int, abroad bool, sites []Site, idx []int, zone
 	p4, ok4 := (&pool{ranges: j4, taken: taken}).alloc(bits4)
 	p6, ok6 := (&pool{ranges: j6, taken: taken}).alloc(netBits6)
 	if !ok4 || !ok6 {
-		probs.add(Pos{}, fmt.Sprintf("jurisdiction %q has no room left for %d sites of the test list (an IPv4 /%d and an IPv6 /%d)", pj.Code, len(idx), bits4, netBits6))
+		probs.add(Pos{}, fmt.Sprintf("jurisdiction %q has no room left for %d more sites (an IPv4 /%d and an IPv6 /%d clear of its networks and of the addresses its policies name)", pj.Code, len(idx), bits4, netBits6))
 		return
 	}
 	pn := &PlannedNetwork{

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -29,7 +31,7 @@ func TestWithSites(t *testing.T) {
 		{Domain: "www.bbc.co.uk", Category: "NEWS"},
 		{Domain: long, Category: "MISC"},
 	}
-	np, err := p.WithSites(sites)
+	np, err := p.WithSites(sites, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +113,11 @@ func TestWithSites(t *testing.T) {
 	}
 
 	// Deterministic, and a second list goes after the first.
-	np2, _ := p.WithSites(sites)
+	np2, _ := p.WithSites(sites, nil)
 	if !reflect.DeepEqual(np, np2) {
 		t.Error("WithSites is not deterministic")
 	}
-	np3, err := np.WithSites([]Site{{Domain: "www.weibo.cn", Category: "GRP"}})
+	np3, err := np.WithSites([]Site{{Domain: "www.weibo.cn", Category: "GRP"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +139,7 @@ func TestWithSitesRefuses(t *testing.T) {
 		{Domain: "ns1.nic.com", Category: "NEWS"},
 		{Domain: "cn-client-1.hosts.splinter", Category: "NEWS"},
 		{Domain: "ok.example.com", Category: "NOPE"},
-	})
+	}, nil)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -146,7 +148,47 @@ func TestWithSitesRefuses(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if np, err := p.WithSites(nil); err != nil || np != p {
+	if np, err := p.WithSites(nil, nil); err != nil || np != p {
 		t.Errorf("no sites: %v, %v", np, err)
+	}
+}
+
+// TestWithSitesAvoids: the added networks keep clear of the addresses
+// policies name in free space, but not of a prefix aimed at networks; and
+// a long list is spread over networks of a /24 each.
+func TestWithSitesAvoids(t *testing.T) {
+	s, _ := Embedded("two-lands")
+	p, err := s.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sites := make([]Site, 300)
+	for i := range sites {
+		sites[i] = Site{Domain: fmt.Sprintf("www.site-%d.com", i), Category: "NEWS"}
+	}
+	free, err := p.WithSites(sites[:1], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := free.Network("us-list-hosting").Prefixes[0]
+	forged := netip.PrefixFrom(first.Addr().Next().Next(), 32) // a forged answer there
+	wide := netip.MustParsePrefix("198.18.96.0/20")          // all of US: aimed at its networks
+	np, err := p.WithSites(sites, []netip.Prefix{forged, wide, netip.MustParsePrefix("2001:db8:1::/48")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, np)
+	var nets []string
+	for _, n := range np.Networks[len(p.Networks):] {
+		nets = append(nets, n.Name+" "+n.Prefixes[0].String())
+		if n.Prefixes[0].Overlaps(forged) {
+			t.Errorf("%s %v holds the avoided %v", n.Name, n.Prefixes, forged)
+		}
+		if n.Prefixes[0].Bits() < 24 {
+			t.Errorf("%s is a /%d, want at most a /24", n.Name, n.Prefixes[0].Bits())
+		}
+	}
+	if len(nets) != 2 || !strings.HasPrefix(nets[0], "us-list-hosting ") || !strings.HasPrefix(nets[1], "us-list-hosting-2 ") {
+		t.Errorf("added networks %v, want us-list-hosting and us-list-hosting-2", nets)
 	}
 }
