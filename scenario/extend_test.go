@@ -172,7 +172,7 @@ func TestWithSitesAvoids(t *testing.T) {
 	}
 	first := free.Network("us-list-hosting").Prefixes[0]
 	forged := netip.PrefixFrom(first.Addr().Next().Next(), 32) // a forged answer there
-	wide := netip.MustParsePrefix("198.18.96.0/20")          // all of US: aimed at its networks
+	wide := netip.MustParsePrefix("198.18.96.0/20")            // all of US: aimed at its networks
 	np, err := p.WithSites(sites, []netip.Prefix{forged, wide, netip.MustParsePrefix("2001:db8:1::/48")})
 	if err != nil {
 		t.Fatal(err)
