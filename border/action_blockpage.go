@@ -63,12 +63,15 @@ func (a *BlockpageAction) Validate(c *policy.Checker) {
 
 // ReadFiles implements policy.FileUser: it reads BodyFile into Body.
 func (a *BlockpageAction) ReadFiles(c *policy.Checker, read func(name string) ([]byte, error)) {
-	if a.BodyFile == "" || !policy.LocalRef(a.BodyFile) {
-		return // a reference outside the policy's folder is Validate's to report
+	if a.BodyFile == "" {
+		return
 	}
 	if a.Body != "" {
 		c.Errorf("body-file", "body and body-file are exclusive")
 		return
+	}
+	if !policy.LocalRef(a.BodyFile) {
+		return // a reference outside the policy's folder is Validate's to report
 	}
 	b, err := read(a.BodyFile)
 	if err != nil {

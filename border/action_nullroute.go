@@ -18,6 +18,9 @@ const (
 	KeyDstIP  RouteKey = "dst-ip"
 	Key3Tuple RouteKey = "3-tuple"
 	Key4Tuple RouteKey = "4-tuple"
+	// KeySrcIP: every packet from or to the client's address (Iran 2025:
+	// ICMP cut after 2-3 packets, then all traffic).
+	KeySrcIP RouteKey = "src-ip"
 )
 
 // NullRouteAction silently discards all traffic of a key in both directions
@@ -30,7 +33,7 @@ type NullRouteAction struct {
 }
 
 func init() {
-	RegisterAction(string(ActionNullRoute), "Discard all traffic of the destination, 3- or 4-tuple for a duration.",
+	RegisterAction(string(ActionNullRoute), "Discard all traffic of the destination, the client, the 3- or 4-tuple for a duration.",
 		func() ActionConfig { return &NullRouteAction{} })
 }
 
@@ -39,7 +42,7 @@ func (*NullRouteAction) Kind() string { return string(ActionNullRoute) }
 
 // Validate implements policy.Action.
 func (a *NullRouteAction) Validate(c *policy.Checker) {
-	policy.OneOf(c, "key", a.Key, true, KeyDstIP, Key3Tuple, Key4Tuple)
+	policy.OneOf(c, "key", a.Key, true, KeyDstIP, Key3Tuple, Key4Tuple, KeySrcIP)
 	if a.Duration <= 0 {
 		c.Errorf("duration", "null-route needs a positive duration")
 	}
@@ -69,6 +72,8 @@ func (n *nullRouteAct) Apply(a *Act) packet.Verdict {
 		k = blockKeyOf(key4, a.f)
 	case Key3Tuple:
 		k = blockKeyOf(key3, a.f)
+	case KeySrcIP:
+		k = blockKeyOf(keySrcIP, a.f)
 	}
 	b := &block{rule: a.r, action: ActionNullRoute, start: a.now, until: a.now.Add(c.Duration), dur: c.Duration, restart: c.Restart,
 		enforce: EnforceDrop, c2s: true, s2c: true, hit: 1, origin: a.f, ev: append([]Evidence(nil), a.ev...)}

@@ -40,6 +40,12 @@ type RSTAction struct {
 	Payload policy.HexBytes `yaml:"payload"`
 	// Window is the TCP window; nil copies the connection's.
 	Window *uint16 `yaml:"window"`
+	// WindowStep and TTLStep are added to the window and to the IP TTL of
+	// each reset after the first: the GFW's unconditional port-443 block of
+	// 2025-08-20 sent three RST+ACKs with windows 1980, 1981, 1982 (or
+	// 3293, 3294, 3295) and rising TTLs (GFW Report, net4people/bbs#511).
+	WindowStep uint16 `yaml:"window-step"`
+	TTLStep    uint8  `yaml:"ttl-step"`
 	// Seq, when set, is the resets' absolute sequence number instead of
 	// the connection's (Turkmenistan's RSTs carry sequence 0).
 	Seq *uint32 `yaml:"seq"`
@@ -82,6 +88,9 @@ func (a *RSTAction) Validate(c *policy.Checker) {
 		c.Errorf("flags", "flags %q: want rst or rst-ack", a.Flags)
 	}
 	a.Fingerprint.Validate(c, "fingerprint")
+	if a.WindowStep != 0 && a.Window == nil {
+		c.Errorf("window-step", "window-step needs a window to start from")
+	}
 }
 
 // Compile implements ActionConfig.

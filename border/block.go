@@ -13,17 +13,19 @@ import (
 
 // Key kinds of a block.
 const (
-	keyDstIP = 2
-	key3     = 3
-	key4     = 4
+	keyDstIP  = 2
+	key3      = 3
+	key4      = 4
+	keySrcIP  = 5 // the client's address, whatever the server
+	keyServer = 6 // the server's address and port, whatever the client
 )
 
 // blockKey identifies what a residual block or null route covers.
 type blockKey struct {
 	kind   uint8
 	proto  uint8
-	client netip.AddrPort // port zero unless kind is key4; invalid for keyDstIP
-	server netip.AddrPort // port zero for keyDstIP
+	client netip.AddrPort // port zero unless kind is key4; invalid for keyDstIP and keyServer
+	server netip.AddrPort // port zero for keyDstIP; invalid for keySrcIP
 }
 
 // block is an active residual block or null route: engine state, not rule
@@ -87,11 +89,13 @@ func (t *blockTable) find(k blockKey, now time.Time) *block {
 	return b
 }
 
-func flowKeys(proto uint8, client, server netip.AddrPort) [3]blockKey {
-	return [3]blockKey{
+func flowKeys(proto uint8, client, server netip.AddrPort) [5]blockKey {
+	return [5]blockKey{
 		{kind: key4, proto: proto, client: client, server: server},
 		{kind: key3, proto: proto, client: netip.AddrPortFrom(client.Addr(), 0), server: server},
 		{kind: keyDstIP, server: netip.AddrPortFrom(server.Addr(), 0)},
+		{kind: keySrcIP, client: netip.AddrPortFrom(client.Addr(), 0)},
+		{kind: keyServer, proto: proto, server: server},
 	}
 }
 
@@ -157,6 +161,9 @@ func (t *blockTable) enforceStateless(e *Engine, p *packet.IP, dir packet.Direct
 		if b := t.find(blockKey{kind: keyDstIP, server: netip.AddrPortFrom(a, 0)}, now); b != nil {
 			return packet.Verdict{Drop: true}, true
 		}
+		if b := t.find(blockKey{kind: keySrcIP, client: netip.AddrPortFrom(a, 0)}, now); b != nil {
+			return packet.Verdict{Drop: true}, true
+		}
 	}
 	return packet.Verdict{}, false
 }
@@ -167,4 +174,14 @@ func enforceDetail(b *block) string {
 		how = "rst on data"
 	}
 	return "enforcing " + string(b.action) + " (" + how + ")"
+}
+
+// replace installs b for k, restarting a running block of k.
+func (t *blockTable) replace(k blockKey, b *block) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.m[k]; !ok {
+		t.n.Add(1)
+	}
+	t.m[k] = b
 }

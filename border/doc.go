@@ -27,6 +27,13 @@
 // out-of-order segments tear it down, resynchronise it or are joined: the
 // censor's TCP state model that evasion strategies play against.
 //
+// An active-probe action makes the border a prober as well (prober.go):
+// it opens TCP connections of its own from addresses of its jurisdiction,
+// on the same middlebox stack a transparent proxy runs on (proxy.go),
+// sends replays and random payloads to the server of a suspicious flow,
+// judges its reactions and may block it; Process hands the replies to
+// those connections to the middlebox before any rule sees them.
+//
 // Rules are immutable once compiled and shared by every flow; state that
 // changes (reassembly buffers, which rules are done with a flow, residual
 // timers, token buckets) lives in the engine's flow and block tables, never

@@ -19,6 +19,10 @@ type Config struct {
 	Border string
 	// Jurisdiction is the code of the border's jurisdiction.
 	Jurisdiction string
+	// PolicyIndex is the transparency-log index of the policy version the
+	// border enforces (package policylog), cited by every decision; nil
+	// when the policy is not logged.
+	PolicyIndex *int64
 	// Log receives every decision; nil records nothing.
 	Log *Log
 	// Clock is the engine's time; nil is the system clock. Give the engine
@@ -58,6 +62,13 @@ type Engine struct {
 	// rule runs on.
 	boxes    []*box
 	tcpBoxes []*box
+
+	// serverSide: some rule judges the server's packets too (Traits).
+	serverSide bool
+	// counts holds the running counts of packet-count matchers
+	// (match_count.go); probes the active prober's state (prober.go).
+	counts countTable
+	probes proberState
 }
 
 // New compiles pol into an engine.
@@ -73,12 +84,17 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 	if e.rnd == nil {
 		e.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
+	if i := cfg.PolicyIndex; i != nil {
+		v := *i // the engine's own copy
+		e.cfg.PolicyIndex = &v
+	}
 	for i := range pol.Rules {
 		r, err := e.compileRule(i, &pol.Rules[i])
 		if err != nil {
 			return nil, fmt.Errorf("border: policy %s: rule %s: %w", pol.Name, pol.Rules[i].ID, err)
 		}
 		e.rules = append(e.rules, r)
+		e.serverSide = e.serverSide || r.serverSide
 		if r.proxy {
 			e.proxies = append(e.proxies, r)
 		}
@@ -153,6 +169,10 @@ func (e *Engine) Process(p *packet.IP, dir packet.Direction, inject func([]byte)
 		}
 		return e.stateless(p, dir, now, inject, rules)
 	}
+	if e.probes.active() && e.probes.owns(p) {
+		// A reply to one of the border's own probe connections.
+		return e.divert(pkt, inject)
+	}
 	if len(rules) == 0 && !e.blocks.active() {
 		return packet.Verdict{}
 	}
@@ -181,7 +201,7 @@ func (e *Engine) record(r *rule, kind ActionKind, eff Effect, enforced bool, f *
 		return
 	}
 	d := Decision{
-		Time: e.clock.Now(), Border: e.cfg.Border, Jurisdiction: e.cfg.Jurisdiction, Policy: e.pol.Name,
+		Time: e.clock.Now(), Border: e.cfg.Border, Jurisdiction: e.cfg.Jurisdiction, Policy: e.pol.Name, PolicyIndex: e.cfg.PolicyIndex,
 		Rule: r.id, FlowID: f.id, Action: kind, Enforced: enforced, Effect: eff, Layer: r.layer,
 		Proto: protoName(f.proto), Client: f.client, Server: f.server, Direction: f.dir.String(),
 		Blockpage: page, Detail: detail,

@@ -73,6 +73,9 @@ type ruleState struct {
 	scoped   bool // the flow-level scope was checked and holds
 	pkts     int
 	selected int8 // probability roll: 0 not yet, 1 selected, -1 spared
+	// aux is a matcher's own state for the flow (quic-ech's reassembly of
+	// a ClientHello split across Initials); freed with the flow.
+	aux any
 }
 
 func (f *flow) state(i int, n int) *ruleState {

@@ -41,6 +41,9 @@ func seqs(f *flow, p *packet.IP, fromClient bool) (cli, srv uint32) {
 		}
 	} else {
 		srv = p.Seq + uint32(len(p.Payload))
+		if p.Flags&packet.SYN != 0 {
+			srv++ // a SYN+ACK's own sequence number
+		}
 		if p.Flags&packet.ACK != 0 {
 			cli = p.Ack
 		}
@@ -68,6 +71,15 @@ func (e *Engine) sendRSTs(f *flow, p *packet.IP, to policy.Peer, a *RSTAction, i
 			off = a.SeqOffsets[i]
 		}
 		sh := e.shape(a.Fingerprint, p.TTL)
+		if a.TTLStep != 0 {
+			sh.TTL = sh.TTL + uint8(i)*a.TTLStep
+			if a.Fingerprint.TTL == 0 && !a.Fingerprint.CopyProbeTTL {
+				sh.TTL = 64 + uint8(i)*a.TTLStep // the stack's default, then rising
+			}
+		}
+		if a.Window != nil {
+			win = *a.Window + uint16(i)*a.WindowStep
+		}
 		toClient, toServer := srv+off, cli+off
 		if a.Seq != nil {
 			toClient, toServer = *a.Seq, *a.Seq

@@ -55,6 +55,14 @@ type Traits struct {
 	// CountsPackets is true for matchers that count a flow's packets, so
 	// the rule keeps per-flow state.
 	CountsPackets bool
+	// PerPacket is true for header matchers whose verdict differs from
+	// packet to packet of a flow (its TCP flags, a running count): a miss
+	// is not final for the flow.
+	PerPacket bool
+	// ServerPackets is true for matchers that also judge the server's
+	// packets of a flow (a SYN+ACK): the rule is shown them as they are,
+	// besides the client's as its box sees them.
+	ServerPackets bool
 }
 
 // Matcher is a compiled matcher: immutable, shared by every flow.

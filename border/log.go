@@ -21,6 +21,11 @@ type Decision struct {
 	Jurisdiction string `json:"jurisdiction"`
 	Policy       string `json:"policy"`
 	Rule         string `json:"rule"`
+	// PolicyIndex is the transparency-log index of the policy version
+	// that took the decision (Config.PolicyIndex); absent when the policy
+	// is not logged. Decisions of one engine share the value: do not
+	// modify it.
+	PolicyIndex *int64 `json:"policy_index,omitempty"`
 	// FlowID is unique per flow in this process (0 for a packet without a
 	// flow): every decision about one connection carries the same.
 	FlowID uint64 `json:"flow_id"`

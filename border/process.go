@@ -103,7 +103,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		}
 	}
 	verdict := packet.Verdict{Delay: wait}
-	if len(rules) == 0 || !fromClient && (p.Proto != packet.TCP || !anyReversed(f)) {
+	if len(rules) == 0 || !fromClient && !e.serverSide && (p.Proto != packet.TCP || !anyReversed(f)) {
 		return withDelay(verdict, f.delay)
 	}
 	var sc *scratch
@@ -120,6 +120,11 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		// The rule's box decides whether it looks at the packet, as whose,
 		// and which of its bytes are the client's data (tcb.go).
 		look, payload := e.tcbView(r, f, fromClient, p)
+		if !look && !fromClient && r.serverSide {
+			// A matcher that judges the server's packets sees them as they
+			// are (a SYN+ACK), whatever the rule's box makes of them.
+			look, payload = true, p.Payload
+		}
 		if !look {
 			continue
 		}
@@ -162,7 +167,7 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		case NoMatch:
 			// Header matchers see the same addresses and ports on every
 			// packet of a flow: one miss is final for it.
-			if r.stateful || r.headerOnly {
+			if r.stateful || r.headerOnly && !r.perPacket {
 				st.done = true
 			}
 		case NeedMore:
@@ -226,7 +231,7 @@ func (e *Engine) inspect(sc *scratch, r *rule, f *flow, st *ruleState, p *packet
 // whose effect needs no flow state.
 func allEffects(Effect) bool { return true }
 
-func flowlessEffects(e Effect) bool { return e == EffectDrop || e == EffectDelay }
+func flowlessEffects(e Effect) bool { return e == EffectDrop || e == EffectDelay || e == EffectBlock }
 
 // act runs r's actions on the packet that made it fire, with the evidence
 // inspect left in sc.

@@ -61,8 +61,10 @@ func (e *Engine) divert(pkt []byte, inject func([]byte)) packet.Verdict {
 	return packet.Verdict{Drop: true}
 }
 
-// Close stops the engine's middlebox and its proxied connections.
+// Close stops the engine's middlebox, its proxied connections and its
+// active prober.
 func (e *Engine) Close() {
+	e.probes.close()
 	if e.proxy.stop != nil {
 		e.proxy.stop()
 	}

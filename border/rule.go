@@ -28,6 +28,8 @@ type rule struct {
 	box        *box // the TCP box the rule runs on (tcb.go)
 	stateful   bool // done with a flow once it fired or its window closed
 	headerOnly bool // no matcher looks at payload
+	perPacket  bool // a matcher judges each packet on its own: a miss is not final
+	serverSide bool // a matcher also judges the server's packets
 	proxy      bool // the border terminates the rule's flows (intercept)
 	matchers   []Matcher
 	actions    []Action
@@ -136,6 +138,8 @@ func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 			r.layer = t.Layer
 		}
 		r.stateful = r.stateful || t.CountsPackets
+		r.perPacket = r.perPacket || t.PerPacket
+		r.serverSide = r.serverSide || t.ServerPackets
 		r.matchers = append(r.matchers, cm)
 	}
 	for j, a := range pr.Actions {

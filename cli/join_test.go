@@ -32,11 +32,12 @@ func TestJoinRunningWorld(t *testing.T) {
 	if err == nil {
 		err = json.Unmarshal(b, &doc)
 	}
-	if err != nil || doc.Scenario != "two-lands" || doc.CA != "ca.pem" || len(doc.Services) == 0 || doc.Services[0].Name != lab.ServiceTestHelper || !strings.HasPrefix(doc.Services[0].URL, "http://") {
+	if err != nil || doc.Scenario != "two-lands" || doc.CA != "ca.pem" || doc.ControlHost != "us-control" || len(doc.ControlAddrs) != 2 ||
+		doc.TestHelper != "http://"+doc.ControlAddrs[0].String()+"/" || doc.OONI.ProbeServices == "" || len(doc.OONI.TestHelpers["web-connectivity"]) == 0 {
 		t.Fatalf("services.json: %v\n%s", err, b)
 	}
-	if !strings.Contains(u.out.String(), "test helper     "+doc.Services[0].URL) {
-		t.Errorf("up did not print the test helper's URL %s:\n%s", doc.Services[0].URL, u.out)
+	if !strings.Contains(u.out.String(), "test helper     "+doc.TestHelper+" on us-control") {
+		t.Errorf("up did not print the test helper's URL %s:\n%s", doc.TestHelper, u.out)
 	}
 	pemBytes, _ := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if blk, _ := pem.Decode(pemBytes); blk == nil || blk.Type != "CERTIFICATE" {

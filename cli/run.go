@@ -17,7 +17,7 @@ func init() {
 }
 
 func runRun(e *env, args []string) error {
-	fs := flags(e, "run", "[--scenario NAME|FILE] [--out DIR] [--from CC|HOST,...] [--list FILE]")
+	fs := flags(e, "run", "[--scenario NAME|FILE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR]")
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	out := fs.String("out", "splinter-out", "directory for "+strings.Join(lab.Outputs, ", "))
 	from := fs.String("from", "", "comma-separated jurisdiction codes or host names to measure from (default: a client in every access network)")
@@ -25,6 +25,7 @@ func runRun(e *env, args []string) error {
 	conc := fs.Int("concurrency", 384, "measurements in flight at once")
 	perVantage := fs.Int("per-vantage", 32, "measurements in flight at once from one vantage")
 	residual := fs.Duration("residual-wait", 0, "repeat residual checks after this long (a censor's window is 60-180s; 0 skips)")
+	logDir := fs.String("log", "", "the transparency log the borders' policies are appended to and proved from (default: DIR/log of --out)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func runRun(e *env, args []string) error {
 	fmt.Fprintf(e.stderr, "splinter run: %s, %d vantages × %d inputs = %d measurements\n", spec.Scenario.Name, len(vantages), len(inputs), len(vantages)*len(inputs))
 	prog := newProgress(e.stderr)
 	res, err := lab.Run(e.ctx, spec, lab.RunOptions{From: splitList(*from), List: *list, Out: *out,
-		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Progress: prog.update})
+		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update})
 	prog.finish()
 	if err != nil {
 		return err
@@ -74,6 +75,9 @@ func runRun(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\n%d measurements in %.1fs (%.0f/s); wrote %s/{%s}\n",
 		len(res.Measurements), res.Elapsed.Seconds(), float64(len(res.Measurements))/res.Elapsed.Seconds(), *out, strings.Join(lab.Outputs, ","))
+	if res.Log != "" {
+		fmt.Fprintf(e.stdout, "transparency log: %s (check it: splinter log verify %s)\n", res.Log, res.Log)
+	}
 	return nil
 }
 

@@ -73,8 +73,8 @@ func runUp(e *env, args []string) error {
 			return err
 		}
 	}
-	services := lb.Services()
-	doc, err := json.MarshalIndent(lab.ServicesFile{Scenario: sc.Name, CA: caName, Services: services}, "", "  ")
+	services := lb.ServicesFile(caName)
+	doc, err := json.MarshalIndent(services, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -99,10 +99,11 @@ func runUp(e *env, args []string) error {
 	client, site := exampleHostAndSite(w.Plan())
 	fmt.Fprintf(e.stdout, "\nsplinter up: scenario %s, %d hosts, running until interrupted\n", sc.Name, len(w.Hosts()))
 	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n  services        %s\n", sock, logPath, caPath, st.Path(servicesName))
-	for _, s := range services {
-		if s.Name == lab.ServiceTestHelper {
-			fmt.Fprintf(e.stdout, "  test helper     %s on %s\n", s.URL, s.Host)
-		}
+	if services.TestHelper != "" {
+		fmt.Fprintf(e.stdout, "  test helper     %s on %s\n", services.TestHelper, services.ControlHost)
+	}
+	if services.OONI.ProbeServices != "" {
+		fmt.Fprintf(e.stdout, "  OONI services   %s\n", services.OONI.ProbeServices)
 	}
 	fmt.Fprintf(e.stdout, "\nEnter a host (as root; several programs may share one):\n")
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- curl https://%s/\n", stateFlag, client, site)

@@ -33,6 +33,12 @@ type QUICOptions struct {
 	// frame. The GFW misses a CRYPTO frame buried under many PING or PADDING
 	// frames; a low MaxFrames reproduces that.
 	MaxFrames int
+	// Continue keeps the CRYPTO data collected by earlier calls into the
+	// same QUICInitial, as long as the Destination Connection ID stays the
+	// same, and adds this packet's: a ClientHello split across Initial
+	// packets (quic-go since v0.52, browsers with post-quantum key shares)
+	// is parsed once its pieces are in. Without it each call starts afresh.
+	Continue bool
 }
 
 // QUICInitial is what a censor reads from a client's QUIC v1 Initial packet.
@@ -111,7 +117,8 @@ func (q *QUICInitial) Crypto() []byte { return q.crypto[:q.CryptoLen] }
 // cipher.NewGCM, which offer no way to re-key an existing cipher; the key
 // derivation itself (HKDF-SHA256) is done on the stack.
 func ParseQUICInitial(datagram []byte, opts QUICOptions, q *QUICInitial) error {
-	q.reset()
+	keep := opts.Continue && q.crypto != nil
+	q.reset(keep)
 	d := datagram
 	if len(d) < 1 {
 		return ErrTruncated
@@ -175,6 +182,9 @@ func ParseQUICInitial(datagram []byte, opts QUICOptions, q *QUICInitial) error {
 		return ErrMalformed
 	}
 
+	if keep && !(q.keyValid && q.keyDCIDLen == int(q.dcidLen) && string(q.keyDCID[:q.keyDCIDLen]) == string(q.dcid[:q.dcidLen])) {
+		q.have = [len(q.have)]uint64{} // another connection: start afresh
+	}
 	q.deriveKeys()
 
 	// Remove header protection (RFC 9001 §5.4).
@@ -209,8 +219,9 @@ func ParseQUICInitial(datagram []byte, opts QUICOptions, q *QUICInitial) error {
 	return parseHandshakeMessage(q.crypto[:q.CryptoLen], &q.Hello)
 }
 
-// reset clears the per-packet fields, keeping buffers and the key cache.
-func (q *QUICInitial) reset() {
+// reset clears the per-packet fields, keeping buffers and the key cache,
+// and the CRYPTO data collected so far if keep.
+func (q *QUICInitial) reset(keep bool) {
 	q.Version, q.Length, q.PacketEnd, q.PacketNumber, q.PacketNumberLen = 0, 0, 0, 0, 0
 	q.Frames, q.FrameLimitHit, q.CryptoFrames, q.CryptoLen = 0, false, 0, 0
 	scratch := q.Hello.scratch[:0]
@@ -219,7 +230,9 @@ func (q *QUICInitial) reset() {
 	if q.crypto == nil {
 		q.crypto = make([]byte, MaxQUICCrypto)
 	}
-	q.have = [len(q.have)]uint64{}
+	if !keep {
+		q.have = [len(q.have)]uint64{}
+	}
 }
 
 // walkFrames walks the frames of a decrypted Initial payload.

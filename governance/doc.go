@@ -39,6 +39,11 @@
 // Outcome.Entries are the policylog records of every step and of the
 // outcome.
 //
+// PolicyChange.Apply makes the policy version a names change results in;
+// PolicyChange.ApplyTechnique the version a technique change results in
+// (a template's rule added); File.WouldChange says what a proposal would
+// change if adopted, whatever the forum decides.
+//
 // The package does not touch borders or measure anything: the composition
 // root applies the PolicyChanges of adopted proposals as new policy
 // versions, logs them (policylog) and has borders enforce them from their

@@ -10,6 +10,15 @@
 // it (WithNames); runs a campaign, scores it against the decision log
 // (package score) and writes the outputs (package report).
 //
+// With a transparency log (Transparency; a run with an output directory
+// keeps one in it) every border enforces only a logged policy version: the
+// lab appends the version, has witnesses cosign, and builds the border only
+// after the version's inclusion proof verifies against the trust of its
+// jurisdiction; decisions cite the version's log index and the run is
+// audited against the logged policies (score.Audit). Govern replays a
+// governance file (package governance) on a world: it logs every step,
+// outcome and adopted version and measures each proposal's effect.
+//
 // The command line (package cli) only presents what this package does, and
 // the tests that assert the default scenario's accuracy run through Run,
 // exactly as `splinter run` does.

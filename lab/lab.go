@@ -6,7 +6,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 
+	"github.com/splinter-lab/splinter/backend"
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/probe"
@@ -37,18 +39,27 @@ type Options struct {
 	// NoServices builds the fabric and the borders only: no DNS, web
 	// sites, CA or test helper.
 	NoServices bool
+	// Reports is the folder the OONI collector on the control host keeps
+	// submitted reports in; "" keeps none.
+	Reports string
+	// Transparency, if set, has every border enforce only a logged policy
+	// version, and cite its index in every decision (see Transparency).
+	Transparency *Transparency
 }
 
 // Lab is a running laboratory: a world with its borders and services.
 type Lab struct {
-	spec    *Spec
-	w       *world.World
-	clk     clock.Clock
-	log     *border.Log
-	engines map[string]*border.Engine
-	geo     *probe.Geo
-	control *probe.ControlClient
-	cancel  context.CancelFunc
+	spec     *Spec
+	w        *world.World
+	clk      clock.Clock
+	log      *border.Log
+	engines  map[string]*border.Engine
+	geo      *probe.Geo
+	control  *probe.ControlClient
+	services *backend.Backend
+	cancel   context.CancelFunc
+	// admitted holds what each border proved (nil without Transparency).
+	admitted map[string]*Admission
 }
 
 // Start builds one engine per border of s, starts the world with them as
@@ -60,13 +71,22 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	if t := opts.Transparency; t != nil {
+		var err error
+		if l.admitted, err = t.admit(s, l.clk.Now()); err != nil {
+			return nil, err
+		}
+	}
 	for _, b := range s.Borders {
 		bs := seed
 		for _, c := range b.Name {
 			bs = bs*31 + uint64(c)
 		}
-		e, err := border.New(b.Policy, border.Config{Border: b.Name, Jurisdiction: b.Jurisdiction, Log: l.log, Clock: l.clk,
-			Rand: rand.New(rand.NewPCG(bs, 0x5eed))})
+		cfg := border.Config{Border: b.Name, Jurisdiction: b.Jurisdiction, Log: l.log, Clock: l.clk, Rand: rand.New(rand.NewPCG(bs, 0x5eed))}
+		if a := l.admitted[b.Name]; a != nil {
+			cfg.PolicyIndex = &a.Verified.Index
+		}
+		e, err := border.New(b.Policy, cfg)
 		if err != nil {
 			l.closeEngines()
 			return nil, badInput(fmt.Errorf("border of %s: %w", b.Name, err))
@@ -88,7 +108,7 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.geo = probe.PlanGeo(s.Plan)
 	ctx, l.cancel = context.WithCancel(ctx)
 	if !opts.NoServices {
-		if err := l.startControl(ctx); err != nil {
+		if err := l.startControl(ctx, opts.Reports); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -105,18 +125,37 @@ func Start(ctx context.Context, nameOrPath string, opts Options) (*Lab, error) {
 	return s.Start(ctx, opts)
 }
 
-// startControl serves the test helper on the control host, if there is one.
-func (l *Lab) startControl(ctx context.Context) error {
+// startControl serves, on the control host (if there is one), the test
+// helper and the OONI probe services around it (package backend): the
+// helper over HTTP and HTTPS, the probe-services API, the collector, the IP
+// lookups and STUN, so that OONI's own probe runs in the world as splinter's
+// does.
+func (l *Lab) startControl(ctx context.Context, reports string) error {
 	h := l.ControlHost()
 	if h == nil {
 		return nil
 	}
-	addr, err := probe.ServeControl(ctx, h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}})
+	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}}))
+	name := h.Name() + "." + strings.TrimSuffix(world.HostsZone, ".")
+	b, err := backend.Start(ctx, h, backend.Config{
+		TLS: l.w.CA().ServerTLSConfig(name), Helper: helper, Advertise: name, Reports: reports,
+		Country: l.geo.CC, Clock: l.clk,
+	})
 	if err != nil {
-		return fmt.Errorf("starting the test helper on %s: %w", h.Name(), err)
+		return fmt.Errorf("starting the test helper and probe services on %s: %w", h.Name(), err)
 	}
-	l.control = probe.NewControlClient(h, addr)
+	l.services = b
+	l.control = probe.NewControlClient(h, netip.AddrPortFrom(h.Addr(4), 80))
 	return nil
+}
+
+// Services are the OONI probe services' URLs on the control host (the
+// zero value without one).
+func (l *Lab) Services() backend.URLs {
+	if l.services == nil {
+		return backend.URLs{}
+	}
+	return l.services.URLs()
 }
 
 // ControlHost is the host that serves the test helper, or nil if the
@@ -158,6 +197,9 @@ func (l *Lab) Engine(name string) *border.Engine { return l.engines[name] }
 func (l *Lab) Close() error {
 	if l.cancel != nil {
 		l.cancel()
+	}
+	if l.services != nil {
+		l.services.Close()
 	}
 	if l.w != nil {
 		l.w.Close()

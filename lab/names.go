@@ -65,9 +65,8 @@ func (s *Spec) WithNames(inputs []probe.Input) (*Spec, []*scenario.PlannedSite, 
 	if err != nil {
 		return nil, nil, badInput(fmt.Errorf("test list: making its names sites of the world: %w", err))
 	}
-	ns := *s
-	ns.Plan = np
-	return &ns, np.Sites[len(s.Plan.Sites):], nil
+	ns := &Spec{Scenario: s.Scenario, Plan: np, Borders: s.Borders, embedded: s.embedded}
+	return ns, np.Sites[len(s.Plan.Sites):], nil
 }
 
 // namedSpace lists the addresses and prefixes the spec's policies name:

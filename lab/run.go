@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/splinter-lab/splinter/report"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
+	"github.com/splinter-lab/splinter/world"
 )
 
 // RunOptions say what a run measures and where it writes. The zero value
@@ -31,6 +33,9 @@ type RunOptions struct {
 	// scenario's sites. Its names that the world does not know are made
 	// sites of it for the run (Spec.WithNames; RunResult.Materialised).
 	List string
+	// Inputs, if not empty, are measured instead of the scenario's sites
+	// or List.
+	Inputs []probe.Input
 	// Out, if not empty, is the directory the outputs are written to:
 	// measurements.jsonl, decisions.jsonl, score.json, report.html.
 	Out string
@@ -42,6 +47,11 @@ type RunOptions struct {
 	ResidualWait time.Duration
 	// Progress is called after each measurement.
 	Progress func(done, total int, m *probe.Measurement)
+	// Log is the directory of the transparency log the borders' policy
+	// versions are appended to and proved from (OpenTransparency); ""
+	// means Out/log when Out is set. Lab.Transparency, if set, is used
+	// instead.
+	Log string
 	// Lab tunes the lab the run starts.
 	Lab Options
 }
@@ -61,6 +71,11 @@ type RunResult struct {
 	Materialised []*scenario.PlannedSite
 	// Files are the outputs written, by name.
 	Files []string
+	// Audit checks the measurements against the logged policies (nil
+	// without a transparency log).
+	Audit *score.AuditResult
+	// Log is the transparency log's directory, if the run had one.
+	Log string
 }
 
 // Outputs are the files Run writes into RunOptions.Out.
@@ -74,9 +89,11 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := Inputs(s.Plan, opts.List)
-	if err != nil {
-		return nil, err
+	inputs := opts.Inputs
+	if len(inputs) == 0 {
+		if inputs, err = Inputs(s.Plan, opts.List); err != nil {
+			return nil, err
+		}
 	}
 	var materialised []*scenario.PlannedSite
 	if opts.List != "" {
@@ -103,6 +120,17 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		}
 		defer out.abort()
 		opts.Lab.Decisions = out.decisions
+	}
+	logDir := opts.Log
+	if logDir == "" && opts.Out != "" {
+		logDir = filepath.Join(opts.Out, "log")
+	}
+	if opts.Lab.Transparency == nil && logDir != "" {
+		if opts.Lab.Transparency, err = OpenTransparency(logDir, opts.Lab.Clock, nil); err != nil {
+			return nil, err
+		}
+	} else if opts.Lab.Transparency != nil {
+		logDir = opts.Lab.Transparency.Log.Dir()
 	}
 	start := time.Now()
 	l, err := s.Start(ctx, opts.Lab)
@@ -132,9 +160,13 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err := l.log.Err(); err != nil {
 		return nil, fmt.Errorf("decisions.jsonl: %w", err)
 	}
-	res.Score = score.Score(ms, decisions)
+	res.Score = score.ScoreWith(ms, decisions, score.Options{Exists: s.Exists})
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
+	if l.admitted != nil {
+		res.Audit = score.Audit(res.Score, decisions, l.Declared())
+		res.Report.Audit, res.Log = res.Audit, logDir
+	}
 	if out != nil {
 		if err := out.finish(ms, res); err != nil {
 			return nil, err
@@ -148,6 +180,28 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 // measured, and what to change.
 func NoControl(scenario string) string {
 	return fmt.Sprintf("scenario %s has no control host, so run refuses it and measure gives no verdict: no jurisdiction sets control: true, and no jurisdiction whose border applies no policy has a hosting network to hold one; set control: true on a jurisdiction with a hosting network", scenario)
+}
+
+// Exists reports whether a name exists in the world: a site's domain, a
+// host's name under world.HostsZone, or an IP literal.
+func (s *Spec) Exists(domain string) bool {
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	if _, err := netip.ParseAddr(strings.Trim(domain, "[]")); err == nil {
+		return true
+	}
+	s.namesOnce.Do(func() {
+		s.names = make(map[string]bool, len(s.Plan.Sites))
+		for _, site := range s.Plan.Sites {
+			s.names[strings.ToLower(site.Domain)] = true
+		}
+	})
+	if s.names[domain] {
+		return true
+	}
+	if host, ok := strings.CutSuffix(domain, "."+strings.TrimSuffix(world.HostsZone, ".")); ok {
+		return s.Plan.Host(host) != nil
+	}
+	return false
 }
 
 // Vantages chooses the measuring hosts: by default the first client of

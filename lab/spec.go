@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/policy"
@@ -45,6 +46,9 @@ type Spec struct {
 	// embedded is set for a scenario opened by its embedded name: its
 	// policy references are embedded profiles only.
 	embedded bool
+	// names are the sites' domains, lower-cased (see Exists).
+	namesOnce sync.Once
+	names     map[string]bool
 }
 
 // Border is one border of the world with its resolved policy.
@@ -56,6 +60,11 @@ type Border struct {
 	// Ref is the policy reference as the scenario wrote it.
 	Ref    string
 	Policy *policy.Policy
+}
+
+// clone copies s with its own Borders, to set other policies on them.
+func (s *Spec) clone() *Spec {
+	return &Spec{Scenario: s.Scenario, Plan: s.Plan, Borders: slices.Clone(s.Borders), embedded: s.embedded}
 }
 
 // Policy returns the policy of the named border, or nil.

@@ -68,11 +68,11 @@ func names(ks []policy.KindInfo) []string {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{"any", "dns", "ech", "esni", "fully-encrypted", "http", "ip", "port", "protocol", "protocol-allowlist", "quic-sni", "tls-sni"}
+	want := []string{"any", "app-protocol", "dns", "ech", "esni", "fully-encrypted", "http", "ip", "not", "packet-count", "payload-size", "port", "protocol", "protocol-allowlist", "quic-ech", "quic-initial", "quic-sni", "sticky-sample", "tcp-flags", "tls-hello", "tls-sni"}
 	if got := names(policy.MatcherKinds()); !slices.Equal(got, want) {
 		t.Errorf("matcher kinds %q, want %q", got, want)
 	}
-	want = []string{"blockpage", "delay", "dns-inject", "drop", "intercept", "null-route", "residual", "rst", "terminate", "throttle"}
+	want = []string{"active-probe", "blockpage", "delay", "dns-inject", "drop", "freeze", "intercept", "null-route", "pair-block", "residual", "rst", "terminate", "throttle"}
 	if got := names(policy.ActionKinds()); !slices.Equal(got, want) {
 		t.Errorf("action kinds %q, want %q", got, want)
 	}

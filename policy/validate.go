@@ -316,8 +316,10 @@ func (s *Scope) validate(c *Checker) {
 	s.Sources.validate(c, "sources")
 	c.Probability("probability", s.Probability)
 	w := s.Active
-	if !w.From.IsZero() && !w.Until.IsZero() && !w.Until.Time().After(w.From.Time()) {
-		c.Errorf("active.until", "until %s is not after from %s", w.Until, w.From)
+	// Until is inclusive (the engine keeps a rule in force through that
+	// day), so a window of one day has from and until equal.
+	if !w.From.IsZero() && !w.Until.IsZero() && w.Until.Time().Before(w.From.Time()) {
+		c.Errorf("active.until", "until %s is before from %s", w.Until, w.From)
 	}
 }
 

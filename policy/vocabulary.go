@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/splinter-lab/splinter/internal/userfile"
 )
@@ -158,7 +159,7 @@ func (c *Checker) FileRef(field, ref string) {
 	if err := userfile.CheckRef(ref); err != nil {
 		var ue *userfile.Error
 		if errors.As(err, &ue) {
-			c.Errorf(field, "file %q must lie in the policy's folder; it %s", ref, ue.Detail)
+			c.Errorf(field, "%s %q must lie in the policy's folder; it %s", strings.ReplaceAll(field, "-", " "), ref, ue.Detail)
 			return
 		}
 		c.Errorf(field, "file %q: %v", ref, err)

@@ -3,78 +3,103 @@ package probe
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
 )
 
 // ControlRequest is what a probe posts to the test helper: OONI's
-// oohelperd request.
+// oohelperd request (probe-cli's model.THRequest), field for field.
 type ControlRequest struct {
 	HTTPRequest        string              `json:"http_request"`
 	HTTPRequestHeaders map[string][]string `json:"http_request_headers"`
-	TCPConnect         []string            `json:"tcp_connect"`
-	XQUICEnabled       bool                `json:"x_quic_enabled"`
+	// TCPConnect are the endpoints ("ip:port") the probe resolved; the
+	// helper takes their addresses, not their ports.
+	TCPConnect   []string `json:"tcp_connect"`
+	XQUICEnabled bool     `json:"x_quic_enabled"`
+	// XSplinterQUIC is splinter's extension: hand-shake QUIC with every
+	// port-443 endpoint even when the site advertised no HTTP/3 endpoint
+	// on the URL's first response (our sites, like most, advertise h3 only
+	// over HTTPS, so an http:// input would never get a QUIC control).
+	// oohelperd ignores the field; OONI's probes never send it, and the
+	// answer to a request without it is oohelperd's.
+	XSplinterQUIC bool `json:"x_splinter_quic,omitempty"`
 }
 
-// ControlResponse is the test helper's answer: OONI's oohelperd response,
-// plus the QUIC handshakes splinter's helper makes.
+// ControlResponse is the test helper's answer: OONI's oohelperd response
+// (probe-cli's model.THResponse), field for field and in the same order.
+// tls_handshake and ip_info are left out when empty, as oohelperd does;
+// http3_request is null unless the helper fetched the URL over HTTP/3.
 type ControlResponse struct {
 	TCPConnect    map[string]ControlTCP    `json:"tcp_connect"`
-	TLSHandshake  map[string]ControlTLS    `json:"tls_handshake"`
+	TLSHandshake  map[string]ControlTLS    `json:"tls_handshake,omitempty"`
 	QUICHandshake map[string]ControlTLS    `json:"quic_handshake"`
 	HTTPRequest   ControlHTTP              `json:"http_request"`
+	HTTP3Request  *ControlHTTP             `json:"http3_request"`
 	DNS           ControlDNS               `json:"dns"`
-	IPInfo        map[string]ControlIPInfo `json:"ip_info"`
+	IPInfo        map[string]ControlIPInfo `json:"ip_info,omitempty"`
 }
 
-// ControlTCP is the helper's connect to one endpoint.
+// ControlTCP is the helper's connect to one endpoint. Failure is one of
+// the helper's names (ControlFailures): generic_timeout_error,
+// connection_refused_error or connect_error.
 type ControlTCP struct {
 	Status  bool    `json:"status"`
 	Failure *string `json:"failure"`
 }
 
-// ControlTLS is the helper's TLS (or QUIC) handshake with one endpoint.
+// ControlTLS is the helper's TLS (or QUIC) handshake with one endpoint;
+// Failure is a df-007 name.
 type ControlTLS struct {
 	ServerName string  `json:"server_name"`
 	Status     bool    `json:"status"`
 	Failure    *string `json:"failure"`
 }
 
-// ControlHTTP is the helper's fetch of the URL.
+// ControlHTTP is the helper's fetch of the URL, redirects followed. On
+// failure BodyLength and StatusCode are -1 and Headers is empty.
 type ControlHTTP struct {
-	BodyLength           int64             `json:"body_length"`
+	BodyLength int64 `json:"body_length"`
+	// DiscoveredH3Endpoint is the "host:port" the first response of the
+	// redirect chain advertised with Alt-Svc h3, or "".
 	DiscoveredH3Endpoint string            `json:"discovered_h3_endpoint"`
 	Failure              *string           `json:"failure"`
 	Title                string            `json:"title"`
 	Headers              map[string]string `json:"headers"`
-	StatusCode           int               `json:"status_code"`
+	StatusCode           int64             `json:"status_code"`
 }
 
-// ControlDNS is the helper's resolution of the URL's host.
+// ControlDNS is the helper's resolution of the URL's host. For an IP
+// literal the helper does not resolve: no failure, no addresses.
 type ControlDNS struct {
 	Failure *string      `json:"failure"`
 	Addrs   []netip.Addr `json:"addrs"`
 }
 
-// ControlIPInfo is what the helper knows of an address.
+// ControlIPInfo is what the helper knows of an address: its ASN (0 when
+// unknown) and ip_info flags.
 type ControlIPInfo struct {
 	ASN   uint32 `json:"asn"`
-	Flags int    `json:"flags"`
+	Flags int64  `json:"flags"`
 }
 
-// ip_info flags, as oohelperd sets them.
+// ip_info flags, as oohelperd sets them (probe-cli's model.THIPInfoFlag*).
 const (
-	IPFlagResolver = 1 << iota
-	IPFlagProbe
+	// IPFlagResolvedByProbe: the address is one of the probe's tcp_connect.
+	IPFlagResolvedByProbe = 1 << iota
+	// IPFlagResolvedByTH: the helper's own lookup returned the address.
+	IPFlagResolvedByTH
+	// IPFlagBogon: the address is a bogon; the helper does not connect to it.
 	IPFlagBogon
+	// IPFlagValidForDomain: a TLS handshake with the address, with the
+	// URL's host as SNI, succeeded.
 	IPFlagValidForDomain
 )
 
@@ -83,118 +108,42 @@ type Controller interface {
 	Control(ctx context.Context, req ControlRequest) (*ControlResponse, error)
 }
 
-// Measure runs the test helper's side of web_connectivity on p: resolve the
-// URL's host, connect to every address (the request's and its own), TLS and
-// QUIC handshakes on port 443, and fetch the URL.
-func (p *Prober) Measure(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
-	u, err := url.Parse(req.HTTPRequest)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return nil, fmt.Errorf("probe: bad control URL %q", req.HTTPRequest)
-	}
-	host := u.Hostname()
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	resp := &ControlResponse{
-		TCPConnect: map[string]ControlTCP{}, TLSHandshake: map[string]ControlTLS{},
-		QUICHandshake: map[string]ControlTLS{}, IPInfo: map[string]ControlIPInfo{},
-	}
-	qs, addrs := p.Resolve(ctx, p.resolver(), host)
-	resp.DNS.Addrs = addrs
-	resp.DNS.Failure = lookupFailure(qs, addrs)
-	if resp.DNS.Addrs == nil {
-		resp.DNS.Addrs = []netip.Addr{}
-	}
-	eps := map[netip.AddrPort]bool{}
-	pn, _ := strconv.ParseUint(port, 10, 16)
-	for _, a := range addrs {
-		eps[netip.AddrPortFrom(a, uint16(pn))] = true
-		resp.IPInfo[a.String()] = p.ipInfo(a, IPFlagResolver)
-	}
-	for _, s := range req.TCPConnect {
-		if ep, err := netip.ParseAddrPort(s); err == nil {
-			eps[ep] = true
-			info := resp.IPInfo[ep.Addr().String()]
-			resp.IPInfo[ep.Addr().String()] = p.ipInfo(ep.Addr(), info.Flags|IPFlagProbe)
-		}
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for ep := range eps {
-		wg.Go(func() {
-			r, c := p.Connect(ctx, ep)
-			if c != nil {
-				c.Close()
-			}
-			mu.Lock()
-			resp.TCPConnect[ep.String()] = ControlTCP{Status: r.Status.Success, Failure: r.Status.Failure}
-			mu.Unlock()
-			if !r.Status.Success {
-				return
-			}
-			tep := netip.AddrPortFrom(ep.Addr(), 443)
-			hs, tc := p.TLS(ctx, tep, host, []string{"h2", "http/1.1"})
-			if tc != nil {
-				tc.Close()
-			}
-			mu.Lock()
-			resp.TLSHandshake[tep.String()] = ControlTLS{ServerName: host, Status: hs.Failure == nil, Failure: hs.Failure}
-			if hs.Failure == nil {
-				info := resp.IPInfo[ep.Addr().String()]
-				info.Flags |= IPFlagValidForDomain
-				resp.IPInfo[ep.Addr().String()] = info
-			}
-			mu.Unlock()
-			if req.XQUICEnabled {
-				qh := p.QUIC(ctx, tep, host)
-				mu.Lock()
-				resp.QUICHandshake[tep.String()] = ControlTLS{ServerName: host, Status: qh.Failure == nil, Failure: qh.Failure}
-				mu.Unlock()
-			}
-		})
-	}
-	var first netip.Addr
-	if len(addrs) > 0 {
-		first = addrs[0]
-	}
-	reqs := p.Fetch(ctx, req.HTTPRequest, first)
-	wg.Wait()
-	last := reqs[len(reqs)-1]
-	resp.HTTPRequest = ControlHTTP{
-		BodyLength: int64(len(last.Response.Body)), Failure: last.Failure,
-		Title: Title(last.Response.Body), Headers: last.Response.Headers, StatusCode: last.Response.Code,
-	}
-	if last.Failure != nil {
-		resp.HTTPRequest.BodyLength = -1
-		resp.HTTPRequest.StatusCode = -1
-	}
-	if resp.HTTPRequest.Headers == nil {
-		resp.HTTPRequest.Headers = map[string]string{}
-	}
-	return resp, nil
-}
+// helperServer is the Server header of the helper's answers, in
+// oohelperd's form.
+const helperServer = "oohelperd/" + SoftwareVersion + "-splinter ooniprobe-engine/" + SoftwareVersion + "-splinter"
 
-func (p *Prober) ipInfo(a netip.Addr, flags int) ControlIPInfo {
-	asn, _ := p.cfg.Geo.ASN(a)
-	if p.cfg.Geo.Bogon(a) {
-		flags |= IPFlagBogon
-	}
-	return ControlIPInfo{ASN: asn, Flags: flags}
-}
+// maxControlBody bounds a request to the helper, as oohelperd does (16 MiB).
+const maxControlBody = 1 << 24
 
 // ServeControl runs OONI's test helper protocol (oohelperd: POST a JSON
-// ControlRequest, get a ControlResponse) on h's port 80 until ctx ends,
-// measuring with a Prober on h configured by cfg. It returns the address it
-// serves on.
+// ControlRequest, get a ControlResponse) over plain HTTP on h's port 80
+// until ctx ends, measuring with a Prober on h configured by cfg. It
+// returns the address it serves on.
 func ServeControl(ctx context.Context, h ControlHost, cfg Config) (netip.AddrPort, error) {
-	ln, err := h.Listen("tcp", ":80")
+	return serveControl(ctx, h, cfg, 80, nil)
+}
+
+// ServeControlTLS is ServeControl over HTTPS on h's port 443, presenting
+// the certificates of tlsConf (the scenario CA's ServerTLSConfig()).
+func ServeControlTLS(ctx context.Context, h ControlHost, cfg Config, tlsConf *tls.Config) (netip.AddrPort, error) {
+	if tlsConf == nil {
+		return netip.AddrPort{}, fmt.Errorf("probe: control over HTTPS needs a TLS configuration")
+	}
+	return serveControl(ctx, h, cfg, 443, tlsConf)
+}
+
+func serveControl(ctx context.Context, h ControlHost, cfg Config, port uint16, tlsConf *tls.Config) (netip.AddrPort, error) {
+	ln, err := h.Listen("tcp", ":"+strconv.Itoa(int(port)))
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("probe: control listen: %w", err)
 	}
-	p := New(h, cfg)
-	srv := &http.Server{Handler: ControlHandler(p), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	srv := &http.Server{Handler: ControlHandler(New(h, cfg)), ReadHeaderTimeout: 10 * time.Second}
+	if tlsConf != nil {
+		srv.TLSConfig = tlsConf.Clone()
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
 	context.AfterFunc(ctx, func() { srv.Close() })
 	var addr netip.AddrPort
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
@@ -202,33 +151,54 @@ func ServeControl(ctx context.Context, h ControlHost, cfg Config) (netip.AddrPor
 	}
 	if !addr.Addr().IsValid() || addr.Addr().IsUnspecified() {
 		if a, ok := h.(interface{ Addrs() []netip.Addr }); ok && len(a.Addrs()) > 0 {
-			addr = netip.AddrPortFrom(a.Addrs()[0], 80)
+			addr = netip.AddrPortFrom(a.Addrs()[0], port)
 		}
 	}
 	return addr, nil
 }
 
-// ControlHandler is the test helper's HTTP handler, measuring with p.
+// ControlHandler is the test helper's HTTP handler, measuring with p. It
+// answers as oohelperd's does: a GET is a health check ({"message": "Hello
+// OONItarian!"}); any other method but POST, a body that is not a
+// ControlRequest or a URL that does not parse get an empty 400; a
+// measurement gets a 200 and its ControlResponse. Unlike oohelperd it
+// never refuses a client with 503 for load: splinter's campaigns ask it
+// hundreds of times at once.
 func ControlHandler(p *Prober) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST a web_connectivity control request", http.StatusMethodNotAllowed)
+		w.Header().Add("Server", helperServer)
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Add("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"message":"Hello OONItarian!"}`))
+			return
+		case http.MethodPost:
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
 		var req ControlRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-			http.Error(w, "bad request", http.StatusBadRequest)
+		if err := json.Unmarshal(data, &req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-		defer cancel()
-		resp, err := p.Measure(ctx, req)
+		resp, err := p.Measure(r.Context(), req)
 		if err != nil {
-			http.Error(w, "bad request", http.StatusBadRequest)
+			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(resp)
+		out, err := json.Marshal(resp)
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.Header().Add("Content-Type", "application/json")
+		_, _ = w.Write(out)
 	})
 }
 
@@ -267,10 +237,15 @@ func NewControlClient(n Network, addr netip.AddrPort) *ControlClient {
 // Addr is the helper's address.
 func (c *ControlClient) Addr() netip.AddrPort { return c.addr }
 
+// URL is the helper's address as a test-helpers entry would give it.
+func (c *ControlClient) URL() string { return "http://" + c.addr.String() }
+
 // Control implements Controller. A failed request is not cached, nor is an
-// answer whose own lookup timed out (a transient on the helper's side that
-// would otherwise leave every vantage measuring the URL without a DNS
-// reference); the callers waiting on it get it, the next asks again.
+// answer whose own lookup failed for no reason the name explains (the
+// helper's unknown_error: a timeout or a SERVFAIL, a transient on the
+// helper's side that would otherwise leave every vantage measuring the URL
+// without a DNS reference); the callers waiting on it get it, the next
+// asks again.
 func (c *ControlClient) Control(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
 	c.mu.Lock()
 	e, ok := c.cache[req.HTTPRequest]
@@ -288,7 +263,7 @@ func (c *ControlClient) Control(ctx context.Context, req ControlRequest) (*Contr
 		}
 	}
 	e.resp, e.err = c.ask(ctx, req)
-	if e.err != nil || (e.resp.DNS.Failure != nil && *e.resp.DNS.Failure == FailureTimeout) {
+	if e.err != nil || (e.resp.DNS.Failure != nil && *e.resp.DNS.Failure == ControlFailureUnknown) {
 		c.mu.Lock()
 		delete(c.cache, req.HTTPRequest)
 		c.mu.Unlock()

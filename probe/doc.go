@@ -14,12 +14,50 @@
 // Addresses are netip values; failures are the closed set of df-007 names
 // (Classify), never an error's text.
 //
+// The test helper (Prober.Measure, ControlHandler, ServeControl) answers
+// as OONI's oohelperd does, field for field, failure names included
+// (dns_name_error, connection_refused_error, connect_error,
+// dns_lookup_error, unknown_error: ControlFailures); Measure's doc lists
+// the few places where the emulated world makes it differ, and
+// testdata/oohelperd holds oohelperd's answers it is tested against.
+//
 // Verdicts follow ts-017 (blocking false, "dns", "tcp_ip", "http-failure",
 // "http-diff") and refine it: x_verdict tells "tls", "quic", "throttled" and
-// "residual" apart from the plain HTTP failure. When a measurement shows
-// several, the first in Verdicts order wins. Bogons are judged by a Geo built
-// from the scenario's address plan (PlanGeo), not by OONI's fixed list, which
-// would call the whole emulated Internet (198.18.0.0/15) a bogon.
+// "residual" apart from the plain HTTP failure, and says "down" and
+// "nonexistent" where OONI sets blocking false and accessible false. When a
+// measurement shows several, the first in Verdicts order wins:
+//
+//	verdict       when                                               blocking       accessible
+//	dns           the probe's answer (or the foreign resolver's) is  "dns"          false
+//	              inconsistent with the control's
+//	tcp_ip        every connect to the site's addresses failed,      "tcp_ip"       false
+//	              also when tried again, while the control connected
+//	residual      after an http-diff, http-failure or tls block, a   "http-failure" false
+//	              benign request to the same endpoint failed too
+//	http-diff     the plain HTTP answer differs from the control's   "http-diff"    false
+//	http-failure  the fetch failed over plain HTTP, or after its TLS "http-failure" false
+//	              handshake, while the control's fetch succeeded
+//	tls           a TLS handshake failed after its connect (the      "http-failure" false
+//	              fetch's own, or one with a site address), with the
+//	              same endpoint and SNI where the control's succeeded
+//	quic          a QUIC handshake failed where the control's worked "http-failure" false
+//	throttled     downloads with SNI ran far slower than without     false          true
+//	nonexistent   NXDOMAIN for the probe and the control alike: the  false          false
+//	              name exists nowhere
+//	down          the control could not fetch the page either, and   false          false
+//	              the probe got none: the website is down
+//	accessible    none of the above                                  false          true
+//	unknown       no control measurement; or the control's own       null           null
+//	              lookup failed (unknown_error) and the probe got no
+//	              page: nothing to judge by
+//
+// So an https:// URL whose handshake a censor resets by SNI is "tls", as
+// its http:// form is (whose TLS step fails alike): the fetch's failure in
+// its own handshake is the TLS failure, not an HTTP one. An IP-literal URL
+// skips DNS (ts-017) and its DNS is consistent. Bogons are judged by a Geo
+// built from the scenario's address plan (PlanGeo), not by OONI's fixed
+// list, which would call the whole emulated Internet (198.18.0.0/15) a
+// bogon.
 //
 // The analysis rules, each a refinement of ts-017 that keeps a lab's
 // transients (a loaded path, a cold cache) from reading as censorship, since
@@ -33,7 +71,8 @@
 //     consistent, an address in no network (Geo.Unassigned: in a
 //     jurisdiction's block, announced by no one) makes it inconsistent, and
 //     anything else gets the benefit of the doubt. The control client does
-//     not cache an answer whose lookup timed out.
+//     not cache an answer whose lookup failed for no reason the name
+//     explains (the helper's unknown_error: a timeout, a SERVFAIL).
 //   - DNS timeouts: a query that timed out is asked once more with twice the
 //     timeout (x_retried) before a timeout is recorded. Answers, forged or
 //     not, are never asked again.
@@ -43,7 +82,9 @@
 //     the connects and on the TLS handshakes that timed out at connect). A
 //     refused connect is a deliberate answer and is not retried.
 //   - tls: a handshake that failed after its TCP connect, to an address the
-//     control resolved too, where the control's handshake succeeded.
+//     control resolved too (or the URL's own, for an IP literal), where the
+//     control's handshake succeeded; or the fetch's own handshake, where the
+//     control's handshake with that endpoint and name succeeded.
 //   - throttled: the first download with SNI ran under Config.ThrottledBelow,
 //     then pairs of downloads side by side, one without SNI (the baseline)
 //     and one with. The median download with SNI must run under the

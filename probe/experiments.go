@@ -10,11 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -179,8 +181,12 @@ type HTTPRequest struct {
 	Response HTTPRespData `json:"response"`
 	// Address is the endpoint the request went to (splinter).
 	Address netip.AddrPort `json:"x_address,omitzero"`
-	T0      float64        `json:"t0"`
-	T       float64        `json:"t"`
+	// FailedOperation is the step of a failed request that failed, in
+	// OONI's names: "resolve", "connect", "tls_handshake" or
+	// "http_round_trip" (splinter).
+	FailedOperation string  `json:"x_failed_operation,omitempty"`
+	T0              float64 `json:"t0"`
+	T               float64 `json:"t"`
 }
 
 // HTTPReqData is the request part of HTTPRequest.
@@ -223,7 +229,12 @@ func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []H
 	}
 	var reqs []HTTPRequest
 	var last netip.AddrPort
+	// op is the step the current hop reached: the dial sets "resolve" or
+	// "connect" while it works, the TLS trace "tls_handshake" when the
+	// handshake failed.
+	var op atomic.Value
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		op.Store("resolve")
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
@@ -239,12 +250,14 @@ func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []H
 				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 			}
 		}
+		op.Store("connect")
 		var err1 error
 		for _, a := range addrs {
 			ep := netip.AddrPortFrom(a, pn)
 			last = ep
 			c, err := p.net.DialContext(ctx, "tcp", ep.String())
 			if err == nil {
+				op.Store("http_round_trip")
 				return c, nil
 			}
 			if err1 == nil {
@@ -264,7 +277,13 @@ func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []H
 	for hop := 0; hop < 10; hop++ {
 		start := p.now()
 		r := HTTPRequest{Request: HTTPReqData{Method: "GET", URL: u, Headers: map[string]string{"User-Agent": userAgent, "Accept": "text/html"}}}
-		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		op.Store("http_round_trip")
+		trace := &httptrace.ClientTrace{TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err != nil {
+				op.Store("tls_handshake")
+			}
+		}}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", u, nil)
 		if err != nil {
 			r.Failure = str(FailureUnknown)
 			return append(reqs, r)
@@ -276,6 +295,7 @@ func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []H
 		r.Address = last
 		if err != nil {
 			r.Failure = Classify(err)
+			r.FailedOperation = op.Load().(string)
 			r.T = p.since(start)
 			return append(reqs, r)
 		}
@@ -293,6 +313,7 @@ func (p *Prober) Fetch(ctx context.Context, rawURL string, first netip.Addr) []H
 		r.T = p.since(start)
 		if err != nil {
 			r.Failure = Classify(err)
+			r.FailedOperation = "http_round_trip"
 			return append(reqs, r)
 		}
 		reqs = append(reqs, r)

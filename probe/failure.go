@@ -117,7 +117,14 @@ func classify(err error) string {
 		return FailureQUICIncompatible
 	case errors.As(err, &statelErr):
 		return FailureConnectionReset
-	case errors.As(err, &trErr), errors.As(err, &appErr), errors.As(err, &alertErr), errors.As(err, &recErr):
+	case errors.As(err, &trErr):
+		return quicTransportFailure(trErr)
+	case errors.As(err, &alertErr):
+		if alertErr == alertUnrecognizedName {
+			return FailureSSLInvalidHostname
+		}
+		return FailureSSLFailedHandshake
+	case errors.As(err, &appErr), errors.As(err, &recErr):
 		return FailureSSLFailedHandshake
 	case errors.As(err, &dnsErr):
 		switch {
@@ -141,6 +148,137 @@ func classify(err error) string {
 		return string(f)
 	}
 	return FailureUnknown
+}
+
+// The test helper's failure strings. oohelperd maps the failures of its
+// DNS lookup, TCP connects and HTTP fetch onto the names OONI's first,
+// Twisted-based helper used (df-007's legacy table) and onto two names
+// df-007 does not list; its TLS and QUIC handshakes keep df-007's names. A
+// control measurement (test_keys.control) holds these, a probe's own keys
+// never do.
+const (
+	// ControlFailureDNSNameError is the helper's NXDOMAIN.
+	ControlFailureDNSNameError = "dns_name_error"
+	// ControlFailureDNSServerFailure is a refused or misbehaving resolver.
+	ControlFailureDNSServerFailure = "dns_server_failure"
+	// ControlFailureDNSLookupError is any lookup failure of the HTTP fetch.
+	ControlFailureDNSLookupError = "dns_lookup_error"
+	// ControlFailureConnectError is a connect that failed other than by a
+	// timeout or a refusal.
+	ControlFailureConnectError = "connect_error"
+	// ControlFailureConnectionRefused is a refused connect.
+	ControlFailureConnectionRefused = "connection_refused_error"
+	// ControlFailureUnknown is everything else: a lookup that timed out or
+	// got SERVFAIL, a fetch reset or cut short, a certificate refused.
+	ControlFailureUnknown = "unknown_error"
+)
+
+// ControlFailures lists the helper's own failure names.
+var ControlFailures = []string{
+	ControlFailureDNSNameError, ControlFailureDNSServerFailure, ControlFailureDNSLookupError,
+	ControlFailureConnectError, ControlFailureConnectionRefused, ControlFailureUnknown,
+}
+
+// IsControlFailure reports whether s may stand in a control measurement: a
+// helper name (ControlFailures) or, for its handshakes and timeouts, a
+// df-007 one.
+func IsControlFailure(s string) bool {
+	for _, f := range ControlFailures {
+		if s == f {
+			return true
+		}
+	}
+	return IsFailure(s)
+}
+
+// helperDNSFailure is the helper's name for a lookup that failed with
+// df-007's f (oohelperd's dnsMapFailure): NXDOMAIN is dns_name_error, no
+// answer is no failure at all, a refused or misbehaving resolver is
+// dns_server_failure, anything else (a timeout, SERVFAIL) unknown_error.
+func helperDNSFailure(f *string) *string {
+	if f == nil {
+		return nil
+	}
+	switch *f {
+	case FailureDNSNXDomain:
+		return str(ControlFailureDNSNameError)
+	case FailureDNSNoAnswer:
+		return nil
+	case FailureDNSRefused, FailureDNSMisbehaving:
+		return str(ControlFailureDNSServerFailure)
+	}
+	return str(ControlFailureUnknown)
+}
+
+// helperTCPFailure is the helper's name for a connect that failed with
+// df-007's f (oohelperd's tcpMapFailure).
+func helperTCPFailure(f *string) *string {
+	if f == nil {
+		return nil
+	}
+	switch *f {
+	case FailureTimeout:
+		return f
+	case FailureConnectionRefused:
+		return str(ControlFailureConnectionRefused)
+	}
+	return str(ControlFailureConnectError)
+}
+
+// helperHTTPFailure is the helper's name for a fetch that failed with
+// df-007's f, in its lookup when resolving is set (oohelperd's
+// httpMapFailure): a lookup that found nothing or timed out is
+// dns_lookup_error (SERVFAIL and a bogon answer are not), a timeout
+// elsewhere generic_timeout_error, a refused connect
+// connection_refused_error, anything else unknown_error.
+func helperHTTPFailure(f *string, resolving bool) *string {
+	if f == nil {
+		return nil
+	}
+	switch *f {
+	case FailureDNSNXDomain, FailureDNSNoAnswer, FailureDNSRefused, FailureDNSMisbehaving:
+		return str(ControlFailureDNSLookupError)
+	case FailureTimeout:
+		if resolving {
+			return str(ControlFailureDNSLookupError)
+		}
+		return f
+	case FailureConnectionRefused:
+		return str(ControlFailureConnectionRefused)
+	}
+	return str(ControlFailureUnknown)
+}
+
+// TLS alerts (RFC 8446, 6.2) that name a failure more precisely than
+// ssl_failed_handshake, as OONI's classifier reads them.
+const (
+	alertBadCertificate         = 42
+	alertUnsupportedCertificate = 43
+	alertCertificateRevoked     = 44
+	alertCertificateExpired     = 45
+	alertCertificateUnknown     = 46
+	alertUnknownCA              = 48
+	alertUnrecognizedName       = 112
+)
+
+// quicTransportFailure names a QUIC transport error: a refused connection,
+// or the TLS alert a CRYPTO_ERROR carries, the way OONI's classifier does.
+func quicTransportFailure(e *quic.TransportError) string {
+	if e.ErrorCode == quic.ConnectionRefused {
+		return FailureConnectionRefused
+	}
+	if !e.ErrorCode.IsCryptoError() {
+		return FailureSSLFailedHandshake
+	}
+	switch uint8(e.ErrorCode) {
+	case alertBadCertificate, alertUnsupportedCertificate, alertCertificateRevoked, alertCertificateExpired, alertCertificateUnknown:
+		return FailureSSLInvalidCertificate
+	case alertUnknownCA:
+		return FailureSSLUnknownAuthority
+	case alertUnrecognizedName:
+		return FailureSSLInvalidHostname
+	}
+	return FailureSSLFailedHandshake
 }
 
 // failureError is an error that already is a df-007 name (a bogon answer,

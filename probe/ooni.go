@@ -136,29 +136,49 @@ type Verdict string
 
 // Verdicts.
 const (
-	Accessible  Verdict = "accessible"   // blocking false
+	Accessible  Verdict = "accessible"   // blocking false, accessible true
 	DNS         Verdict = "dns"          // DNS answers inconsistent with the control
 	TCPIP       Verdict = "tcp_ip"       // no TCP connection to the site's addresses
-	HTTPFailure Verdict = "http-failure" // the plain HTTP fetch failed
+	HTTPFailure Verdict = "http-failure" // the HTTP fetch failed after its TLS handshake, or over plain HTTP
 	HTTPDiff    Verdict = "http-diff"    // a different plain HTTP answer (a block page)
-	TLS         Verdict = "tls"          // the TLS handshake failed (SNI filtering)
+	TLS         Verdict = "tls"          // a TLS handshake failed (SNI filtering), the fetch's own included
 	QUIC        Verdict = "quic"         // the QUIC handshake failed
 	Throttled   Verdict = "throttled"    // reachable, but slowed far down
 	Residual    Verdict = "residual"     // blocked, and the block outlived the request
-	Unknown     Verdict = "unknown"      // no control, no verdict
+	// NonExistent: the name exists nowhere; the probe's resolver and the
+	// control's both answer NXDOMAIN. Not blocked, not accessible.
+	NonExistent Verdict = "nonexistent"
+	// Down: the website is down; the control could not fetch it either.
+	// Not blocked, not accessible (ts-017's expected failure).
+	Down    Verdict = "down"
+	Unknown Verdict = "unknown" // no control, no verdict
 )
 
 // Verdicts lists the verdicts in order of precedence: when a measurement
-// shows several, the first wins (Accessible last, Unknown never mixes).
-var Verdicts = []Verdict{DNS, TCPIP, Residual, HTTPDiff, HTTPFailure, TLS, QUIC, Throttled, Accessible}
+// shows several, the first wins. The blocking methods come first; then the
+// two verdicts that say the site cannot be reached by anyone (a blocking
+// method seen beside them still wins: a censor may poison a name that is
+// also down); Accessible last; Unknown never mixes. The package doc has the
+// table.
+var Verdicts = []Verdict{DNS, TCPIP, Residual, HTTPDiff, HTTPFailure, TLS, QUIC, Throttled, NonExistent, Down, Accessible}
 
 // Blocked reports whether v is a blocking verdict.
-func (v Verdict) Blocked() bool { return v != Accessible && v != Unknown && v != "" }
+func (v Verdict) Blocked() bool {
+	switch v {
+	case Accessible, Unknown, Down, NonExistent, "":
+		return false
+	}
+	return true
+}
+
+// Reachable reports whether the probe reached the site: OONI's accessible
+// key. A throttled site is reachable.
+func (v Verdict) Reachable() bool { return v == Accessible || v == Throttled }
 
 // Blocking returns the OONI blocking key for v.
 func (v Verdict) Blocking() Blocking {
 	switch v {
-	case Accessible, Throttled:
+	case Accessible, Throttled, Down, NonExistent:
 		return BlockingNone
 	case DNS:
 		return BlockingDNS

@@ -3,11 +3,13 @@ package probe
 import (
 	"context"
 	"html"
+	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -18,19 +20,25 @@ import (
 
 // WebConnectivity measures rawURL in the manner of OONI's web_connectivity
 // (ts-017): resolve the host through the vantage's resolver (and the foreign
-// resolver, if configured), connect to every address, fetch the URL over
-// plain HTTP (or HTTPS), hand-shake TLS with every address on port 443 with
-// the host as SNI, ask the control for its view of the same URL, then the
-// splinter steps: a QUIC handshake where the control saw QUIC work, a
-// throughput test, and a residual test after a block. The analysis compares
-// probe and control and sets blocking, accessible and the finer x_verdict.
+// resolver, if configured) unless it is an IP literal, connect to every
+// address, fetch the URL over plain HTTP (or HTTPS), hand-shake TLS with
+// every address on port 443 with the host as SNI, ask the control for its
+// view of the same URL, then the splinter steps: a QUIC handshake where the
+// control saw QUIC work, a throughput test, and a residual test after a
+// block. The analysis compares probe and control and sets blocking,
+// accessible and the finer x_verdict (see the package doc for the
+// precedence).
 func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *Measurement {
 	start := p.now()
 	m := newMeasurement(rawURL, start, p.cfg.Vantage, reportID)
 	tk := &TestKeys{Agent: "redirect", ClientResolver: p.cfg.Vantage.Resolver, Vantage: p.cfg.Vantage, Start: start}
 	m.TestKeys = tk
 	if p.cfg.Control != nil {
-		m.TestHelpers = map[string]any{"backend": map[string]string{"address": "splinter control", "type": "http"}}
+		addr := "splinter control"
+		if u, ok := p.cfg.Control.(interface{ URL() string }); ok {
+			addr = u.URL()
+		}
+		m.TestHelpers = map[string]any{"backend": map[string]string{"address": addr, "type": "http"}}
 	}
 	defer func() { m.TestRuntime = p.since(start) }()
 
@@ -45,19 +53,45 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 	if u.Scheme == "https" {
 		port = 443
 	}
+	// TLS handshakes go to port 443, or to the explicit port of an
+	// https:// URL; an http:// URL with an explicit port gets none
+	// (ts-017's extension E001).
+	tlsPort := uint16(443)
+	if u.Port() != "" {
+		pn, err := strconv.ParseUint(u.Port(), 10, 16)
+		if err != nil || pn == 0 {
+			tk.HTTPExperimentFailure = str(FailureUnknown)
+			tk.Verdict, tk.Blocking, tk.VerdictReason = Unknown, BlockingUnknown, "input has a bad port"
+			return m
+		}
+		port = uint16(pn)
+		tlsPort = 0
+		if u.Scheme == "https" {
+			tlsPort = port
+		}
+	}
+	literal, lerr := netip.ParseAddr(host)
+	isLiteral := lerr == nil
 
-	// DNS: the vantage's own resolver, then (concurrently) a foreign one.
+	// DNS: the vantage's own resolver, then (concurrently) a foreign one;
+	// none for an IP literal (ts-017: the address is the lookup's result).
 	var foreign *DNSQuery
 	var fwg sync.WaitGroup
-	if p.cfg.ForeignResolver.IsValid() {
-		fwg.Go(func() {
-			q := p.DNS(ctx, p.cfg.ForeignResolver, "udp", host, dns.TypeA)
-			foreign = &q
-		})
+	var addrs []netip.Addr
+	if isLiteral {
+		addrs = []netip.Addr{literal.Unmap()}
+	} else {
+		if p.cfg.ForeignResolver.IsValid() {
+			fwg.Go(func() {
+				q := p.DNS(ctx, p.cfg.ForeignResolver, "udp", host, dns.TypeA)
+				foreign = &q
+			})
+		}
+		var qs []DNSQuery
+		qs, addrs = p.Resolve(ctx, p.resolver(), host)
+		tk.Queries = qs
+		tk.DNSExperimentFailure = lookupFailure(qs, addrs)
 	}
-	qs, addrs := p.Resolve(ctx, p.resolver(), host)
-	tk.Queries = qs
-	tk.DNSExperimentFailure = lookupFailure(qs, addrs)
 
 	// The control, concurrently with the rest.
 	var ctrl *ControlResponse
@@ -69,7 +103,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			ctrlErr = errNoControl{}
 			return
 		}
-		req := ControlRequest{HTTPRequest: rawURL, XQUICEnabled: p.quicEnabled(),
+		req := ControlRequest{HTTPRequest: rawURL, XQUICEnabled: p.quicEnabled(), XSplinterQUIC: p.quicEnabled(),
 			HTTPRequestHeaders: map[string][]string{"User-Agent": {userAgent}, "Accept": {"text/html"}}}
 		for _, a := range addrs {
 			req.TCPConnect = append(req.TCPConnect, netip.AddrPortFrom(a, port).String())
@@ -85,8 +119,8 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 	wg.Go(func() {
 		tk.TCPConnect, tk.Requests, tk.HTTPExperimentFailure = p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure)
 	})
-	// Chain 2: TLS with every address on 443.
-	wg.Go(func() { tk.TLSHandshakes = p.handshakes(ctx, addrs, host) })
+	// Chain 2: TLS with every address.
+	wg.Go(func() { tk.TLSHandshakes = p.handshakes(ctx, addrs, host, tlsPort) })
 	// Chain 3: TLS with the addresses only the control found (as OONI's
 	// web_connectivity does: SNI filtering behind DNS poisoning shows), then
 	// QUIC where the control saw it work.
@@ -102,7 +136,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			}
 		}
 		if len(extra) > 0 {
-			hss := p.handshakes(ctx, extra, host)
+			hss := p.handshakes(ctx, extra, host, tlsPort)
 			mu.Lock()
 			extraTLS = hss
 			mu.Unlock()
@@ -142,13 +176,14 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 		return m
 	}
 	tk.Control = ctrl
-	p.analyze(tk, addrs, foreign)
+	p.analyze(tk, addrs, foreign, isLiteral)
 	if tk.Verdict == TCPIP && p.retryConnects(ctx, tk, rawURL, addrs, port, host) {
-		p.analyze(tk, addrs, foreign)
+		p.analyze(tk, addrs, foreign, isLiteral)
 	}
 
 	// The throughput test, where nothing else was found: throttling is the
-	// last verdict in precedence, and the test is costly on a slow link.
+	// last blocking verdict in precedence, and the test is costly on a slow
+	// link.
 	if tk.Verdict == Accessible && p.cfg.ThroughputBytes > 0 {
 		for _, hs := range tk.TLSHandshakes {
 			if hs.Failure != nil {
@@ -169,7 +204,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 				tk.VerdictReason += "; not throttled: " + t.summary()
 			}
 			tk.Blocking = tk.Verdict.Blocking()
-			acc := tk.Blocking == BlockingNone
+			acc := tk.Verdict.Reachable()
 			tk.Accessible = &acc
 			break
 		}
@@ -223,14 +258,17 @@ func (p *Prober) connectAndFetch(ctx context.Context, rawURL string, addrs []net
 	return conns, reqs, reqs[0].Failure
 }
 
-// handshakes hand-shakes TLS with every address on port 443, with host as
-// SNI.
-func (p *Prober) handshakes(ctx context.Context, addrs []netip.Addr, host string) []TLSHandshake {
+// handshakes hand-shakes TLS with every address on port, with host as
+// SNI; none when port is 0.
+func (p *Prober) handshakes(ctx context.Context, addrs []netip.Addr, host string, port uint16) []TLSHandshake {
+	if port == 0 {
+		return nil
+	}
 	hss := make([]TLSHandshake, len(addrs))
 	var hwg sync.WaitGroup
 	for i, a := range addrs {
 		hwg.Go(func() {
-			hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, 443), host, []string{"h2", "http/1.1"})
+			hs, tc := p.TLS(ctx, netip.AddrPortFrom(a, port), host, []string{"h2", "http/1.1"})
 			if tc != nil {
 				tc.Close()
 			}
@@ -311,28 +349,49 @@ func residualTarget(tk *TestKeys) (netip.AddrPort, string) {
 }
 
 // analyze compares probe and control, as ts-017 describes, and sets the
-// verdict: the first, in Verdicts order, of what the steps showed.
-func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
+// verdict: the first, in Verdicts order, of what the steps showed. literal
+// is set for an IP-literal URL, which had no DNS step.
+func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery, literal bool) {
 	ctrl := tk.Control
 	seen := map[Verdict]string{}
 
-	// DNS consistency.
-	consistent, why := p.dnsConsistent(tk.DNSExperimentFailure, addrs, ctrl, tk.TLSHandshakes)
-	if foreign != nil && consistent {
-		fc, fwhy := p.dnsConsistent(lookupFailure([]DNSQuery{*foreign}, foreign.Addrs()), foreign.Addrs(), ctrl, tk.TLSHandshakes)
-		if !fc {
-			consistent, why = false, "foreign resolver "+foreign.ResolverAddress.Addr().String()+": "+fwhy
+	// DNS consistency. An IP literal is consistent (OONI's v0.4 analysis
+	// says so too: there was no lookup to tamper with).
+	consistent := true
+	if !literal {
+		var why string
+		consistent, why = p.dnsConsistent(tk.DNSExperimentFailure, addrs, ctrl, tk.TLSHandshakes)
+		if foreign != nil && consistent {
+			fc, fwhy := p.dnsConsistent(lookupFailure([]DNSQuery{*foreign}, foreign.Addrs()), foreign.Addrs(), ctrl, tk.TLSHandshakes)
+			if !fc {
+				consistent, why = false, "foreign resolver "+foreign.ResolverAddress.Addr().String()+": "+fwhy
+			}
+		}
+		if !consistent {
+			seen[DNS] = why
+		}
+		// A name no resolver knows: the probe's NXDOMAIN is the control's
+		// dns_name_error.
+		if f, cf := tk.DNSExperimentFailure, ctrl.DNS.Failure; consistent && f != nil && *f == FailureDNSNXDomain && cf != nil && *cf == ControlFailureDNSNameError {
+			seen[NonExistent] = "the name does not exist: the probe's resolver answered NXDOMAIN and so did the control's (" + ControlFailureDNSNameError + ")"
 		}
 	}
 	tk.DNSConsistency = str(map[bool]string{true: "consistent", false: "inconsistent"}[consistent])
-	if !consistent {
-		seen[DNS] = why
-	}
 
-	// TCP.
+	// TCP: each connect against the control's connect to the same
+	// endpoint, or, where the control had none, to any address on the
+	// same port.
 	ctrlTCPOK := false
-	for _, c := range ctrl.TCPConnect {
-		ctrlTCPOK = ctrlTCPOK || c.Status
+	for _, c := range tk.TCPConnect {
+		ctrlTCPOK = ctrlTCPOK || controlConnected(ctrl, netip.AddrPortFrom(c.IP, c.Port))
+	}
+	if !ctrlTCPOK && len(tk.TCPConnect) > 0 {
+		port := strconv.Itoa(int(tk.TCPConnect[0].Port))
+		for ep, c := range ctrl.TCPConnect {
+			if _, p, err := net.SplitHostPort(ep); err == nil && p == port && c.Status {
+				ctrlTCPOK = true
+			}
+		}
 	}
 	anyOK := false
 	for i := range tk.TCPConnect {
@@ -351,17 +410,24 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 		seen[TCPIP] = "no TCP connection to " + addrList(addrs) + " (" + deref(tk.TCPConnect[0].Status.Failure) + ")" + again + " while the control connected"
 	}
 
-	// HTTP.
+	// HTTP. A fetch whose TLS handshake failed, where the control's
+	// handshake with the same endpoint and name succeeded, is TLS
+	// blocking: an https:// input blocked by its SNI gets the verdict of
+	// its http:// form, whose TLS step fails alike.
 	ctrlHTTPOK := ctrl.HTTPRequest.Failure == nil
 	if len(tk.Requests) > 0 {
 		last := tk.Requests[0]
 		switch {
 		case last.Failure != nil && ctrlHTTPOK:
-			seen[HTTPFailure] = "HTTP request failed (" + *last.Failure + ") while the control's succeeded"
+			if last.FailedOperation == "tls_handshake" && controlHandshook(ctrl, last) {
+				seen[TLS] = "TLS handshake of the fetch with " + last.Address.String() + " (SNI " + requestHost(last) + ") failed (" + *last.Failure + ") while the control's succeeded"
+			} else {
+				seen[HTTPFailure] = "HTTP request failed (" + *last.Failure + ") while the control's succeeded"
+			}
 		case last.Failure == nil && ctrlHTTPOK:
 			p.compareHTTP(tk, last)
 			if !(*tk.StatusCodeMatch && (*tk.BodyLengthMatch || *tk.HeadersMatch || *tk.TitleMatch)) {
-				seen[HTTPDiff] = "HTTP answer differs from the control's (status " + itoa(last.Response.Code) + " vs " + itoa(ctrl.HTTPRequest.StatusCode) + ", title " + quote(Title(last.Response.Body)) + ")"
+				seen[HTTPDiff] = "HTTP answer differs from the control's (status " + itoa(last.Response.Code) + " vs " + itoa(int(ctrl.HTTPRequest.StatusCode)) + ", title " + quote(Title(last.Response.Body)) + ")"
 			}
 		}
 	}
@@ -370,7 +436,7 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 	// Only a handshake that failed after the TCP connect: a censor reading
 	// the SNI has seen the ClientHello.
 	for _, hs := range tk.TLSHandshakes {
-		if hs.Failure == nil || hs.Operation != "tls_handshake" || !consistentAddr(hs.Address.Addr(), ctrl) {
+		if hs.Failure == nil || hs.Operation != "tls_handshake" || !(literal || consistentAddr(hs.Address.Addr(), ctrl)) {
 			continue
 		}
 		if c, ok := ctrl.TLSHandshake[hs.Address.String()]; ok && c.Status {
@@ -385,26 +451,74 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 		}
 	}
 
+	// Down: the control could not fetch the page either, and the probe
+	// got no page. OONI's reading of an expected failure: the website is
+	// down, not blocked. Unless the control's own lookup failed for no
+	// reason the name gives (unknown_error: a timeout, a SERVFAIL on the
+	// helper's side): then there is nothing to judge by.
+	probeOK := len(tk.Requests) > 0 && tk.Requests[0].Failure == nil
+	ctrlLost := ctrl.DNS.Failure != nil && *ctrl.DNS.Failure == ControlFailureUnknown
+	if !ctrlHTTPOK && !probeOK && !ctrlLost {
+		seen[Down] = "the website is down: the control's fetch failed too (" + *ctrl.HTTPRequest.Failure + ")"
+	}
+
 	tk.Verdict, tk.VerdictReason = Accessible, "everything the control reached, the probe reached"
+	switch {
+	case !ctrlHTTPOK && probeOK:
+		tk.VerdictReason = "the probe fetched the page; the control could not (" + *ctrl.HTTPRequest.Failure + ")"
+	case !ctrlHTTPOK && ctrlLost:
+		tk.Verdict, tk.VerdictReason = Unknown, "the control's lookup failed ("+ControlFailureUnknown+"), and the probe got no page: nothing to judge by"
+	}
 	tk.Methods = nil
+	first := true
 	for _, v := range Verdicts {
 		if why, ok := seen[v]; ok {
-			if tk.Methods == nil {
-				tk.Verdict, tk.VerdictReason = v, why
+			if first {
+				tk.Verdict, tk.VerdictReason, first = v, why, false
 			}
-			tk.Methods = append(tk.Methods, v)
+			if v.Blocked() {
+				tk.Methods = append(tk.Methods, v)
+			}
 		}
 	}
 	tk.Blocking = tk.Verdict.Blocking()
-	acc := tk.Blocking == BlockingNone
-	tk.Accessible = &acc
+	tk.Accessible = nil
+	if tk.Verdict != Unknown {
+		acc := tk.Verdict.Reachable()
+		tk.Accessible = &acc
+	}
 }
 
-// dnsConsistent is ts-017's DNS consistency check. Failures are consistent
-// when the control failed alike, a bogon is never consistent. An answer is
-// consistent when it shares an address or an ASN with the control's, or when
-// one of its addresses presented a certificate valid for the name (to the
-// probe or to the control: ip_info's valid-for-domain flag).
+// controlConnected reports whether the control connected to ep.
+func controlConnected(ctrl *ControlResponse, ep netip.AddrPort) bool {
+	c, ok := ctrl.TCPConnect[ep.String()]
+	return ok && c.Status
+}
+
+// controlHandshook reports whether the control's TLS handshake with the
+// endpoint of r, with r's host as SNI, succeeded.
+func controlHandshook(ctrl *ControlResponse, r HTTPRequest) bool {
+	c, ok := ctrl.TLSHandshake[r.Address.String()]
+	return ok && c.Status && strings.EqualFold(c.ServerName, requestHost(r))
+}
+
+// requestHost is the host of a request's URL.
+func requestHost(r HTTPRequest) string {
+	u, err := url.Parse(r.Request.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// dnsConsistent is ts-017's DNS consistency check. A failure is
+// consistent when the control failed alike (the helper names failures its
+// own way: dns_name_error is NXDOMAIN, no answer is no failure and no
+// address), a bogon is never consistent, and a failure where the control
+// resolved addresses is not. An answer is consistent when it shares an
+// address or an ASN with the control's, or when one of its addresses
+// presented a certificate valid for the name (to the probe or to the
+// control: ip_info's valid-for-domain flag).
 //
 // When the control could not resolve the name there is nothing to compare:
 // the answer is then judged by what needs no control. A valid certificate
@@ -414,24 +528,23 @@ func (p *Prober) analyze(tk *TestKeys, addrs []netip.Addr, foreign *DNSQuery) {
 // gets the benefit of the doubt.
 func (p *Prober) dnsConsistent(failure *string, addrs []netip.Addr, ctrl *ControlResponse, hss []TLSHandshake) (bool, string) {
 	cf := ctrl.DNS.Failure
+	resolved := cf == nil && len(ctrl.DNS.Addrs) > 0
 	if failure != nil {
 		switch {
 		case *failure == FailureDNSBogon:
 			return false, "bogon answer " + addrList(addrs)
-		case cf != nil && *cf == *failure:
-			return true, ""
-		case cf == nil:
+		case resolved:
 			return false, "lookup failed (" + *failure + ") while the control resolved " + addrList(ctrl.DNS.Addrs)
 		}
-		return true, ""
+		return true, "" // the control failed too
 	}
 	if validForName(addrs, ctrl, hss) {
 		return true, ""
 	}
-	if cf != nil {
+	if !resolved {
 		for _, a := range addrs {
 			if p.cfg.Geo.Unassigned(a) {
-				return false, "answer " + addrList(addrs) + " holds " + a.String() + ", an address in no network (the control's lookup failed: " + *cf + ")"
+				return false, "answer " + addrList(addrs) + " holds " + a.String() + ", an address in no network (the control's lookup failed: " + deref(cf) + ")"
 			}
 		}
 		return true, "" // the control failed: nothing to compare
@@ -487,9 +600,9 @@ func (p *Prober) compareHTTP(tk *TestKeys, last HTTPRequest) {
 		prop = min(pl, cl) / max(pl, cl)
 	}
 	blm := prop > 0.7
-	scm := last.Response.Code == c.StatusCode
+	scm := int64(last.Response.Code) == c.StatusCode
 	hm := headersMatch(last.Response.Headers, c.Headers)
-	pt, ct := Title(last.Response.Body), c.Title
+	pt, ct := webTitle(last.Response.Body), c.Title
 	tm := titleMatch(pt, ct)
 	tk.BodyProportion, tk.BodyLengthMatch, tk.StatusCodeMatch, tk.HeadersMatch, tk.TitleMatch = &prop, &blm, &scm, &hm, &tm
 }

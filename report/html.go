@@ -25,6 +25,8 @@ var verdictColors = map[probe.Verdict]string{
 	probe.QUIC:        "#1c7ed6",
 	probe.Throttled:   "#66a80f",
 	probe.Residual:    "#862e9c",
+	probe.Down:        "#868e96",
+	probe.NonExistent: "#ced4da",
 	probe.Unknown:     "#adb5bd",
 }
 

@@ -107,6 +107,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 <ul class="dis">{{range .Score.Disagree}}<li><b>{{.Domain}}</b> from {{.Vantage}}: {{.Explanation}}</li>{{end}}</ul>{{end}}
 </section>
 
+{{template "audit" .}}
 <section>
 <h2>Evidence, site by site</h2>
 <p class="sub">Every blocked or disputed measurement: DNS answers (forged ones and the genuine answer that arrived after), failed connects and handshakes, fetches, and the border's own decisions, injected packets included. Disputed ones (<span class="flag">≠</span>) first.</p>

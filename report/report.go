@@ -5,7 +5,8 @@
 // blocking methods seen per jurisdiction, the confusion matrix against the
 // ground truth, and for every blocked or disputed site the evidence chain
 // (DNS answers, failed handshakes and fetches, and the decisions the borders
-// recorded, injected packets included).
+// recorded, injected packets included), and, when the run was audited
+// against a transparency log, what each border declared and what it did.
 //
 // It measures nothing and scores nothing itself (packages probe and score
 // do).
@@ -35,6 +36,8 @@ type Report struct {
 	Cells    [][]Cell
 	Score    *score.Result
 	NDecided int
+	// Audit, if set, is the run checked against the logged policies.
+	Audit *score.AuditResult
 }
 
 // Jurisdiction is one row of the heatmap.
@@ -200,6 +203,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %s %s: %s\n", d.Vantage, d.Domain, d.Explanation)
 		}
 	}
+	r.writeAudit(w)
 }
 
 // methods formats verdict counts, blocking ones first, by count.

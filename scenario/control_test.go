@@ -64,6 +64,19 @@ sites:
 			case tc.want != "" && (len(got) != 1 || got[0].Name != tc.want || got[0].Network != tc.net || !p.HasControl()):
 				t.Fatalf("control hosts %+v, want %s in %s", got, tc.want, tc.net)
 			}
+			if tc.name == "default" {
+				// After the network's other hosts, whose addresses are
+				// then those they have without it.
+				var last *scenario.PlannedHost
+				for _, h := range p.Hosts {
+					if h.Network == tc.net {
+						last = h
+					}
+				}
+				if last != got[0] {
+					t.Errorf("the default control is not the last host of %s (%s is)", tc.net, last.Name)
+				}
+			}
 		})
 	}
 }

@@ -175,14 +175,6 @@ func (s *Scenario) layout() *layout {
 			add(l.firstNet(s, j, Hosting), genHost{Name: strings.ToLower(ju.Code) + "-control", Role: RoleControl, Why: "the test helper of " + quote(ju.Code)})
 		}
 	}
-	if !anyControl {
-		// Measurements need a control: without one declared, the first
-		// uncensored hosting network holds it.
-		if i := l.uncensoredHosting(); i >= 0 {
-			code := s.Jurisdictions[l.nets[i].j].Code
-			add(i, genHost{Name: strings.ToLower(code) + "-control", Role: RoleControl, Why: "the test helper (no jurisdiction sets control; the first uncensored hosting network holds it)"})
-		}
-	}
 	add(l.rootNet, genHost{Name: "root-ns", Role: RoleRootNS, Zones: []string{"."}, Why: "the root zone"})
 	if len(l.genericTLDs) > 0 {
 		zones := make([]string, len(l.genericTLDs))
@@ -228,6 +220,15 @@ func (s *Scenario) layout() *layout {
 		for _, si := range webs[i] {
 			d := s.Sites[si].Domain
 			add(i, genHost{Name: webHostName(d), Role: RoleWeb, Site: si, Why: "the web host of site " + quote(d)})
+		}
+	}
+	if !anyControl {
+		// Measurements need a control: without one declared, the first
+		// uncensored hosting network holds it, after its other hosts, so
+		// that their addresses are those they had without it.
+		if i := l.uncensoredHosting(); i >= 0 {
+			code := s.Jurisdictions[l.nets[i].j].Code
+			add(i, genHost{Name: strings.ToLower(code) + "-control", Role: RoleControl, Why: "the test helper (no jurisdiction sets control; the first uncensored hosting network holds it)"})
 		}
 	}
 	return l

@@ -5,6 +5,10 @@
 // verdict class the precision and recall, a confusion matrix, and every
 // disagreement with its evidence.
 //
+// Audit checks the decisions and measurements against the policy versions
+// a transparency log says each border enforces: undeclared blocking, and
+// declared rules no measurement saw.
+//
 // It does not measure (package probe does) or render (package report does).
 //
 // The join: a decision belongs to a measurement when its client is the
@@ -91,8 +95,23 @@ type Disagreement struct {
 // its last packet (a delayed RST).
 const slack = 500 * time.Millisecond
 
+// Options add what scoring knows of the world besides its decisions. The
+// zero value knows nothing more.
+type Options struct {
+	// Exists reports whether a domain exists in the world (a site or a host
+	// name); nil means every domain does. A measurement of a name that
+	// exists nowhere, with no border decision behind it, is truly
+	// nonexistent.
+	Exists func(domain string) bool
+}
+
 // Score joins ms to ds and scores them.
 func Score(ms []*probe.Measurement, ds []border.Decision) *Result {
+	return ScoreWith(ms, ds, Options{})
+}
+
+// ScoreWith is Score with what opts add.
+func ScoreWith(ms []*probe.Measurement, ds []border.Decision, opts Options) *Result {
 	j := newJoiner(ds)
 	r := &Result{Total: len(ms)}
 	for i, m := range ms {
@@ -104,6 +123,9 @@ func Score(ms []*probe.Measurement, ds []border.Decision) *Result {
 			it.Decisions = j.join(m)
 		}
 		it.Truth = Truth(it.Decisions)
+		if len(it.Decisions) == 0 && opts.Exists != nil && !opts.Exists(it.Domain) {
+			it.Truth = probe.NonExistent
+		}
 		r.Items = append(r.Items, it)
 		if it.Truth == it.Measured {
 			r.Agree++

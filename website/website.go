@@ -50,13 +50,11 @@ type Site struct {
 	Domain string
 	// Title is the page title; empty means one made from the domain.
 	Title string
-	// Body is the page text; blank lines separate paragraphs. It is text,
-	// escaped into the page: HTML belongs in the HTML field.
-	Body string
-	// HTML, when set, is the home page instead of one rendered from Body:
+	// Body is the home page's HTML, as a scenario writes or generates it:
 	// a whole document (starting with <!DOCTYPE or <html) is served as
-	// is; a fragment becomes the body of a page titled Title.
-	HTML string
+	// is; a fragment becomes the body of a page titled Title; empty, the
+	// page has the title for its heading.
+	Body string
 	// Category is a Citizen Lab category code ("NEWS"), shown in a meta tag.
 	Category string
 	// HTTP3 serves the site over QUIC too, advertised with Alt-Svc on HTTPS.
@@ -117,8 +115,8 @@ func normalizeHost(h string) string {
 }
 
 func renderPage(st Site) []byte {
-	if st.HTML != "" && isDocument(st.HTML) {
-		return []byte(st.HTML)
+	if isDocument(st.Body) {
+		return []byte(st.Body)
 	}
 	var b strings.Builder
 	title := html.EscapeString(st.Title)
@@ -127,16 +125,11 @@ func renderPage(st Site) []byte {
 		fmt.Fprintf(&b, "<meta name=\"category\" content=\"%s\">\n", html.EscapeString(st.Category))
 	}
 	fmt.Fprintf(&b, "</head>\n<body>\n")
-	if st.HTML != "" {
-		b.WriteString(st.HTML)
+	if body := strings.TrimSpace(st.Body); body != "" {
+		b.WriteString(body)
 		b.WriteString("\n")
 	} else {
 		fmt.Fprintf(&b, "<h1>%s</h1>\n", title)
-		for _, p := range strings.Split(strings.ReplaceAll(st.Body, "\r\n", "\n"), "\n\n") {
-			if p = strings.TrimSpace(p); p != "" {
-				fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(p))
-			}
-		}
 	}
 	fmt.Fprintf(&b, "<ul>\n<li><a href=\"/\">Home</a></li>\n<li><a href=\"/robots.txt\">robots.txt</a></li>\n"+
 		"<li><a href=\"/download?bytes=1048576\">Download 1 MiB</a></li>\n<li><a href=\"https://%s/\">%s over HTTPS</a></li>\n</ul>\n",

@@ -23,8 +23,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var testSites = []Site{
-	{Domain: "www.news.test", Title: "Daily <News>", Body: "First paragraph.\n\nSecond & last.", Category: "NEWS", HTTP3: true},
-	{Domain: "blog.test", Body: "A blog.", Category: "POLR"},
+	{Domain: "www.news.test", Title: "Daily <News>", Body: "<h1>Daily &lt;News&gt;</h1>\n<p>First paragraph.</p>\n<p>Second &amp; last.</p>", Category: "NEWS", HTTP3: true},
+	{Domain: "blog.test", Body: "<p>A blog.</p>", Category: "POLR"},
 }
 
 // plainPacketConn hides *net.UDPConn, as the world's userspace UDP conns do.
@@ -214,7 +214,7 @@ func TestRouting(t *testing.T) {
 	}{
 		{url: "http://www.news.test/robots.txt", status: 200, want: "User-agent: *"},
 		{url: "http://blog.test/", status: 200, want: "<title>blog.test</title>"},
-		{url: "http://BLOG.test./", status: 200, want: "<h1>blog.test</h1>"},
+		{url: "http://BLOG.test./", status: 200, want: "<title>blog.test</title>"},
 		{url: "http://blog.test/nope", status: 404, want: "Not found: /nope"},
 		{url: "http://unknown.test/", status: 404, want: "No such site"},
 		{url: "http://blog.test/download?bytes=-1", status: 400},
@@ -310,10 +310,10 @@ func (d discard) Header() http.Header       { return d.h }
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (discard) WriteHeader(int)             {}
 
-// TestPageHTML: a site's HTML is its page: a whole document as is, a
-// fragment inside a page with the site's title, and text Body escaped into
-// paragraphs (the world once gave its generated HTML documents as Body, and
-// every page showed its own markup as text).
+// TestPageHTML: a site's Body is its page's HTML: a whole document as is,
+// a fragment inside a page with the site's title, nothing escaped (the
+// world once had its generated documents escaped into a paragraph of
+// another page, when Body was text).
 func TestPageHTML(t *testing.T) {
 	const doc = "<!DOCTYPE html>\n<html><head><title>Own</title></head><body><p>x &amp; y</p></body></html>\n"
 	for _, tc := range []struct {
@@ -322,11 +322,11 @@ func TestPageHTML(t *testing.T) {
 		want      []string
 		notWanted []string
 	}{
-		{"document", Site{Domain: "a.test", Title: "Ignored", HTML: doc}, []string{doc}, []string{"Ignored", "&lt;"}},
-		{"document-after-comment", Site{Domain: "a.test", HTML: "<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!DOCTYPE"}},
-		{"fragment", Site{Domain: "b.test", Title: "VPN Bastion", HTML: "<h1>VPN Bastion</h1><p>Get around the wall.</p>"},
+		{"document", Site{Domain: "a.test", Title: "Ignored", Body: doc}, []string{doc}, []string{"Ignored", "&lt;"}},
+		{"document-after-comment", Site{Domain: "a.test", Body: "<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!DOCTYPE"}},
+		{"fragment", Site{Domain: "b.test", Title: "VPN Bastion", Body: "<h1>VPN Bastion</h1><p>Get around the wall.</p>"},
 			[]string{"<title>VPN Bastion</title>", "<body>\n<h1>VPN Bastion</h1><p>Get around the wall.</p>\n"}, []string{"&lt;"}},
-		{"text", Site{Domain: "c.test", Title: "T", Body: "<b>bold</b> & more"}, []string{"<p>&lt;b&gt;bold&lt;/b&gt; &amp; more</p>"}, nil},
+		{"empty", Site{Domain: "c.test", Title: "A <T>"}, []string{"<title>A &lt;T&gt;</title>", "<h1>A &lt;T&gt;</h1>"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := New([]Site{tc.site}, nil)

@@ -168,9 +168,7 @@ func (w *World) startServices() error {
 				if s == nil {
 					return fmt.Errorf("world: host %q serves unknown site %q", hp.Name, d)
 				}
-				// A plan's site body is HTML (a document, or a fragment
-				// a scenario wrote), not text.
-				ws = append(ws, website.Site{Domain: s.Domain, Title: s.Title, HTML: s.Body, Category: s.Category, HTTP3: s.HTTP3})
+				ws = append(ws, website.Site{Domain: s.Domain, Title: s.Title, Body: s.Body, Category: s.Category, HTTP3: s.HTTP3})
 			}
 			srv, err := website.New(ws, ca.GetCertificate)
 			if err != nil {

@@ -38,7 +38,11 @@ import (
 //     SKB_DROP_REASON_TCP_ACK_UNSENT_DATA); gVisor took its payload;
 //   - an ACK older than SND.UNA by more than the peer's largest window
 //     (RFC 5961 §5.2): dropped with a challenge ACK (tcp_ack,
-//     SKB_DROP_REASON_TCP_TOO_OLD_ACK).
+//     SKB_DROP_REASON_TCP_TOO_OLD_ACK);
+//   - in SYN-RECEIVED, a RST+ACK whose acknowledgment is not of our
+//     SYN-ACK: dropped (tcp_check_req checks the ACK before the RST bit and
+//     hands the segment to the listener, which discards RSTs); gVisor
+//     aborted the connection.
 //
 // The zero value is not usable; see newLinuxTCP.
 type linuxTCP struct {
@@ -411,8 +415,17 @@ func (l *linuxTCP) check(c *tcb, s *segment) verdict {
 		}
 		return pass
 	case synRcvd:
-		// tcp_check_req: gVisor answers as Linux does (an ACK of
-		// something else is answered with a RST).
+		// tcp_check_req looks at the ACK before the RST bit: a segment
+		// with ACK set that does not acknowledge our SYN-ACK (ack_seq !=
+		// snt_isn+1) goes back to the listener, which answers it with a
+		// RST unless it is a RST itself, and a listener discards RSTs
+		// (tcp_rcv_state_process, TCP_LISTEN). So a RST+ACK with a wrong
+		// acknowledgment leaves the embryonic connection alone; gVisor
+		// would abort it. Any other ACK of something else: gVisor answers
+		// with a RST, as Linux does.
+		if s.flags&(packet.ACK|packet.RST) == packet.ACK|packet.RST && s.ack != c.iss+1 {
+			return drop
+		}
 		if s.flags&(packet.SYN|packet.ACK|packet.RST) == packet.ACK && s.ack == c.iss+1 {
 			c.state = established
 			c.sndUna = s.ack

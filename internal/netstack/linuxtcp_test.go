@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/splinter-lab/splinter/packet"
 )
@@ -599,5 +600,45 @@ func TestIPFragmentsAreReassembled(t *testing.T) {
 	p.send(frag(0, tcp[:24], true))
 	if s, err := p.read(16); s != "ABCDEFGHIJKLMNOP" {
 		t.Errorf("the application read %q, %v", s, err)
+	}
+}
+
+// TestHandshakeRSTWithWrongAckIsIgnored: in SYN-RECEIVED, Linux's
+// tcp_check_req (net/ipv4/tcp_minisocks.c) tests the acknowledgment before
+// the RST bit: a RST+ACK that does not acknowledge the SYN-ACK goes to the
+// listener, which discards a RST (tcp_rcv_state_process, TCP_LISTEN). The
+// embryonic connection survives and the handshake completes. This is what
+// lets Geneva's "RST+ACK with a corrupt ack, before the handshake's ACK"
+// reach the censor without resetting the server. Bare gVisor aborts.
+func TestHandshakeRSTWithWrongAckIsIgnored(t *testing.T) {
+	for _, bare := range []bool{false, true} {
+		p := newStackPeer(t, bare)
+		p.sndNxt = p.iss
+		p.noTS = true
+		p.send(p.raw(packet.SYN, 0, nil, []byte{2, 4, 5, 0xb4}))
+		sa := p.expect(func(q *packet.IP) bool { return q.Flags == packet.SYN|packet.ACK }, "SYN-ACK")
+		p.rcvNxt, p.sndNxt = sa.Seq+1, p.iss+1
+		p.send(p.raw(packet.RST|packet.ACK, sa.Seq+1+123456, nil, nil)) // corrupt ack
+		p.send(p.raw(packet.ACK, sa.Seq+1, nil, nil))
+		accepted := make(chan error, 1)
+		go func() {
+			c, err := p.ln.Accept()
+			if err == nil {
+				c.Close()
+			}
+			accepted <- err
+		}()
+		select {
+		case err := <-accepted:
+			if bare {
+				t.Errorf("bare gVisor kept the connection (%v): this case no longer needs the layer", err)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Second):
+			if !bare {
+				t.Fatal("the RST+ACK with a wrong acknowledgment aborted the handshake")
+			}
+		}
 	}
 }

@@ -1,0 +1,363 @@
+package evade_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/splinter-lab/splinter/evade"
+	"github.com/splinter-lab/splinter/lab"
+	"github.com/splinter-lab/splinter/policy"
+	"github.com/splinter-lab/splinter/profiles"
+	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/strategy"
+)
+
+var updateREADME = flag.Bool("update-readme", false, "rewrite the conformance table of evade/README.md from this run")
+
+// enforceConformance makes TestConformance fail when the published table
+// is not reproduced. It is off while the censor's TCP model (branch tcb),
+// Linux-like hosts (branch linuxtcp) and hop counts (branch hops) are not
+// merged: until then the test measures and reports, and skips.
+const enforceConformance = true
+
+// row is one row of Table 1 of the Geneva paper (CCS 2019).
+type row struct {
+	name     string
+	dna      string
+	strategy *strategy.Strategy
+	china    float64
+	india    float64
+	twin     int    // index of the before/after twin, or -1
+	when     string // "before", "after" or ""
+}
+
+// readTable reads the rows of testdata/geneva-ccs19.md: a copy of
+// ../shared/conformance/geneva-ccs19.md.
+func readTable(t *testing.T) []row {
+	data, err := os.ReadFile("testdata/geneva-ccs19.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []row
+	for i, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| species") {
+			continue
+		}
+		cells := splitRow(line)
+		if len(cells) != 4 {
+			t.Fatalf("geneva-ccs19.md:%d: %d cells, want 4", i+1, len(cells))
+		}
+		// Names as the table writes them: "·" continues the species above.
+		name := fmt.Sprintf("%d. %s", len(rows)+1, cells[0])
+		dna := strings.ReplaceAll(strings.Trim(cells[1], "`"), `\|`, "|")
+		s, err := strategy.Parse(dna)
+		if err != nil {
+			t.Fatalf("geneva-ccs19.md:%d: %v", i+1, err)
+		}
+		r := row{name: name, dna: dna, strategy: s, china: percent(t, i, cells[2]), india: percent(t, i, cells[3]), twin: -1}
+		switch {
+		case strings.Contains(name, "(after"):
+			r.when = "after"
+		case strings.Contains(name, "(before"), strings.Contains(name, "before)"):
+			r.when = "before"
+		}
+		rows = append(rows, r)
+	}
+	// Twins are adjacent: an "after" row and a "before" row, in either
+	// order.
+	for i := 1; i < len(rows); i++ {
+		a, b := &rows[i-1], &rows[i]
+		if a.twin < 0 && a.when != "" && b.when != "" && a.when != b.when {
+			a.twin, b.twin = i, i-1
+		}
+	}
+	return rows
+}
+
+// splitRow splits a markdown table row on the pipes that are not escaped.
+func splitRow(line string) []string {
+	var cells []string
+	var cur strings.Builder
+	for i := 1; i < len(line); i++ {
+		switch {
+		case line[i] == '\\' && i+1 < len(line) && line[i+1] == '|':
+			cur.WriteString(`\|`)
+			i++
+		case line[i] == '|':
+			cells = append(cells, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteByte(line[i])
+		}
+	}
+	return cells
+}
+
+func percent(t *testing.T, line int, s string) float64 {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		t.Fatalf("geneva-ccs19.md:%d: %q is not a percentage", line+1, s)
+	}
+	return v / 100
+}
+
+// wilson is the 95% Wilson score interval of k successes in n.
+func wilson(k, n int) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.959964
+	p, fn := float64(k)/float64(n), float64(n)
+	d := 1 + z*z/fn
+	c := (p + z*z/(2*fn)) / d
+	h := z * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn)) / d
+	return max(0, c-h), min(1, c+h)
+}
+
+// within reports whether a measured k/n agrees with a published rate: by
+// ±10 points, or inside the 95% interval when that is wider.
+func within(k, n int, published float64) bool {
+	if math.Abs(float64(k)/float64(n)-published) <= 0.10+1e-9 {
+		return true
+	}
+	lo, hi := wilson(k, n)
+	return published >= lo-1e-9 && published <= hi+1e-9
+}
+
+// column is one country of the table: where its trials run.
+type column struct {
+	name    string
+	profile string // the policy of the censor measured
+	ref     string // the scenario's reference it replaces
+	from    string
+	url     string
+	rate    func(row) float64
+}
+
+var columns = []column{
+	// The 2019 GFW: an HTTP GET whose path holds a keyword on CN-2019's
+	// list, to a foreign site no list names.
+	{"China", "CN-2019", "CN", "cn-client-1", "http://www.plain-control-page.com/?q=ultrasurf", func(r row) float64 { return r.china }},
+	// Airtel: an HTTP GET of a site on Airtel's Host list.
+	{"India", "IN-airtel", "IN-airtel", "in-airtel-client-1", "http://www.proxyfree-relay.net/", func(r row) float64 { return r.india }},
+}
+
+// measured is one cell of the table.
+type measured struct {
+	tally evade.Tally
+	ok    bool
+	why   string
+}
+
+// TestConformance replays every row of Table 1 of the Geneva paper
+// against CN-2019 (China) and IN-airtel (India) in the default scenario,
+// 100 trials a row (20 with -short), and checks each rate against the
+// published one, that at least 90% of each column's rows agree, and that
+// every before/after teardown twin keeps the published order. Nothing is
+// tuned per row. While enforceConformance is false it logs the table and
+// skips instead of failing.
+func TestConformance(t *testing.T) {
+	rows := readTable(t)
+	if len(rows) < 30 {
+		t.Fatalf("read %d rows from the table", len(rows))
+	}
+	n := 100
+	if testing.Short() {
+		n = 20
+	}
+	sc, err := scenario.Embedded(scenario.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One world for both columns: each column's profile on its border.
+	policies := map[string]*policy.Policy{}
+	for _, col := range columns {
+		p, err := profiles.Load(col.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies[col.ref] = p
+	}
+	spec, err := lab.FromScenario(sc, lab.Resolve{Embedded: true, Policies: policies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	start := time.Now()
+	s, err := evade.Start(ctx, spec, evade.Options{Seed: 2019})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	results := make([][]measured, len(columns))
+	for ci, col := range columns {
+		for _, r := range rows {
+			tally, trials, err := s.Run(ctx, evade.Attempt{URL: col.url, From: col.from, Client: r.strategy, Trials: n})
+			if err != nil {
+				t.Fatalf("%s, %s: %v", col.name, r.name, err)
+			}
+			if tally.Hits > 0 {
+				t.Errorf("%s, %s: %d trials met a block another trial set off", col.name, r.name, tally.Hits)
+			}
+			results[ci] = append(results[ci], measured{tally: tally, ok: within(tally.Success, tally.Trials, col.rate(r)), why: why(tally, trials)})
+		}
+	}
+	table, summary, failures := render(rows, results, n)
+	t.Logf("Geneva CCS 2019 Table 1 against splinter, %d trials a row, %.0fs:\n%s\n%s", n, time.Since(start).Seconds(), table, summary)
+	if *updateREADME {
+		if err := writeREADME("README.md", table, summary, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(failures) == 0 {
+		return
+	}
+	if !enforceConformance {
+		t.Skipf("not enforced until the tcb, linuxtcp and hops branches are merged (enforceConformance):\n%s", strings.Join(failures, "\n"))
+	}
+	for _, f := range failures {
+		t.Error(f)
+	}
+}
+
+// why says what became of the trials that failed, and which rules fired:
+// the evidence behind a rate.
+func why(t evade.Tally, trials []*evade.Trial) string {
+	var parts []string
+	reasons := map[evade.Reason]int{}
+	rules := map[string]bool{}
+	for _, tr := range trials {
+		if tr.Outcome == evade.Other {
+			reasons[tr.Reason]++
+		}
+		for _, d := range tr.Decisions {
+			if !d.Enforced {
+				rules[d.Rule] = true
+			}
+		}
+	}
+	if t.Reset > 0 {
+		parts = append(parts, fmt.Sprintf("reset %d", t.Reset))
+	}
+	if t.Timeout > 0 {
+		parts = append(parts, fmt.Sprintf("timeout %d", t.Timeout))
+	}
+	for _, r := range []evade.Reason{evade.ReasonStatus, evade.ReasonContent, evade.ReasonClosed, evade.ReasonMalformed, evade.ReasonTLS, evade.ReasonError} {
+		if reasons[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r, reasons[r]))
+		}
+	}
+	names := make([]string, 0, len(rules))
+	for r := range rules {
+		names = append(names, r)
+	}
+	slices.Sort(names)
+	out := strings.Join(parts, ", ")
+	switch {
+	case len(names) > 0:
+		out += "; fired: " + strings.Join(names, ", ")
+	case t.Success < t.Trials:
+		out += "; no censor decision"
+	}
+	return out
+}
+
+// render makes the markdown table, a summary and the list of failures.
+func render(rows []row, res [][]measured, n int) (table, summary string, failures []string) {
+	var b strings.Builder
+	b.WriteString("| row |")
+	for _, c := range columns {
+		fmt.Fprintf(&b, " %s published | splinter | within? | why |", c.name)
+	}
+	b.WriteString("\n|---|")
+	for range columns {
+		b.WriteString("---|---|---|---|")
+	}
+	b.WriteString("\n")
+	for i, r := range rows {
+		fmt.Fprintf(&b, "| %s |", r.name)
+		for ci, c := range columns {
+			m := res[ci][i]
+			mark := "yes"
+			if !m.ok {
+				mark = "**no**"
+			}
+			fmt.Fprintf(&b, " %.0f%% | %.0f%% | %s | %s |", 100*c.rate(r), 100*m.tally.Rate(), mark, m.why)
+		}
+		b.WriteString("\n")
+	}
+	var s strings.Builder
+	for ci, c := range columns {
+		ok := 0
+		for i, r := range rows {
+			if res[ci][i].ok {
+				ok++
+			} else {
+				failures = append(failures, fmt.Sprintf("%s, %s: %d/%d, published %.0f%%", c.name, r.name, res[ci][i].tally.Success, res[ci][i].tally.Trials, 100*c.rate(r)))
+			}
+		}
+		fmt.Fprintf(&s, "%s (%s): %d/%d rows within tolerance (want ≥ 90%%)", c.name, c.profile, ok, len(rows))
+		if 10*ok < 9*len(rows) {
+			failures = append(failures, fmt.Sprintf("%s: %d/%d rows within tolerance, want at least 90%%", c.name, ok, len(rows)))
+		}
+		// Twins keep the published order (where the paper shows one).
+		pairs, held := 0, 0
+		for i, r := range rows {
+			if r.when != "after" || r.twin < 0 {
+				continue
+			}
+			tw := rows[r.twin]
+			pa, pb := c.rate(r), c.rate(tw)
+			if pa == pb {
+				continue
+			}
+			pairs++
+			ma, mb := res[ci][i].tally.Rate(), res[ci][r.twin].tally.Rate()
+			if pa > pb && ma > mb || pa < pb && ma < mb {
+				held++
+			} else {
+				failures = append(failures, fmt.Sprintf("%s: %s %.0f%% vs %s %.0f%%: the published order (%.0f%% vs %.0f%%) does not hold", c.name, r.name, 100*ma, tw.name, 100*mb, 100*pa, 100*pb))
+			}
+		}
+		if pairs > 0 {
+			fmt.Fprintf(&s, "; before/after order held for %d/%d twins", held, pairs)
+		}
+		s.WriteString("\n")
+	}
+	fmt.Fprintf(&s, "%d trials a row; tolerance ±10 points or the 95%% Wilson interval of the measured rate, whichever is wider.\n", n)
+	return b.String(), s.String(), failures
+}
+
+const (
+	readmeBegin = "<!-- conformance table: generated by go test ./evade -run TestConformance -update-readme; do not edit -->"
+	readmeEnd   = "<!-- end of conformance table -->"
+)
+
+// writeREADME replaces the conformance table of path with this run's.
+func writeREADME(path, table, summary string, n int) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(data)
+	i, j := strings.Index(text, readmeBegin), strings.Index(text, readmeEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: no conformance table markers", path)
+	}
+	short := ""
+	if testing.Short() {
+		short = " -short"
+	}
+	gen := fmt.Sprintf("%s\n\nMeasured %s with %d trials a row (`go test ./evade -run TestConformance -update-readme%s`):\n\n- %s\n\n%s",
+		readmeBegin, time.Now().UTC().Format("2006-01-02"), n, short, strings.ReplaceAll(strings.TrimSpace(summary), "\n", "\n- "), table)
+	return os.WriteFile(path, []byte(text[:i]+gen+text[j:]), 0o644)
+}
