@@ -35,6 +35,11 @@ type Plan struct {
 	// BackbonePrefixes is the backbone's address space (the scenario's, or
 	// DefaultBackbonePrefixes).
 	BackbonePrefixes []netip.Prefix
+	// BackboneHops are the backbone's own routers (Scenario.Backbone.Hops),
+	// the addresses after the transit router's in its prefixes: every
+	// packet from one jurisdiction to another crosses them, in order, after
+	// the transit router.
+	BackboneHops []RouterAddrs
 
 	hosts         map[string]*PlannedHost
 	networks      map[string]*PlannedNetwork
@@ -82,11 +87,15 @@ type PlannedJurisdiction struct {
 	Name     string
 	Prefixes []netip.Prefix
 	Border   Border
-	// Core is the jurisdiction's core segment, an IPv4 /28 and an IPv6 /64
-	// taken at the start of its prefixes; the border router takes the first
-	// address of each.
+	// Core is the jurisdiction's core segment, an IPv4 /28 (larger when its
+	// uplink hides more than 13 routers) and an IPv6 /64 taken at the start
+	// of its prefixes; the border router takes the first address of each.
 	Core   []netip.Prefix
 	Router RouterAddrs // the jurisdiction's border router
+	// Hops are the routers inside its uplink to the backbone
+	// (Border.Link.Hops), from the border router's end: the addresses
+	// after the border router's in its core segment.
+	Hops []RouterAddrs
 	// PublicResolver is the address of its open resolver, if it has one.
 	PublicResolver []netip.Addr
 }
@@ -100,6 +109,10 @@ type PlannedNetwork struct {
 	Prefixes     []netip.Prefix // one IPv4 and one IPv6
 	Border       Border
 	Router       RouterAddrs // the first address of each prefix (.1, ::1)
+	// Hops are the routers inside its uplink to the jurisdiction's border
+	// router (Border.Link.Hops), from the network router's end, addressed
+	// from its prefixes after its hosts.
+	Hops []RouterAddrs
 	// Resolver is the address(es) of the network's recursive resolver
 	// (access networks only).
 	Resolver []netip.Addr
@@ -113,6 +126,10 @@ type PlannedHost struct {
 	Role         Role
 	Addrs        []netip.Addr // IPv4 first, then IPv6
 	Link         Link
+	// Hops are the routers inside its link to the network router
+	// (Link.Hops), from the host's end, addressed from the network's
+	// prefixes after its hosts and the network's own hops.
+	Hops []RouterAddrs
 	// Resolvers are the recursive resolvers the host is configured with,
 	// IPv4 first: its access network's resolver; in other networks, its
 	// jurisdiction's public resolver, else the resolver of its

@@ -33,7 +33,8 @@ const (
 // (a power of two, at least /26) and the next free IPv6 /64. A network's
 // router takes the first address of each of its prefixes (.1, ::1), and its
 // hosts the following ones, declared hosts first, skipping addresses that
-// hosts declare themselves.
+// hosts declare themselves. The routers that links hide (Link.Hops) are
+// addressed last; see hops.go.
 func (s *Scenario) Plan() (*Plan, error) {
 	l, err := s.validate()
 	if err != nil {
@@ -92,6 +93,7 @@ func (pl *planner) plan() *Plan {
 	}
 	b4, b6 := splitFamilies(p.BackbonePrefixes)
 	p.Backbone = RouterAddrs{V4: firstAddr(b4[0]), V6: firstAddr(b6[0])}
+	pl.backboneHops(p, b4[0], b6[0])
 
 	// Jurisdictions and their networks' prefixes.
 	netPrefixes := make([][2]netip.Prefix, len(l.nets))
@@ -108,14 +110,15 @@ func (pl *planner) plan() *Plan {
 		}
 		j4, j6 := splitFamilies(ju.Prefixes)
 		pools := [2]*pool{{ranges: j4, taken: taken}, {ranges: j6, taken: taken}}
-		core4, ok4 := pools[0].alloc(coreBits4)
+		core4, ok4 := pools[0].alloc(coreBits(ju.Border.Link.Hops))
 		core6, ok6 := pools[1].alloc(coreBits6)
 		if !ok4 || !ok6 {
-			pl.errorf(ju.Pos, "jurisdiction %q: no room for its core segment (a /%d and a /%d) in its prefixes", ju.Code, coreBits4, coreBits6)
+			pl.errorf(ju.Pos, "jurisdiction %q: no room for its core segment (a /%d and a /%d) in its prefixes", ju.Code, coreBits(ju.Border.Link.Hops), coreBits6)
 			return nil
 		}
 		pj.Core = []netip.Prefix{core4, core6}
 		pj.Router = RouterAddrs{V4: firstAddr(core4), V6: firstAddr(core6)}
+		pl.jurisdictionHops(j, pj)
 
 		for ; ni < len(l.nets) && l.nets[ni].j == j; ni++ {
 			n := l.nets[ni].n
@@ -124,7 +127,7 @@ func (pl *planner) plan() *Plan {
 				netPrefixes[ni] = [2]netip.Prefix{n4[0], n6[0]}
 				continue
 			}
-			count := len(n.Hosts) + len(l.gen[ni])
+			count := len(n.Hosts) + len(l.gen[ni]) + netHops(n)
 			size := max(1<<(32-minNetBits4), count+netHeadroom4)
 			bits4 := 32 - bits.Len(uint(size-1))
 			p4, ok4 := pools[0].alloc(bits4)
@@ -205,6 +208,7 @@ func (pl *planner) plan() *Plan {
 				p.jurisdictions[pn.Jurisdiction].PublicResolver = ph.Addrs
 			}
 		}
+		pl.networkHops(r, pn, alloc, p.Hosts[firstHost:])
 	}
 	if len(pl.probs) > 0 {
 		return nil

@@ -169,8 +169,9 @@ type Site struct {
 }
 
 // Link describes the impairment of a link, one way (both directions get the
-// same). Its zero value is a perfect link, which the fabric forwards on a fast
-// path with no queue and no timer.
+// same), and how many routers it hides. Its zero value is a perfect link of
+// one hop, which the fabric forwards on a fast path with no queue and no
+// timer; Hops alone keeps it on that path.
 type Link struct {
 	// Delay is the one-way propagation delay.
 	Delay time.Duration
@@ -180,7 +181,17 @@ type Link struct {
 	Loss float64
 	// Bandwidth is the link's rate in bits per second; 0 is unlimited.
 	Bandwidth int64
+	// Hops is the number of routers inside the link, between the nodes at
+	// its ends (0 to MaxHops): each decrements the IP TTL (hop limit) and
+	// answers a packet whose TTL runs out with an ICMP time exceeded from
+	// its own address, which the plan allocates. On the backbone they are
+	// the transit routers every packet between two jurisdictions crosses.
+	Hops int
 }
+
+// MaxHops is the most routers a link (or the backbone) may hide: a path of
+// more than 255 hops could not be crossed at all.
+const MaxHops = 64
 
 // IsZero reports whether the link is unimpaired.
 func (l Link) IsZero() bool { return l == Link{} }

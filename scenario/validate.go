@@ -143,6 +143,9 @@ func (v *validator) link(pos Pos, path, what string, l Link) {
 	if l.Bandwidth < 0 {
 		v.errorf(v.at(pos, path+".bandwidth"), "%s bandwidth %d is negative", what, l.Bandwidth)
 	}
+	if l.Hops < 0 || l.Hops > MaxHops {
+		v.errorf(v.at(pos, path+".hops"), "%s hops %d is not in [0, %d]", what, l.Hops, MaxHops)
+	}
 }
 
 // prefixes checks each prefix alone and that there is one of each family,

@@ -369,7 +369,7 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 		})
 }
 
-var linkKeys = []string{"delay", "jitter", "loss", "bandwidth"}
+var linkKeys = []string{"delay", "jitter", "loss", "bandwidth", "hops"}
 
 func (d *decoder) linkField(l *Link, key string, v *yaml.Node) {
 	switch key {
@@ -381,7 +381,24 @@ func (d *decoder) linkField(l *Link, key string, v *yaml.Node) {
 		l.Loss = d.loss(v, "loss")
 	case "bandwidth":
 		l.Bandwidth = d.bandwidth(v, "bandwidth")
+	case "hops":
+		l.Hops = d.count(v, "hops")
 	}
+}
+
+// count decodes a whole number (a count of hops). Its range is Validate's
+// to check.
+func (d *decoder) count(n *yaml.Node, what string) int {
+	v, ok := d.scalar(n, what)
+	if !ok {
+		return 0
+	}
+	i, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n.Tag != "!!int" {
+		d.errorf(n, "%s %q is not a whole number (want e.g. 6)", what, v)
+		return 0
+	}
+	return int(i)
 }
 
 func (d *decoder) link(n *yaml.Node, what, path string) Link {

@@ -2,12 +2,14 @@ package world
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gaissmai/bart"
 
 	"github.com/splinter-lab/splinter/packet"
+	"github.com/splinter-lab/splinter/scenario"
 )
 
 // Gateway sees every packet that crosses a border, in both directions, on
@@ -39,8 +41,13 @@ type Router struct {
 	isolated atomic.Bool
 	// jurisdiction is set on a jurisdiction's border router.
 	jurisdiction bool
-	inject       func([]byte) // originate, bound once
-	w            *World
+	// virtual are the addresses of the routers hidden in the links beside
+	// it (see wireHops), within its connected prefixes: it answers their
+	// echo requests. Set before the world carries traffic.
+	virtual   map[netip.Addr]bool
+	connected []netip.Prefix
+	inject    func([]byte) // originate, bound once
+	w         *World
 }
 
 type gatewayBox struct{ g Gateway }
@@ -78,6 +85,36 @@ func (r *Router) isOwn(a netip.Addr) bool {
 	return false
 }
 
+// answerFor makes the router answer echo requests for the hidden routers
+// hops, whose addresses lie in its connected prefixes.
+func (r *Router) answerFor(connected []netip.Prefix, hops []scenario.RouterAddrs) {
+	if len(hops) == 0 {
+		return
+	}
+	if r.virtual == nil {
+		r.virtual = make(map[netip.Addr]bool)
+	}
+	for _, c := range connected {
+		if !slices.Contains(r.connected, c) {
+			r.connected = append(r.connected, c)
+		}
+	}
+	for _, h := range hops {
+		r.virtual[h.V4] = true
+		r.virtual[h.V6] = true
+	}
+}
+
+// isVirtual reports whether dst is a hidden router the router answers for.
+func (r *Router) isVirtual(dst netip.Addr) bool {
+	for _, c := range r.connected {
+		if c.Contains(dst) {
+			return r.virtual[dst]
+		}
+	}
+	return false
+}
+
 func (r *Router) route(dst netip.Addr) *iface {
 	if out, ok := r.table.Lookup(dst); ok {
 		return out
@@ -107,6 +144,10 @@ func (r *Router) receive(pkt []byte, in *iface) {
 		return
 	}
 	out := r.route(p.Dst)
+	if r.virtual != nil && (out == nil || out == r.uplink) && r.isVirtual(p.Dst) {
+		r.local(pkt, p)
+		return
+	}
 	if out == nil {
 		r.icmpError(pkt, p, packet.ICMPv4Unreachable, packet.ICMPv6Unreachable, 0)
 		return
@@ -146,7 +187,8 @@ func (r *Router) originate(pkt []byte) {
 	}
 }
 
-// local answers packets addressed to the router: echo requests.
+// local answers packets addressed to the router, or to a hidden router it
+// answers for: echo requests.
 func (r *Router) local(pkt []byte, p *packet.IP) {
 	if p.Version == 4 && p.Proto == packet.ICMPv4 && p.ICMPType == packet.ICMPv4Echo ||
 		p.Version == 6 && p.Proto == packet.ICMPv6 && p.ICMPType == packet.ICMPv6Echo {
@@ -163,14 +205,8 @@ func (r *Router) local(pkt []byte, p *packet.IP) {
 }
 
 func (r *Router) icmpError(pkt []byte, p *packet.IP, v4, v6, code uint8) {
-	// Never answer an ICMP error with an ICMP error.
-	if p.Proto == packet.ICMPv4 && p.ICMPType != packet.ICMPv4Echo || p.Proto == packet.ICMPv6 && p.ICMPType < 128 {
-		return
-	}
-	src := r.addr(p.Version == 6)
-	if !src.IsValid() {
-		return
-	}
 	var buf [1600]byte
-	r.originate(packet.AppendICMPError(buf[:0], src, pkt, p, v4, v6, code))
+	if e := icmpError(buf[:0], r.addr(p.Version == 6), pkt, p, v4, v6, code); e != nil {
+		r.originate(e)
+	}
 }

@@ -13,7 +13,9 @@
 // Topology: each host hangs off its network's router; each network router's
 // uplink goes to its jurisdiction's border router; each jurisdiction router's
 // uplink goes to the backbone router. Domestic traffic turns at the
-// jurisdiction router and never crosses its border.
+// jurisdiction router and never crosses its border. Any link may hide routers
+// (scenario.Link.Hops) that lower the TTL and answer TTL expiry from their own
+// addresses, so paths have realistic lengths at no cost per hop.
 package world
 
 import (
@@ -308,6 +310,7 @@ func (w *World) build() error {
 		w.hosts[hp.Name] = h
 		w.order = append(w.order, h)
 	}
+	w.wireHops()
 	if gw := w.opts.Gateway; gw != nil {
 		for _, b := range w.borders {
 			g, err := gw(b)
