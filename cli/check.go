@@ -231,7 +231,11 @@ func checkScenario(sc *scenario.Scenario, embedded bool) (string, error) {
 		return "", err
 	}
 	plan := spec.Plan
-	return fmt.Sprintf("scenario %s: %d jurisdictions, %d networks, %d hosts, %d sites, %d policies", sc.Name, len(plan.Jurisdictions), len(plan.Networks), len(plan.Hosts), len(plan.Sites), len(checked)), nil
+	summary := fmt.Sprintf("scenario %s: %d jurisdictions, %d networks, %d hosts, %d sites, %d policies", sc.Name, len(plan.Jurisdictions), len(plan.Networks), len(plan.Hosts), len(plan.Sites), len(checked))
+	if !plan.HasControl() {
+		summary += "; " + lab.NoControl(sc.Name)
+	}
+	return summary, nil
 }
 
 // byteSize is a flag value in bytes, written as a number of bytes or with

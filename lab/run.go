@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -30,7 +31,8 @@ type RunOptions struct {
 	// means the first client of every access network.
 	From []string
 	// List is a Citizen Lab test-list CSV to measure instead of the
-	// scenario's sites.
+	// scenario's sites. Its names that the world does not know are made
+	// sites of it for the run (Spec.WithNames; RunResult.Materialised).
 	List string
 	// Inputs, if not empty, are measured instead of the scenario's sites
 	// or List.
@@ -69,6 +71,9 @@ type RunResult struct {
 	Score        *score.Result
 	Report       *report.Report
 	Elapsed      time.Duration
+	// Materialised are the names of the test list that the world did not
+	// know, made sites of it for the run (Spec.WithNames).
+	Materialised []*scenario.PlannedSite
 	// Files are the outputs written, by name.
 	Files []string
 	// Audit checks the measurements against the logged policies (nil
@@ -92,6 +97,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	inputs := opts.Inputs
 	if len(inputs) == 0 {
 		if inputs, err = Inputs(s.Plan, opts.List); err != nil {
+			return nil, err
+		}
+	}
+	var materialised []*scenario.PlannedSite
+	if opts.List != "" {
+		if s, materialised, err = s.WithNames(inputs); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +144,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	}
 	defer l.Close()
 	if l.control == nil {
-		return nil, badInput(fmt.Errorf("scenario %s has no control host (a jurisdiction with control: true)", s.Scenario.Name))
+		return nil, badInput(errors.New(NoControl(s.Scenario.Name)))
 	}
 	at, versions := l.Date(), l.Versions()
 	var probers []*probe.Prober
@@ -148,7 +159,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
-	res := &RunResult{Scenario: s.Scenario.Name, At: at, Versions: versions, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start)}
+	res := &RunResult{Scenario: s.Scenario.Name, At: at, Versions: versions, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start), Materialised: materialised}
 	decisions := l.log.Decisions()
 	res.Decisions = l.log.Len()
 	l.Close()
@@ -170,6 +181,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		res.Files = Outputs
 	}
 	return res, nil
+}
+
+// NoControl says why a scenario without a control host cannot be
+// measured, and what to change.
+func NoControl(scenario string) string {
+	return fmt.Sprintf("scenario %s has no control host, so run refuses it and measure gives no verdict: no jurisdiction sets control: true, and no jurisdiction whose border applies no policy has a hosting network to hold one; set control: true on a jurisdiction with a hosting network", scenario)
 }
 
 // Exists reports whether a name exists in the world: a site's domain, a

@@ -65,7 +65,9 @@ type Jurisdiction struct {
 	// resolver that any host in the world may query (like 8.8.8.8).
 	PublicResolver bool
 	// Control, when true, puts a measurement test helper (an uncensored
-	// vantage) in this jurisdiction.
+	// vantage) in this jurisdiction. When no jurisdiction sets it, the plan
+	// puts one in the first uncensored hosting network (see
+	// Plan.HasControl).
 	Control bool
 
 	// Pos is where the jurisdiction was declared, for errors.
