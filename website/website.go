@@ -283,6 +283,35 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener, h3 net
 	}
 	var stops []func()
 
+	// HTTP/3 first: Alt-Svc names its port from the first HTTPS answer on.
+	if h3 != nil {
+		tr := &quic.Transport{Conn: h3}
+		ln, err := tr.ListenEarly(http3.ConfigureTLSConfig(tlsConf.Clone()), &quic.Config{})
+		if err != nil {
+			_ = tr.Close()
+			return fmt.Errorf("website: HTTP/3 listener: %w", err)
+		}
+		port := uint16(443)
+		if ap, err := netip.ParseAddrPort(h3.LocalAddr().String()); err == nil {
+			port = ap.Port()
+		}
+		s.mu.Lock()
+		s.altSvcPort = port
+		s.mu.Unlock()
+		srv := &http3.Server{Handler: handler}
+		wg.Go(func() { fail(srv.ServeListener(ln)) })
+		stops = append(stops, func() {
+			s.mu.Lock()
+			s.altSvcPort = 0
+			s.mu.Unlock()
+			sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+			_ = ln.Close()
+			_ = tr.Close()
+		})
+	}
+
 	for _, l := range []struct {
 		ln  net.Listener
 		tls bool
@@ -308,39 +337,6 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener, h3 net
 			if srv.Shutdown(sctx) != nil {
 				_ = srv.Close()
 			}
-		})
-	}
-
-	if h3 != nil {
-		tr := &quic.Transport{Conn: h3}
-		ln, err := tr.ListenEarly(http3.ConfigureTLSConfig(tlsConf.Clone()), &quic.Config{})
-		if err != nil {
-			cancel()
-			for _, stop := range stops {
-				stop()
-			}
-			wg.Wait()
-			_ = tr.Close()
-			return fmt.Errorf("website: HTTP/3 listener: %w", err)
-		}
-		port := uint16(443)
-		if ap, err := netip.ParseAddrPort(h3.LocalAddr().String()); err == nil {
-			port = ap.Port()
-		}
-		s.mu.Lock()
-		s.altSvcPort = port
-		s.mu.Unlock()
-		srv := &http3.Server{Handler: handler}
-		wg.Go(func() { fail(srv.ServeListener(ln)) })
-		stops = append(stops, func() {
-			s.mu.Lock()
-			s.altSvcPort = 0
-			s.mu.Unlock()
-			sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer scancel()
-			_ = srv.Shutdown(sctx)
-			_ = ln.Close()
-			_ = tr.Close()
 		})
 	}
 
