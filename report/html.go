@@ -128,6 +128,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 				if len(cell.Blocked) > 0 {
 					hc.Tip += "\nblocked: " + strings.Join(cell.Blocked, "\n         ")
 				}
+				if cell.MoreBlocked > 0 {
+					hc.Tip += fmt.Sprintf("\n         … and %d more", cell.MoreBlocked)
+				}
 				hc.Dark = cell.Share() > 0.25 && cell.Share() < 0.75
 			}
 			row = append(row, hc)
@@ -189,13 +192,12 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		}
 		v.Matrix = append(v.Matrix, mrow)
 	}
-	// Evidence chains: every blocked or disputed measurement.
+	// Evidence chains: every blocked or disputed measurement the scoring
+	// kept.
+	v.NBlocked = r.Blocked
 	for _, it := range s.Items {
 		if !it.Measured.Blocked() && !it.Truth.Blocked() && it.Measured == it.Truth {
 			continue
-		}
-		if it.Measured.Blocked() {
-			v.NBlocked++
 		}
 		m := it.Measurement
 		v.Evidence = append(v.Evidence, evidence{

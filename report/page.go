@@ -54,6 +54,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 <h1>splinter · {{.Scenario}}</h1>
 <p>{{.Description}}</p>
 {{template "date" .}}
+{{if .Interrupted}}<p style="color:#ffd8a8;font-weight:600">This run was interrupted: it made {{.Score.Total}} of its {{.Planned}} measurements, and this report covers those.</p>{{end}}
 <div class="stats">
 <div class="stat"><b>{{.Score.Total}}</b><span>measurements</span></div>
 <div class="stat"><b>{{.NBlocked}}</b><span>found blocked</span></div>
@@ -106,13 +107,14 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 </div>
 </div>
 {{if .Score.Disagree}}<h3 style="margin:18px 0 6px;font-size:15px">Disagreements ({{len .Score.Disagree}})</h3>
-<ul class="dis">{{range .Score.Disagree}}<li><b>{{.Domain}}</b> from {{.Vantage}}: {{.Explanation}}</li>{{end}}</ul>{{end}}
+<ul class="dis">{{range .Score.Disagree}}<li><b>{{.Domain}}</b> from {{.Vantage}}: {{.Explanation}}</li>{{end}}</ul>{{if .Score.DisagreeOmitted}}<p class="sub">… and {{.Score.DisagreeOmitted}} more, counted above.</p>{{end}}{{end}}
 </section>
 
 {{template "audit" .}}
 <section>
 <h2>Evidence, site by site</h2>
 <p class="sub">Every blocked or disputed measurement: DNS answers (forged ones and the genuine answer that arrived after), failed connects and handshakes, fetches, and the border's own decisions, injected packets included. Disputed ones (<span class="flag">≠</span>) first.</p>
+{{if .Score.ItemsOmitted}}<p class="sub">{{.Score.ItemsOmitted}} more blocked or disputed measurements, alike to one listed here (same vantage, site and verdicts) or beyond the list's bound, are counted above and not listed.</p>{{end}}
 <input id="q" placeholder="filter: domain, vantage, verdict, jurisdiction…" oninput="f(this.value)">
 <div id="ev">
 {{range .Evidence}}<details data-k="{{.Domain}} {{.Vantage}} {{.CC}} {{.Measured}} {{.Truth}} {{.Category}}"><summary>{{if not .Agree}}<span class="flag">≠</span>{{end}}<span class="pill" style="background:{{.MColor}}">{{.Measured}}</span><span class="dom">{{.Domain}}</span><span class="van">{{.Vantage}} · {{.CC}} · {{.Category}}</span><span class="why">{{.Reason}}</span></summary>

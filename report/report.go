@@ -15,6 +15,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,8 +44,14 @@ type Report struct {
 	Cells    [][]Cell
 	Score    *score.Result
 	NDecided int
+	// Blocked counts the measurements found blocked.
+	Blocked int
 	// Audit, if set, is the run checked against the logged policies.
 	Audit *score.AuditResult
+	// Interrupted says the run was stopped before it measured everything:
+	// it made Score.Total of Planned measurements.
+	Interrupted bool
+	Planned     int
 }
 
 // Jurisdiction is one row of the heatmap.
@@ -67,8 +74,15 @@ type Jurisdiction struct {
 // Cell is one jurisdiction × category square.
 type Cell struct {
 	Total, Reachable int
-	Blocked          []string // domains
+	// Blocked names the measurements found blocked, one entry per domain,
+	// vantage and verdict ("www.x.com (cn-client-1: dns)"), at most
+	// MaxBlocked; MoreBlocked counts the entries beyond.
+	Blocked     []string
+	MoreBlocked int
 }
+
+// MaxBlocked bounds Cell.Blocked.
+const MaxBlocked = 60
 
 // Share is the share reachable, or -1 for an empty cell.
 func (c Cell) Share() float64 {
@@ -81,27 +95,115 @@ func (c Cell) Share() float64 {
 // Reachable reports whether a verdict leaves the site usable.
 func Reachable(v probe.Verdict) bool { return v == probe.Accessible || v == probe.Throttled }
 
-// Build arranges a run. res must be score.Score(ms, ds).
+// Build arranges a run whose every item res holds (score.Score).
 func Build(sc *scenario.Scenario, plan *scenario.Plan, decisions int, res *score.Result) *Report {
-	r := &Report{Scenario: sc.Name, Description: sc.Description, Score: res, NDecided: decisions}
-	jidx := map[string]int{}
+	b := NewBuilder(sc, plan)
+	for _, it := range res.Items {
+		b.Add(it)
+	}
+	return b.Report(decisions, res)
+}
+
+// Builder arranges a run as its items are scored: the heatmap and the
+// methods per jurisdiction are counts, so a run of any size is arranged in
+// memory that grows with the world (jurisdictions, categories, domains
+// blocked), not with the run. It is not safe for concurrent use.
+type Builder struct {
+	r       *Report
+	jidx    map[string]int
+	cells   map[cellKey]*Cell
+	blocked map[cellKey]map[string]bool
+	used    map[string]bool
+}
+
+type cellKey struct {
+	j        int
+	category string
+}
+
+// NewBuilder starts arranging a run of sc.
+func NewBuilder(sc *scenario.Scenario, plan *scenario.Plan) *Builder {
+	b := &Builder{r: &Report{Scenario: sc.Name, Description: sc.Description}, jidx: map[string]int{},
+		cells: map[cellKey]*Cell{}, blocked: map[cellKey]map[string]bool{}, used: map[string]bool{}}
 	for _, j := range plan.Jurisdictions {
-		jidx[j.Code] = len(r.Jurisdictions)
-		r.Jurisdictions = append(r.Jurisdictions, Jurisdiction{Code: j.Code, Name: j.Name,
+		b.jidx[j.Code] = len(b.r.Jurisdictions)
+		b.r.Jurisdictions = append(b.r.Jurisdictions, Jurisdiction{Code: j.Code, Name: j.Name,
 			Methods: map[probe.Verdict]int{}, Behind: map[probe.Verdict]int{}, Truth: map[probe.Verdict]int{}, Rules: map[string]int{}})
 	}
-	used := map[string]bool{}
-	for _, it := range res.Items {
-		used[it.Category] = true
+	return b
+}
+
+// Add counts one scored item.
+func (b *Builder) Add(it score.Item) {
+	if it.Measured.Blocked() {
+		b.r.Blocked++
 	}
+	b.used[it.Category] = true
+	ji, ok := b.jidx[it.CC]
+	if !ok {
+		return
+	}
+	j := &b.r.Jurisdictions[ji]
+	if !contains(j.Vantages, it.Vantage) {
+		j.Vantages = append(j.Vantages, it.Vantage)
+	}
+	j.Total++
+	j.Methods[it.Measured]++
+	if m := it.Measurement; m != nil && m.TestKeys != nil {
+		for _, v := range m.TestKeys.Methods {
+			if v != it.Measured {
+				j.Behind[v]++
+			}
+		}
+	}
+	j.Truth[it.Truth]++
+	for _, d := range it.Decisions {
+		j.Rules[d.Border+" "+d.Rule+" ("+string(d.Action)+")"]++
+	}
+	k := cellKey{ji, it.Category}
+	c := b.cells[k]
+	if c == nil {
+		c = &Cell{}
+		b.cells[k] = c
+	}
+	c.Total++
+	if Reachable(it.Measured) {
+		j.Reachable++
+		c.Reachable++
+		return
+	}
+	entry := it.Domain + " (" + it.Vantage + ": " + string(it.Measured) + ")"
+	seen := b.blocked[k]
+	if seen == nil {
+		seen = map[string]bool{}
+		b.blocked[k] = seen
+	}
+	switch {
+	case seen[entry]:
+	case len(c.Blocked) < MaxBlocked:
+		seen[entry] = true
+		c.Blocked = append(c.Blocked, entry)
+	default:
+		seen[entry] = true
+		c.MoreBlocked++
+	}
+}
+
+// Report is the run arranged: what was added, the number of border
+// decisions and the scoring (whose Items are the evidence shown).
+func (b *Builder) Report(decisions int, res *score.Result) *Report {
+	r := *b.r
+	r.Score, r.NDecided = res, decisions
+	r.Jurisdictions = slices.Clone(b.r.Jurisdictions)
+	r.Categories = nil
 	cidx := map[string]int{}
 	for _, c := range scenario.Categories {
-		if used[c.Code] {
+		if b.used[c.Code] {
 			cidx[c.Code] = len(r.Categories)
 			r.Categories = append(r.Categories, c)
 		}
 	}
-	if used[""] {
+	if b.used[""] {
 		cidx[""] = len(r.Categories)
 		r.Categories = append(r.Categories, scenario.Category{Code: "—", Name: "uncategorised"})
 	}
@@ -109,38 +211,14 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, decisions int, res *score
 	for i := range r.Cells {
 		r.Cells[i] = make([]Cell, len(r.Categories))
 	}
-	for _, it := range res.Items {
-		ji, ok := jidx[it.CC]
-		if !ok {
-			continue
-		}
-		j := &r.Jurisdictions[ji]
-		if !contains(j.Vantages, it.Vantage) {
-			j.Vantages = append(j.Vantages, it.Vantage)
-		}
-		j.Total++
-		j.Methods[it.Measured]++
-		if m := it.Measurement; m != nil && m.TestKeys != nil {
-			for _, v := range m.TestKeys.Methods {
-				if v != it.Measured {
-					j.Behind[v]++
-				}
-			}
-		}
-		j.Truth[it.Truth]++
-		for _, d := range it.Decisions {
-			j.Rules[d.Border+" "+d.Rule+" ("+string(d.Action)+")"]++
-		}
-		c := &r.Cells[ji][cidx[it.Category]]
-		c.Total++
-		if Reachable(it.Measured) {
-			j.Reachable++
-			c.Reachable++
-		} else {
-			c.Blocked = append(c.Blocked, it.Domain+" ("+it.Vantage+": "+string(it.Measured)+")")
+	for k, c := range b.cells {
+		if ci, ok := cidx[k.category]; ok {
+			cell := *c
+			cell.Blocked = slices.Clone(c.Blocked)
+			r.Cells[k.j][ci] = cell
 		}
 	}
-	return r
+	return &r
 }
 
 func contains(ss []string, s string) bool {
@@ -157,6 +235,9 @@ func contains(ss []string, s string) bool {
 // methods per jurisdiction, and accuracy.
 func (r *Report) WriteSummary(w io.Writer) {
 	r.writeDate(w)
+	if r.Interrupted && r.Score != nil {
+		fmt.Fprintf(w, "\nInterrupted: %d of %d measurements were made; what follows covers those.\n", r.Score.Total, r.Planned)
+	}
 	fmt.Fprintf(w, "\nShare of sites reachable (%s), by category and jurisdiction:\n\n", r.Scenario)
 	fmt.Fprintf(w, "%-6s", "")
 	for _, j := range r.Jurisdictions {
@@ -203,7 +284,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "  %-13s %6d %6d %6d %9.3f %7.3f\n", c.Class, c.Support, c.TP, c.FP, c.Precision, c.Recall)
 	}
 	if len(s.Disagree) > 0 {
-		fmt.Fprintf(w, "\nDisagreements (%d):\n", len(s.Disagree))
+		fmt.Fprintf(w, "\nDisagreements (%d):\n", len(s.Disagree)+s.DisagreeOmitted)
 		for i, d := range s.Disagree {
 			if i == 25 {
 				fmt.Fprintf(w, "  … %d more in score.json\n", len(s.Disagree)-i)

@@ -97,101 +97,153 @@ type NotSeen struct {
 // measurement observed are listed as declared, not seen. r must be
 // Score(ms, decisions).
 func Audit(r *Result, decisions []border.Decision, declared []Declared) *AuditResult {
-	a := &AuditResult{}
-	type view struct {
-		Declared
-		rules map[string]bool
-		items map[string]bool
+	a := NewAuditor(declared)
+	for i := range decisions {
+		a.Decision(&decisions[i])
 	}
-	byBorder := map[string]*view{}
+	for _, it := range r.Items {
+		a.Item(it)
+	}
+	return a.Result()
+}
+
+// Auditor is Audit as a run proceeds: it is told every decision and every
+// scored item, and keeps counts, not the decisions. Of the blocked
+// measurements behind an undeclared group it keeps one of each domain,
+// vantage and verdict, at most MaxSightings. It is not safe for
+// concurrent use.
+type Auditor struct {
+	declared []Declared
+	byBorder map[string]*declaredView
+	groups   map[auditKey]*Undeclared
+	sighted  map[auditKey]map[Sighting]bool
+	fired    map[[2]string]int
+	seen     map[[2]string]bool
+}
+
+// MaxSightings bounds the blocked measurements an Auditor lists per group.
+const MaxSightings = 200
+
+type declaredView struct {
+	Declared
+	rules map[string]bool
+	items map[string]bool
+}
+
+type auditKey struct {
+	border, rule string
+	reason       UndeclaredReason
+	item         string
+}
+
+// NewAuditor returns an auditor of what declared says each border
+// enforces.
+func NewAuditor(declared []Declared) *Auditor {
+	a := &Auditor{byBorder: map[string]*declaredView{}, groups: map[auditKey]*Undeclared{},
+		sighted: map[auditKey]map[Sighting]bool{}, fired: map[[2]string]int{}, seen: map[[2]string]bool{}}
 	for _, d := range declared {
-		v := &view{Declared: d, rules: map[string]bool{}, items: map[string]bool{}}
+		v := &declaredView{Declared: d, rules: map[string]bool{}, items: map[string]bool{}}
 		for _, id := range d.Rules {
 			v.rules[id] = true
 		}
 		for _, it := range d.Items {
 			v.items[strings.ToLower(it)] = true
 		}
-		byBorder[d.Border] = v
+		a.byBorder[d.Border] = v
 		d.Items = nil
-		a.Declared = append(a.Declared, d)
-	}
-	type key struct {
-		border, rule string
-		reason       UndeclaredReason
-		item         string
-	}
-	// check says whether d is declared, and if not under which key.
-	check := func(d *border.Decision) (key, bool) {
-		k := key{border: d.Border, rule: d.Rule}
-		v := byBorder[d.Border]
-		switch {
-		case d.PolicyIndex == nil || v == nil:
-			k.reason = NoLoggedVersion
-		case *d.PolicyIndex != v.Index:
-			k.reason = OtherVersion
-		case !v.rules[d.Rule]:
-			k.reason = RuleNotLogged
-		default:
-			for _, ev := range d.Evidence {
-				if ev.Kind == border.EvidenceListItem && !v.items[strings.ToLower(ev.Value)] {
-					k.reason, k.item = ItemNotLogged, ev.Value
-					return k, false
-				}
-			}
-			return k, true
-		}
-		return k, false
-	}
-	groups := map[key]*Undeclared{}
-	fired := map[[2]string]int{}
-	for i := range decisions {
-		d := &decisions[i]
-		k, ok := check(d)
-		if ok {
-			fired[[2]string{d.Border, d.Rule}]++
-			continue
-		}
-		g := groups[k]
-		if g == nil {
-			g = &Undeclared{Border: k.border, Rule: k.rule, Reason: k.reason, Item: k.item, Index: d.PolicyIndex}
-			groups[k] = g
-		}
-		g.Decisions++
-	}
-	seen := map[[2]string]bool{}
-	for _, it := range r.Items {
-		marked := map[key]bool{}
-		for i := range it.Decisions {
-			d := &it.Decisions[i]
-			k, ok := check(d)
-			if ok {
-				seen[[2]string{d.Border, d.Rule}] = true
-				continue
-			}
-			if g := groups[k]; g != nil && it.Measured.Blocked() && !marked[k] {
-				marked[k] = true
-				g.Blocked = append(g.Blocked, Sighting{Domain: it.Domain, Vantage: it.Vantage, CC: it.CC, Verdict: it.Measured})
-			}
-		}
-	}
-	for _, g := range groups {
-		a.Undeclared = append(a.Undeclared, *g)
-	}
-	slices.SortFunc(a.Undeclared, func(x, y Undeclared) int {
-		return cmp.Or(cmp.Compare(x.Border, y.Border), cmp.Compare(x.Rule, y.Rule), cmp.Compare(x.Reason, y.Reason), cmp.Compare(x.Item, y.Item))
-	})
-	for _, d := range declared {
-		for _, id := range d.Rules {
-			k := [2]string{d.Border, id}
-			if seen[k] {
-				a.Seen++
-				continue
-			}
-			a.NotSeen = append(a.NotSeen, NotSeen{Border: d.Border, Index: d.Index, Rule: id, Fired: fired[k]})
-		}
+		a.declared = append(a.declared, d)
 	}
 	return a
+}
+
+// check says whether d is declared, and if not under which key.
+func (a *Auditor) check(d *border.Decision) (auditKey, bool) {
+	k := auditKey{border: d.Border, rule: d.Rule}
+	v := a.byBorder[d.Border]
+	switch {
+	case d.PolicyIndex == nil || v == nil:
+		k.reason = NoLoggedVersion
+	case *d.PolicyIndex != v.Index:
+		k.reason = OtherVersion
+	case !v.rules[d.Rule]:
+		k.reason = RuleNotLogged
+	default:
+		for _, ev := range d.Evidence {
+			if ev.Kind == border.EvidenceListItem && !v.items[strings.ToLower(ev.Value)] {
+				k.reason, k.item = ItemNotLogged, ev.Value
+				return k, false
+			}
+		}
+		return k, true
+	}
+	return k, false
+}
+
+// Decision counts a decision of the run.
+func (a *Auditor) Decision(d *border.Decision) {
+	k, ok := a.check(d)
+	if ok {
+		a.fired[[2]string{d.Border, d.Rule}]++
+		return
+	}
+	g := a.groups[k]
+	if g == nil {
+		g = &Undeclared{Border: k.border, Rule: k.rule, Reason: k.reason, Item: k.item, Index: d.PolicyIndex}
+		a.groups[k] = g
+	}
+	g.Decisions++
+}
+
+// Item counts a scored measurement: the rules it observed, and, if it was
+// found blocked, the undeclared groups its decisions belong to.
+func (a *Auditor) Item(it Item) {
+	marked := map[auditKey]bool{}
+	for i := range it.Decisions {
+		d := &it.Decisions[i]
+		k, ok := a.check(d)
+		if ok {
+			a.seen[[2]string{d.Border, d.Rule}] = true
+			continue
+		}
+		g := a.groups[k]
+		if g == nil || !it.Measured.Blocked() || marked[k] {
+			continue
+		}
+		marked[k] = true
+		s := Sighting{Domain: it.Domain, Vantage: it.Vantage, CC: it.CC, Verdict: it.Measured}
+		if a.sighted[k] == nil {
+			a.sighted[k] = map[Sighting]bool{}
+		}
+		if a.sighted[k][s] || len(g.Blocked) >= MaxSightings {
+			continue
+		}
+		a.sighted[k][s] = true
+		g.Blocked = append(g.Blocked, s)
+	}
+}
+
+// Result is the audit of what was counted.
+func (a *Auditor) Result() *AuditResult {
+	r := &AuditResult{Declared: a.declared}
+	for _, g := range a.groups {
+		u := *g
+		u.Blocked = slices.Clone(g.Blocked)
+		r.Undeclared = append(r.Undeclared, u)
+	}
+	slices.SortFunc(r.Undeclared, func(x, y Undeclared) int {
+		return cmp.Or(cmp.Compare(x.Border, y.Border), cmp.Compare(x.Rule, y.Rule), cmp.Compare(x.Reason, y.Reason), cmp.Compare(x.Item, y.Item))
+	})
+	for _, d := range a.declared {
+		for _, id := range d.Rules {
+			k := [2]string{d.Border, id}
+			if a.seen[k] {
+				r.Seen++
+				continue
+			}
+			r.NotSeen = append(r.NotSeen, NotSeen{Border: d.Border, Index: d.Index, Rule: id, Fired: a.fired[k]})
+		}
+	}
+	return r
 }
 
 // Clean reports whether the audit found no undeclared blocking.

@@ -45,9 +45,18 @@ type Result struct {
 	PerClass  []ClassScore   `json:"per_class"`
 	Confusion Confusion      `json:"confusion"`
 	Disagree  []Disagreement `json:"disagreements"`
-	// Items are every measurement's verdicts and joined decisions, in
-	// measurement order.
+	// DisagreeOmitted counts the disagreements beyond a Tally's bound,
+	// counted in Agree and Confusion but not listed.
+	DisagreeOmitted int `json:"disagreements_omitted,omitempty"`
+	// Items are the measurements scored, with their verdicts and joined
+	// decisions, in the order scored: every one (Score, ScoreWith, a Tally
+	// without limits), or the few a report shows (a run's Stream: the
+	// blocked or disputed ones, the first of each vantage, domain and pair
+	// of verdicts, up to Limits.Items).
 	Items []Item `json:"items"`
+	// ItemsOmitted counts the blocked or disputed measurements not kept in
+	// Items (alike to one kept, or beyond the bound).
+	ItemsOmitted int `json:"items_omitted,omitempty"`
 }
 
 // ClassScore is one class's precision and recall. With no measurement of
@@ -110,84 +119,30 @@ func Score(ms []*probe.Measurement, ds []border.Decision) *Result {
 	return ScoreWith(ms, ds, Options{})
 }
 
-// ScoreWith is Score with what opts add.
+// ScoreWith is Score with what opts add. It keeps every item.
 func ScoreWith(ms []*probe.Measurement, ds []border.Decision, opts Options) *Result {
-	j := newJoiner(ds)
-	r := &Result{Total: len(ms)}
-	for i, m := range ms {
-		it := Item{Index: i, Input: m.Input, Domain: host(m.Input), Category: m.Annotations["category_code"], CC: m.ProbeCC, Measurement: m}
-		if tk := m.TestKeys; tk != nil {
-			it.Vantage = tk.Vantage.Host
-			it.Measured = tk.Verdict
-			it.Reason = tk.VerdictReason
-			it.Decisions = j.join(m)
-		}
-		it.Truth = Truth(it.Decisions)
-		if len(it.Decisions) == 0 && opts.Exists != nil && !opts.Exists(it.Domain) {
-			it.Truth = probe.NonExistent
-		}
-		r.Items = append(r.Items, it)
-		if it.Truth == it.Measured {
-			r.Agree++
-		} else {
-			r.Disagree = append(r.Disagree, Disagreement{Item: it, Explanation: explain(it)})
-		}
+	x := NewIndex(ds)
+	t := NewTally(Limits{Items: -1, Disagreements: -1})
+	for _, m := range ms {
+		t.Add(x.Item(m, opts))
 	}
-	if r.Total > 0 {
-		r.Accuracy = float64(r.Agree) / float64(r.Total)
-	}
-	r.classes()
-	return r
+	return t.Result()
 }
 
-func (r *Result) classes() {
-	present := map[probe.Verdict]bool{}
-	for _, it := range r.Items {
-		present[it.Truth], present[it.Measured] = true, true
+// NewItem is the scoring of m, given the decisions joined to it.
+func NewItem(m *probe.Measurement, ds []border.Decision, opts Options) Item {
+	it := Item{Input: m.Input, Domain: host(m.Input), Category: m.Annotations["category_code"], CC: m.ProbeCC, Measurement: m}
+	if tk := m.TestKeys; tk != nil {
+		it.Vantage = tk.Vantage.Host
+		it.Measured = tk.Verdict
+		it.Reason = tk.VerdictReason
+		it.Decisions = ds
 	}
-	var labels []probe.Verdict
-	for _, c := range append(append([]probe.Verdict{}, Classes...), probe.Unknown) {
-		if present[c] {
-			labels = append(labels, c)
-		}
+	it.Truth = Truth(it.Decisions)
+	if len(it.Decisions) == 0 && opts.Exists != nil && !opts.Exists(it.Domain) {
+		it.Truth = probe.NonExistent
 	}
-	idx := map[probe.Verdict]int{}
-	for i, l := range labels {
-		idx[l] = i
-	}
-	r.Confusion.Labels = labels
-	r.Confusion.Counts = make([][]int, len(labels))
-	for i := range labels {
-		r.Confusion.Counts[i] = make([]int, len(labels))
-	}
-	for _, it := range r.Items {
-		r.Confusion.Counts[idx[it.Truth]][idx[it.Measured]]++
-	}
-	for _, c := range labels {
-		if c == probe.Unknown {
-			continue
-		}
-		cs := ClassScore{Class: c}
-		for _, it := range r.Items {
-			switch {
-			case it.Truth == c && it.Measured == c:
-				cs.TP++
-			case it.Measured == c:
-				cs.FP++
-			case it.Truth == c:
-				cs.FN++
-			}
-		}
-		cs.Support = cs.TP + cs.FN
-		cs.Precision, cs.Recall = 1, 1
-		if cs.TP+cs.FP > 0 {
-			cs.Precision = float64(cs.TP) / float64(cs.TP+cs.FP)
-		}
-		if cs.TP+cs.FN > 0 {
-			cs.Recall = float64(cs.TP) / float64(cs.TP+cs.FN)
-		}
-		r.PerClass = append(r.PerClass, cs)
-	}
+	return it
 }
 
 // Class is the verdict a decision, alone, implies for a measurement it
@@ -235,28 +190,40 @@ func Truth(ds []border.Decision) probe.Verdict {
 	return probe.Accessible
 }
 
-// joiner indexes decisions by client address.
-type joiner struct {
+// Index holds a set of decisions for joining, by client address: the
+// decisions of a whole run (Score), or of one vantage of one process (a
+// run scored again from a store).
+type Index struct {
 	byClient map[netip.Addr][]border.Decision
 }
 
-func newJoiner(ds []border.Decision) *joiner {
-	j := &joiner{byClient: map[netip.Addr][]border.Decision{}}
+// NewIndex indexes ds.
+func NewIndex(ds []border.Decision) *Index {
+	x := &Index{byClient: map[netip.Addr][]border.Decision{}}
 	for _, d := range ds {
 		a := d.Client.Addr().Unmap()
-		j.byClient[a] = append(j.byClient[a], d)
+		x.byClient[a] = append(x.byClient[a], d)
 	}
-	return j
+	return x
 }
 
-func (j *joiner) join(m *probe.Measurement) []border.Decision {
+// Item joins m to the decisions indexed and scores it.
+func (x *Index) Item(m *probe.Measurement, opts Options) Item {
+	var ds []border.Decision
+	if m.TestKeys != nil {
+		ds = x.join(m)
+	}
+	return NewItem(m, ds, opts)
+}
+
+func (x *Index) join(m *probe.Measurement) []border.Decision {
 	tk := m.TestKeys
 	domain := host(m.Input)
-	start, end := tk.Start, tk.Start.Add(time.Duration(m.TestRuntime*float64(time.Second))+slack)
+	start, end := window(m)
 	servers := servers(tk)
 	var out []border.Decision
 	for _, a := range tk.Vantage.Addrs {
-		for _, d := range j.byClient[a.Unmap()] {
+		for _, d := range x.byClient[a.Unmap()] {
 			if d.Time.Before(start) || d.Time.After(end) {
 				continue
 			}
@@ -266,7 +233,7 @@ func (j *joiner) join(m *probe.Measurement) []border.Decision {
 		}
 	}
 	if r := tk.Vantage.Resolver; r.IsValid() {
-		for _, d := range j.byClient[r.Unmap()] {
+		for _, d := range x.byClient[r.Unmap()] {
 			if qnames(d, domain) {
 				out = append(out, d)
 			}
@@ -274,6 +241,13 @@ func (j *joiner) join(m *probe.Measurement) []border.Decision {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
 	return out
+}
+
+// window is the span in which a decision belongs to m: its start to its
+// end and the slack.
+func window(m *probe.Measurement) (start, end time.Time) {
+	tk := m.TestKeys
+	return tk.Start, tk.Start.Add(time.Duration(m.TestRuntime*float64(time.Second)) + slack)
 }
 
 // servers are the addresses a measurement's own flows went to.
@@ -336,6 +310,10 @@ func host(input string) string {
 	}
 	return u.Hostname()
 }
+
+// Explain says, for people, why an item's two verdicts differ (the
+// explanation of its Disagreement).
+func Explain(it Item) string { return explain(it) }
 
 // explain says, for people, why two verdicts differ.
 func explain(it Item) string {
