@@ -195,8 +195,9 @@ func (l *Layer) UnmarshalText(b []byte) error {
 }
 
 // Log collects decisions from any number of engines. It keeps them in
-// memory (for scoring), writes them as JSON lines to an optional writer, and
-// hands them to subscribers. The zero value is not usable; use NewLog.
+// memory (for scoring), writes them as JSON lines to an optional writer,
+// hands them to hooks, and to subscribers. The zero value is not usable;
+// use NewLog.
 type Log struct {
 	mu    sync.Mutex
 	all   []Decision
@@ -204,16 +205,21 @@ type Log struct {
 	lost  int
 	enc   *json.Encoder
 	err   error
+	hooks []func(Decision)
 	subs  map[int]chan Decision
 	next  int
 	count int
 }
 
 // NewLog returns a log that keeps at most keep decisions in memory (0 means
-// one million) and writes each as a JSON line to w if w is not nil.
+// one million, a negative keep none) and writes each as a JSON line to w if
+// w is not nil.
 func NewLog(w io.Writer, keep int) *Log {
-	if keep <= 0 {
+	switch {
+	case keep == 0:
 		keep = 1 << 20
+	case keep < 0:
+		keep = 0
 	}
 	l := &Log{max: keep, subs: make(map[int]chan Decision)}
 	if w != nil {
@@ -234,6 +240,9 @@ func (l *Log) Record(d Decision) {
 	}
 	if l.enc != nil && l.err == nil {
 		l.err = l.enc.Encode(d)
+	}
+	for _, h := range l.hooks {
+		h(d)
 	}
 	for _, ch := range l.subs {
 		select {
@@ -262,6 +271,16 @@ func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err
+}
+
+// Hook has every decision recorded from now on handed to f, in the order
+// recorded, before Record returns: unlike a subscriber, a hook loses
+// nothing (a slow hook slows the borders instead). f runs under the log's
+// lock, so it must not call the log.
+func (l *Log) Hook(f func(Decision)) {
+	l.mu.Lock()
+	l.hooks = append(l.hooks, f)
+	l.mu.Unlock()
 }
 
 // Subscribe returns a channel that receives every decision recorded from now

@@ -17,6 +17,10 @@ import (
 // ErrNotFound is returned when a run or measurement does not exist.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrDSN is returned (wrapped) by Open for a DSN it cannot read: an
+// unknown scheme, an empty path, a malformed URL.
+var ErrDSN = errors.New("store: bad DSN")
+
 // Store is an open database. Its methods are safe for concurrent use.
 type Store struct {
 	db *sql.DB
@@ -72,13 +76,13 @@ func openDB(dsn string) (*sql.DB, *dialect, error) {
 	case "postgres", "postgresql":
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
-			return nil, nil, fmt.Errorf("store: %s: %w", redact(dsn), err)
+			return nil, nil, fmt.Errorf("store: %s: %w: %w", redact(dsn), ErrDSN, err)
 		}
 		return db, postgresDialect, nil
 	case "clickhouse":
 		opt, err := clickhouse.ParseDSN(dsn)
 		if err != nil {
-			return nil, nil, fmt.Errorf("store: %s: %w", redact(dsn), err)
+			return nil, nil, fmt.Errorf("store: %s: %w: %w", redact(dsn), ErrDSN, err)
 		}
 		return clickhouse.OpenDB(opt), clickhouseDialect, nil
 	case "", "sqlite", "file":
@@ -90,7 +94,7 @@ func openDB(dsn string) (*sql.DB, *dialect, error) {
 			}
 		}
 		if path == "" {
-			return nil, nil, errors.New("store: empty SQLite path")
+			return nil, nil, fmt.Errorf("%w: empty SQLite path", ErrDSN)
 		}
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(30000)")
@@ -110,7 +114,7 @@ func openDB(dsn string) (*sql.DB, *dialect, error) {
 		}
 		return db, sqliteDialect, nil
 	}
-	return nil, nil, fmt.Errorf("store: %s: unsupported scheme %q (want a file path, postgres:// or clickhouse://)", redact(dsn), scheme)
+	return nil, nil, fmt.Errorf("%w: %s: unsupported scheme %q (want a file path, postgres:// or clickhouse://)", ErrDSN, redact(dsn), scheme)
 }
 
 // redact removes a password from a DSN for messages.
