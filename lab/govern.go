@@ -534,7 +534,7 @@ func measurePhase(ctx context.Context, s *Spec, tr *Transparency, history map[st
 		ptr.parsed[v.pv] = v.pol
 		ph.Versions = append(ph.Versions, v.logged(b.Name))
 	}
-	ro := RunOptions{From: vantages, Inputs: inputs, Out: out, Concurrency: opts.Concurrency, PerVantage: opts.PerVantage,
+	ro := RunOptions{From: vantages, Inputs: inputs, Out: out, Concurrency: opts.Concurrency, PerVantage: opts.PerVantage, Keep: true,
 		Lab: Options{Clock: clock.NewOffset(t), Seed: opts.Seed, Transparency: &ptr}}
 	if opts.Progress != nil {
 		ro.Progress = func(done, total int, _ *probe.Measurement) { opts.Progress(name, done, total) }

@@ -41,8 +41,12 @@ type Options struct {
 	// as it is taken.
 	Decisions io.Writer
 	// Keep is how many decisions are kept in memory for scoring; 0 means
-	// one million.
+	// one million, a negative Keep none.
 	Keep int
+	// OnDecision, if not nil, is handed every border decision as it is
+	// taken, in order, before the border goes on (border.Log.Hook): it
+	// must be quick, and must not call the lab's log.
+	OnDecision func(border.Decision)
 	// MTU of every host interface; 0 means 1500.
 	MTU uint32
 	// NoServices builds the fabric and the borders only: no DNS, web
@@ -89,6 +93,9 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{spec: s, clk: clk, log: border.NewLog(opts.Decisions, opts.Keep), date: clk.Now()}
+	if opts.OnDecision != nil {
+		l.log.Hook(opts.OnDecision)
+	}
 	if opts.Clock == nil && !opts.At.IsZero() {
 		l.date = opts.At
 	} else if opts.Clock == nil && !s.Scenario.At.IsZero() {

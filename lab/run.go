@@ -20,6 +20,7 @@ import (
 	"github.com/splinter-lab/splinter/report"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
+	"github.com/splinter-lab/splinter/store"
 	"github.com/splinter-lab/splinter/world"
 )
 
@@ -53,7 +54,25 @@ type RunOptions struct {
 	// means Out/log when Out is set. Lab.Transparency, if set, is used
 	// instead.
 	Log string
-	// Lab tunes the lab the run starts.
+	// Store, if set, receives the run as it proceeds: its measurements,
+	// the borders' decisions and the scoring, under RunID, and the run's
+	// status when it ends (complete, or interrupted).
+	Store *store.Store
+	// RunID names the run in Store; "" makes one (store.NewRunID). The
+	// shards of a run share one, given by their caller.
+	RunID string
+	// Shard, if set (Count > 0), measures only the shard's share of the
+	// (vantage, input) pairs (Shard.Includes): N processes with shards 0
+	// to N-1 of N, writing to one Store under one RunID, measure the run
+	// together.
+	Shard Shard
+	// Keep keeps every measurement (RunResult.Measurements) and every
+	// scored item (Score.Items) in memory, for callers that compare runs;
+	// without it a run keeps counts and the few items its report shows,
+	// and its memory does not grow with its size.
+	Keep bool
+	// Lab tunes the lab the run starts. Its Decisions and Keep are the
+	// run's own.
 	Lab Options
 }
 
@@ -62,10 +81,18 @@ type RunResult struct {
 	Scenario string
 	// At is the world's date when the run started, and Versions what each
 	// border applied then.
-	At           time.Time
-	Versions     []InForce
-	Vantages     []string
-	Inputs       int
+	At       time.Time
+	Versions []InForce
+	Vantages []string
+	Inputs   int
+	// Planned is how many measurements the run (its shard) was to make,
+	// Measured how many it made: fewer when it was interrupted.
+	Planned  int
+	Measured int
+	// Interrupted says the run's context ended before it measured
+	// everything; what it measured was scored and written all the same.
+	Interrupted bool
+	// Measurements are the measurements made (RunOptions.Keep only).
 	Measurements []*probe.Measurement
 	Decisions    int
 	Score        *score.Result
@@ -81,14 +108,31 @@ type RunResult struct {
 	Audit *score.AuditResult
 	// Log is the transparency log's directory, if the run had one.
 	Log string
+	// RunID names the run in the store, if it had one.
+	RunID string
 }
 
 // Outputs are the files Run writes into RunOptions.Out.
 var Outputs = []string{"measurements.jsonl", "decisions.jsonl", "score.json", "report.html"}
 
+// ErrInterrupted is returned (wrapped, with the context's error) by a run
+// whose context ended before it measured everything. Its RunResult is
+// returned with it: what was measured was scored and written.
+var ErrInterrupted = errors.New("interrupted")
+
 // Run is `splinter run`: it starts a lab on s, measures every input from
 // every vantage, scores the measurements against the borders' decisions and
 // writes the outputs.
+//
+// Everything streams: each measurement and each decision is written (to
+// the JSON lines files, record by record, and to the store) as it is made,
+// and scored as soon as its window has closed (score.Stream); the run keeps
+// counts, the few items its report shows and the decisions pending joins
+// need, so that its memory does not grow with its size. The files are
+// written under temporary names and renamed into place when complete. When
+// ctx ends, the run stops measuring, scores and writes what it measured,
+// says so in score.json, report.html and the store, and returns its result
+// with an error wrapping ErrInterrupted.
 func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	vantages, err := Vantages(s.Plan, opts.From)
 	if err != nil {
@@ -118,13 +162,15 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if opts.Concurrency < 0 || opts.PerVantage < 0 {
 		return nil, badInput(fmt.Errorf("concurrency and per-vantage bounds must be positive"))
 	}
+	if err := opts.Shard.valid(); err != nil {
+		return nil, err
+	}
 	var out *outputs
 	if opts.Out != "" {
 		if out, err = newOutputs(opts.Out); err != nil {
 			return nil, err
 		}
 		defer out.abort()
-		opts.Lab.Decisions = out.decisions
 	}
 	logDir := opts.Log
 	if logDir == "" && opts.Out != "" {
@@ -138,6 +184,8 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		logDir = opts.Lab.Transparency.Log.Dir()
 	}
 	start := time.Now()
+	p := newPipeline(out)
+	opts.Lab.Decisions, opts.Lab.Keep, opts.Lab.OnDecision = nil, -1, p.decision
 	l, err := s.Start(ctx, opts.Lab)
 	if err != nil {
 		return nil, err
@@ -148,39 +196,117 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	}
 	at, versions := l.Date(), l.Versions()
 	var probers []*probe.Prober
+	var costs []float64
 	for _, v := range vantages {
 		p, err := l.Prober(v, func(c *probe.Config) { c.ResidualWait = opts.ResidualWait })
 		if err != nil {
 			return nil, err
 		}
 		probers = append(probers, p)
+		costs = append(costs, linkCost(l, v))
 	}
-	ms := probe.Campaign(ctx, probers, inputs, probe.CampaignOptions{Concurrency: opts.Concurrency, PerVantage: opts.PerVantage, Progress: opts.Progress})
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("interrupted: %w", err)
+	res := &RunResult{Scenario: s.Scenario.Name, At: at, Versions: versions, Vantages: vantages, Inputs: len(inputs), Materialised: materialised}
+	include := opts.Shard.include(vantages, inputs)
+	for i := range vantages {
+		for j := range inputs {
+			if include == nil || include(probe.Pair{Prober: i, Input: j}) {
+				res.Planned++
+			}
+		}
 	}
-	res := &RunResult{Scenario: s.Scenario.Name, At: at, Versions: versions, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start), Materialised: materialised}
-	decisions := l.log.Decisions()
-	res.Decisions = l.log.Len()
-	l.Close()
-	if err := l.log.Err(); err != nil {
-		return nil, fmt.Errorf("decisions.jsonl: %w", err)
+	if opts.Store != nil {
+		res.RunID = opts.RunID
+		if res.RunID == "" {
+			res.RunID = store.NewRunID(time.Now(), nil)
+		}
+		simulated := !opts.Lab.At.IsZero() || !s.Scenario.At.IsZero() || opts.Lab.Clock != nil
+		w, err := opts.Store.Begin(ctx, l.storeRun(res.RunID, opts.Shard, simulated), store.Part{Shard: opts.Shard.Index, Health: store.CurrentHealth()})
+		if err != nil {
+			return nil, err
+		}
+		p.store = w
+		defer w.Close(context.WithoutCancel(ctx), store.Failed, store.CurrentHealth()) // a no-op once closed
 	}
-	res.Score = score.ScoreWith(ms, decisions, score.Options{Exists: s.Exists})
-	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
+	builder := report.NewBuilder(s.Scenario, s.Plan)
+	var auditor *score.Auditor
+	if l.admitted != nil {
+		auditor = score.NewAuditor(l.Declared())
+		p.auditor = auditor
+	}
+	lim := score.Limits{}
+	if opts.Keep {
+		lim = score.Limits{Items: -1, Disagreements: -1}
+	}
+	p.stream = score.NewStream(score.StreamOptions{Options: score.Options{Exists: s.Exists}, Limits: lim, Item: func(it score.Item) {
+		builder.Add(it)
+		if auditor != nil {
+			auditor.Item(it)
+		}
+		p.storeItem(it)
+	}})
+	p.keep = opts.Keep
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.fail = cancel
+	p.start(l.Clock())
+	probe.Campaign(cctx, probers, inputs, probe.CampaignOptions{
+		Concurrency: opts.Concurrency, PerVantage: opts.PerVantage, Progress: opts.Progress, Include: include,
+		Cost:  func(i int) float64 { return costs[i] },
+		Begin: func(pr probe.Pair) { p.begin(pr.Prober*len(inputs)+pr.Input, l.Clock().Now()) },
+		Each:  func(pr probe.Pair, m *probe.Measurement) { p.measurement(pr.Prober*len(inputs)+pr.Input, m) },
+	})
+	res.Interrupted = ctx.Err() != nil
+	res.Elapsed = time.Since(start)
+	l.Close() // no decision after this
+	if err := p.finish(); err != nil {
+		return nil, err
+	}
+	res.Decisions, res.Measured, res.Measurements = p.decisions, p.measured, p.ms
+	res.Score = p.stream.Result()
+	if p.err != nil {
+		return nil, p.err
+	}
+	res.Report = builder.Report(res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
 	res.Report.At, res.Report.Policies = res.At, reportPolicies(res.Versions)
-	if l.admitted != nil {
-		res.Audit = score.Audit(res.Score, decisions, l.Declared())
+	res.Report.Interrupted, res.Report.Planned = res.Interrupted, res.Planned
+	if auditor != nil {
+		res.Audit = auditor.Result()
 		res.Report.Audit, res.Log = res.Audit, logDir
 	}
+	status := store.Complete
+	if res.Interrupted {
+		status = store.Interrupted
+	}
 	if out != nil {
-		if err := out.finish(ms, res); err != nil {
+		if err := out.finishRun(res, status); err != nil {
 			return nil, err
 		}
 		res.Files = Outputs
 	}
+	if p.store != nil {
+		if err := p.store.Close(context.WithoutCancel(ctx), status, store.CurrentHealth()); err != nil {
+			return nil, err
+		}
+	}
+	if res.Interrupted {
+		return res, fmt.Errorf("%w after %d of %d measurements: %w", ErrInterrupted, res.Measured, res.Planned, context.Cause(ctx))
+	}
 	return res, nil
+}
+
+// linkCost guesses how long a measurement from host takes relative to one
+// over a fast link: its throughput tests download about 2 Mbit over the
+// host's access link.
+func linkCost(l *Lab, host string) float64 {
+	h, err := l.w.LookupHost(host)
+	if err != nil {
+		return 1
+	}
+	if bw := h.Plan().Link.Bandwidth; bw > 0 {
+		return 1 + 4e6/float64(bw)
+	}
+	return 1
 }
 
 // NoControl says why a scenario without a control host cannot be
@@ -307,25 +433,34 @@ func CheckURL(s string) error {
 
 // outputs writes a run's files: each under a temporary name, renamed into
 // place only when complete, so that an interrupted run never leaves a cut
-// file or a mix of two runs.
+// file or a mix of two runs. The JSON lines files are written through,
+// record by record, as the run makes them: a run that dies leaves them,
+// complete to their last record, under their temporary names.
 type outputs struct {
-	dir       string
-	decf      *os.File
-	decisions *bufio.Writer
-	temps     []string
+	dir          string
+	measurements *lineFile
+	decisions    *lineFile
+	temps        map[string]string // output name → temporary file
 }
 
 func newOutputs(dir string) (*outputs, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, badInput(fmt.Errorf("output directory: %w", err))
 	}
-	o := &outputs{dir: dir}
-	f, err := o.create("decisions.jsonl")
-	if err != nil {
-		return nil, err
+	o := &outputs{dir: dir, temps: map[string]string{}}
+	for _, name := range []string{"measurements.jsonl", "decisions.jsonl"} {
+		f, err := o.create(name)
+		if err != nil {
+			o.abort()
+			return nil, err
+		}
+		lf := &lineFile{name: name, f: f}
+		if name == "measurements.jsonl" {
+			o.measurements = lf
+		} else {
+			o.decisions = lf
+		}
 	}
-	o.decf = f
-	o.decisions = bufio.NewWriterSize(f, 1<<16)
 	return o, nil
 }
 
@@ -334,8 +469,9 @@ func (o *outputs) create(name string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	o.temps = append(o.temps, f.Name())
+	o.temps[name] = f.Name()
 	if err := f.Chmod(0o644); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
@@ -343,12 +479,64 @@ func (o *outputs) create(name string) (*os.File, error) {
 
 // abort removes what was not finished.
 func (o *outputs) abort() {
-	if o.decf != nil {
-		o.decf.Close()
+	for _, lf := range []*lineFile{o.measurements, o.decisions} {
+		if lf != nil {
+			lf.close()
+		}
 	}
 	for _, t := range o.temps {
 		os.Remove(t)
 	}
+}
+
+// lineFile is a JSON lines file written record by record: each record is
+// one write of one whole line, so the file never ends mid-record while the
+// process lives.
+type lineFile struct {
+	name string
+	f    *os.File
+	buf  []byte
+	err  error
+}
+
+// write appends v as one line.
+func (lf *lineFile) write(v any) {
+	if lf.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		lf.err = fmt.Errorf("%s: %w", lf.name, err)
+		return
+	}
+	lf.buf = append(append(lf.buf[:0], b...), '\n')
+	if _, err := lf.f.Write(lf.buf); err != nil {
+		lf.err = fmt.Errorf("%s: %w", lf.name, err)
+	}
+}
+
+// Write writes b, which must be whole lines (a json.Encoder's Encode).
+func (lf *lineFile) Write(b []byte) (int, error) {
+	if lf.err != nil {
+		return 0, lf.err
+	}
+	n, err := lf.f.Write(b)
+	if err != nil {
+		lf.err = fmt.Errorf("%s: %w", lf.name, err)
+	}
+	return n, err
+}
+
+func (lf *lineFile) close() error {
+	if lf.f == nil {
+		return lf.err
+	}
+	err := lf.f.Close()
+	lf.f = nil
+	if lf.err == nil && err != nil {
+		lf.err = fmt.Errorf("%s: %w", lf.name, err)
+	}
+	return lf.err
 }
 
 // extraFile is a further output a command writes beside the usual ones.
@@ -357,15 +545,14 @@ type extraFile struct {
 	write func(io.Writer) error
 }
 
-func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extraFile) error {
-	if err := o.decisions.Flush(); err != nil {
-		return fmt.Errorf("decisions.jsonl: %w", err)
+// finishRun closes the JSON lines files, writes score.json and report.html
+// (and extra) under temporary names, and renames every output into place.
+func (o *outputs) finishRun(res *RunResult, status store.Status, extra ...extraFile) error {
+	for _, lf := range []*lineFile{o.measurements, o.decisions} {
+		if err := lf.close(); err != nil {
+			return err
+		}
 	}
-	if err := o.decf.Close(); err != nil {
-		return fmt.Errorf("decisions.jsonl: %w", err)
-	}
-	o.decf = nil
-	files := map[string]string{"decisions.jsonl": o.temps[0]}
 	write := func(name string, w func(io.Writer) error) error {
 		f, err := o.create(name)
 		if err != nil {
@@ -382,24 +569,13 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extra
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		files[name] = f.Name()
 		return nil
-	}
-	if err := write("measurements.jsonl", func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		for _, m := range ms {
-			if err := enc.Encode(m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
 	}
 	if err := write("score.json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(datedScore{At: res.At.UTC().Format(time.RFC3339), Policies: res.Versions, Result: res.Score})
+		return enc.Encode(datedScore{At: res.At.UTC().Format(time.RFC3339), Policies: res.Versions, Status: status,
+			Planned: res.Planned, Run: res.RunID, Result: res.Score})
 	}); err != nil {
 		return err
 	}
@@ -414,12 +590,21 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extra
 		names = append(names, x.name)
 	}
 	for _, name := range names {
-		if err := os.Rename(files[name], filepath.Join(o.dir, name)); err != nil {
+		if err := os.Rename(o.temps[name], filepath.Join(o.dir, name)); err != nil {
 			return err
 		}
+		delete(o.temps, name)
 	}
-	o.temps = nil
 	return nil
+}
+
+// finish writes ms (a run that kept them) and finishes the run as
+// complete.
+func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extraFile) error {
+	for _, m := range ms {
+		o.measurements.write(m)
+	}
+	return o.finishRun(res, store.Complete, extra...)
 }
 
 // datedScore is score.json: the scoring, with the world's date and the
@@ -427,6 +612,12 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extra
 type datedScore struct {
 	At       string    `json:"at"`
 	Policies []InForce `json:"policies"`
+	// Status is complete, or interrupted (the run stopped before it
+	// measured Planned; Total says how many it did).
+	Status  store.Status `json:"status"`
+	Planned int          `json:"planned,omitempty"`
+	// Run is the run's ID in the store, if it had one.
+	Run string `json:"run,omitempty"`
 	*score.Result
 }
 
