@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/scenario"
+	"github.com/splinter-lab/splinter/store"
 )
 
 func init() {
@@ -17,7 +19,7 @@ func init() {
 }
 
 func runRun(e *env, args []string) error {
-	fs := flags(e, "run", "[--scenario NAME|FILE] [--at DATE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR]")
+	fs := flags(e, "run", "[--scenario NAME|FILE] [--at DATE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR] [--db DSN|off] [--run ID] [--shard I/N]")
 	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	out := fs.String("out", "splinter-out", "directory for "+strings.Join(lab.Outputs, ", "))
@@ -27,8 +29,24 @@ func runRun(e *env, args []string) error {
 	perVantage := fs.Int("per-vantage", 32, "measurements in flight at once from one vantage")
 	residual := fs.Duration("residual-wait", 0, "repeat residual checks after this long (a censor's window is 60-180s; 0 skips)")
 	logDir := fs.String("log", "", "the transparency log the borders' policies are appended to and proved from (default: DIR/log of --out)")
+	db := dbFlag(fs, "the store the run is written to as it proceeds: a SQLite file, postgres://... or clickhouse://...; off writes none (default: $SPLINTER_DB, else DIR/splinter.db of --out)")
+	runID := fs.String("run", "", "the run's ID in the store (default: the time and a random suffix); the shards of one run share one")
+	shardFlag := fs.String("shard", "", "measure shard I of N (from 0) of the (vantage, input) pairs into a shared --db under --run ID; /N takes I from $"+lab.JobIndexEnv+" (a Kubernetes Indexed Job)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var shard lab.Shard
+	if *shardFlag != "" {
+		var err error
+		if shard, err = lab.ParseShard(*shardFlag); err != nil {
+			return err
+		}
+		if *runID == "" {
+			return badInput("--shard needs --run ID: the shards of one run must share its ID")
+		}
+		if *db == "off" {
+			return badInput("--shard needs a store (--db) that the shards share")
+		}
 	}
 	if fs.NArg() > 0 {
 		return badInput("unexpected argument %q", fs.Arg(0))
@@ -62,22 +80,43 @@ func runRun(e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "splinter run: %s\n", materialisedNote(spec.Plan, added))
 		}
 	}
-	fmt.Fprintf(e.stderr, "splinter run: %s, %d vantages × %d inputs = %d measurements\n", spec.Scenario.Name, len(vantages), len(inputs), len(vantages)*len(inputs))
+	planned := len(vantages) * len(inputs)
+	what := fmt.Sprintf("%d vantages × %d inputs = %d measurements", len(vantages), len(inputs), planned)
+	if shard.Count > 1 {
+		what += fmt.Sprintf(", shard %s of them", shard)
+	}
+	fmt.Fprintf(e.stderr, "splinter run: %s, %s\n", spec.Scenario.Name, what)
+	dsn := storeDSN(*db, *out)
+	var st *store.Store
+	if dsn != "" {
+		if st, err = openStore(e.ctx, dsn, true); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
 	prog := newProgress(e.stderr)
 	res, err := lab.Run(e.ctx, spec, lab.RunOptions{From: splitList(*from), List: *list, Out: *out,
-		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update, Lab: lab.Options{At: at.t}})
+		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update,
+		Store: st, RunID: *runID, Shard: shard, Lab: lab.Options{At: at.t}})
 	prog.finish()
-	if err != nil {
+	if err != nil && !errors.Is(err, lab.ErrInterrupted) {
 		return err
 	}
+	interrupted := err
 	res.Report.WriteSummary(e.stdout)
 	if n := len(added) + len(res.Materialised); n > 0 {
 		fmt.Fprintf(e.stdout, "\n%d of the list's names were not sites of %s and were made sites of this world for the run (invented pages): what is measured is what the censors' policies say of those names, not the real sites.\n", n, spec.Scenario.Name)
 	}
 	fmt.Fprintf(e.stdout, "\n%d measurements in %.1fs (%.0f/s); wrote %s/{%s}\n",
-		len(res.Measurements), res.Elapsed.Seconds(), float64(len(res.Measurements))/res.Elapsed.Seconds(), *out, strings.Join(lab.Outputs, ","))
+		res.Measured, res.Elapsed.Seconds(), float64(res.Measured)/res.Elapsed.Seconds(), *out, strings.Join(lab.Outputs, ","))
 	if res.Log != "" {
 		fmt.Fprintf(e.stdout, "transparency log: %s (check it: splinter log verify %s)\n", res.Log, res.Log)
+	}
+	if res.RunID != "" {
+		fmt.Fprintf(e.stdout, "store: run %s in %s\n", res.RunID, redactDSN(dsn))
+	}
+	if interrupted != nil {
+		return fmt.Errorf("%w; the outputs say so and hold what was measured", interrupted)
 	}
 	return nil
 }
