@@ -97,4 +97,3 @@ func runExport(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "wrote %d rows of run %s to %s (%s)\n", n, *runID, *out, f)
 	return nil
 }
-
