@@ -152,6 +152,9 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Score = score.ScoreWith(ms, decisions, score.Options{Exists: s.Exists})
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
+	for _, b := range s.Borders {
+		res.Report.Cite(b.Policy)
+	}
 	if l.admitted != nil {
 		res.Audit = score.Audit(res.Score, decisions, l.Declared())
 		res.Report.Audit, res.Log = res.Audit, logDir
