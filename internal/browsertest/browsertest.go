@@ -148,14 +148,23 @@ func (p *Page) Click(sel string) int {
 	return p.status()
 }
 
-// WaitFor waits until a JavaScript expression is true.
+// WaitFor waits until a JavaScript expression is true (evaluating it
+// again across the navigations it may wait for).
 func (p *Page) WaitFor(expr string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, timeout)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr)); err != nil {
-		p.t.Fatalf("browsertest: waiting for %s: %v", expr, err)
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		var ok bool
+		ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	p.t.Fatalf("browsertest: waiting for %s: not true in %v (last error: %v)", expr, timeout, err)
 }
 
 // Eval evaluates a JavaScript expression in the page.
