@@ -47,6 +47,10 @@ func runServe(e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return badInput("unexpected argument %q", fs.Arg(0))
 	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return badInput("--addr %q: %v", *addr, err)
+	}
 	dsn := *db
 	if dsn == "" {
 		dsn = defaultStorePath()
@@ -70,10 +74,6 @@ func runServe(e *env, args []string) error {
 		case !st.Mode().IsRegular():
 			return badInput("store %s is not a regular file", path)
 		}
-	}
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return badInput("--addr %q: %v", *addr, err)
 	}
 	ctx := e.ctx
 	s, err := store.Open(ctx, dsn)

@@ -42,7 +42,7 @@ var fixture struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixture.dir != "" && os.Getenv("SPLINTER_BENCH_DIR") == "" {
+	if fixture.dir != "" {
 		os.RemoveAll(fixture.dir)
 	}
 	os.Exit(code)
