@@ -113,7 +113,8 @@ func (e *Explorer) status(r *http.Request, err error) (int, string) {
 	case errors.As(err, &br):
 		return http.StatusBadRequest, br.msg
 	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound, strings.TrimPrefix(err.Error(), "store: ")
+		msg := strings.TrimPrefix(err.Error(), "store: ")
+		return http.StatusNotFound, strings.Replace(msg, ": "+store.ErrNotFound.Error(), ": not found", 1)
 	case errors.Is(err, context.DeadlineExceeded):
 		e.o.Logf("explorer: %s %s: %v", r.Method, r.URL.Path, err)
 		return http.StatusServiceUnavailable, "the query took too long"

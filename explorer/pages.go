@@ -39,8 +39,8 @@ var pageRoutes = []pageRoute{
 	{"GET", "/compare", (*Explorer).pageCompare},
 	{"GET", "/timeline", (*Explorer).pageTimeline},
 	{"GET", "/glossary", (*Explorer).pageGlossary},
-	{"", "/", func(*Explorer, context.Context, *http.Request) (string, any, error) {
-		return "", nil, fmt.Errorf("no such page: %w", store.ErrNotFound)
+	{"", "/", func(_ *Explorer, _ context.Context, r *http.Request) (string, any, error) {
+		return "", nil, fmt.Errorf("page %s: %w", r.URL.Path, store.ErrNotFound)
 	}},
 }
 
