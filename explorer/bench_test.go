@@ -156,7 +156,10 @@ func BenchmarkAPI(b *testing.B) {
 		}},
 		{"measurement", "/api/v1/measurements/" + uid, func() error { _, err := s.MeasurementByUID(ctx, uid); return err }},
 		{"compare", "/api/v1/compare?a=big&b=big2&limit=100", func() error { _, err := s.Compare(ctx, "big", "big2", 100); return err }},
+		{"heatmap-truth", "/api/v1/runs/big/heatmap?truth=true", func() error { _, err := s.Heatmap(ctx, "big", true); return err }},
 		{"run-page", "/runs/big", nil},
+		{"measurements-page", "/runs/big/measurements?cc=CN&verdict=dns", nil},
+		{"compare-page", "/compare?a=big&b=big2", nil},
 	} {
 		if tc.store != nil {
 			b.Run("store/"+tc.name, func(b *testing.B) {

@@ -396,7 +396,13 @@ func (e *Explorer) pageRun(ctx context.Context, r *http.Request) (string, any, e
 		sort.SliceStable(jm.Rules, func(i, j int) bool { return jm.Rules[i].Decisions > jm.Rules[j].Decisions })
 		v.Methods = append(v.Methods, jm)
 	}
-	if tc, err := e.s.Heatmap(ctx, id, true); err == nil && len(tc) > 0 {
+	// A run is scored when its measurements have a truth: the first one
+	// says (counting the true heatmap would read every score).
+	first, err := e.s.Measurements(ctx, store.Query{Run: id, Limit: 1})
+	if err != nil {
+		return "", nil, err
+	}
+	if len(first.Items) > 0 && first.Items[0].Truth != "" {
 		v.Scored = true
 		page, err := e.s.Measurements(ctx, store.Query{Run: id, Disagree: true, Limit: 1})
 		if err != nil {
