@@ -5,6 +5,7 @@ package report
 const pageHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>splinter — {{.Scenario}}</title>
 <style>
 :root{--ink:#1f2430;--mute:#687083;--line:#e3e6ec;--bg:#f7f8fa;--card:#fff}
