@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,28 +12,17 @@ import (
 	"github.com/splinter-lab/splinter/store"
 )
 
-// dbEnv names a store to use when --db is not given.
-const dbEnv = "SPLINTER_DB"
-
-// dbFile is the default store's file, in a run's output directory: the
-// results stay beside the files of the run that made them, one folder to
-// keep or delete, and runs into the same --out accumulate there (what
-// `splinter serve` and `score` read by default).
-const dbFile = "splinter.db"
-
 func dbFlag(fs *flag.FlagSet, usage string) *string {
 	return fs.String("db", "", usage)
 }
 
-// storeDSN is the store a command uses: --db, else $SPLINTER_DB, else
-// DIR/splinter.db; "" for off.
-func storeDSN(flagValue, dir string) string {
+// storeDSN is the store a command uses: --db, else $SPLINTER_DB, else the
+// user's default store (defaultStorePath: what `splinter serve` reads);
+// "" for off.
+func storeDSN(flagValue string) string {
 	dsn := flagValue
 	if dsn == "" {
-		dsn = os.Getenv(dbEnv)
-	}
-	if dsn == "" {
-		dsn = filepath.Join(dir, dbFile)
+		dsn = defaultStorePath()
 	}
 	if dsn == "off" {
 		return ""
@@ -42,9 +30,9 @@ func storeDSN(flagValue, dir string) string {
 	return dsn
 }
 
-// isFileDSN reports whether dsn names a SQLite file, and which.
-func isFileDSN(dsn string) (string, bool) {
-	if scheme, _, ok := strings.Cut(dsn, "://"); ok && scheme != "file" && scheme != "sqlite" {
+// sqlitePath is the file a SQLite DSN names; false for a server's DSN.
+func sqlitePath(dsn string) (string, bool) {
+	if !isFileDSN(dsn) {
 		return "", false
 	}
 	path := dsn
@@ -60,13 +48,15 @@ func isFileDSN(dsn string) (string, bool) {
 // openStore opens the store dsn names, creating a SQLite file's folder
 // (create) or refusing a SQLite file that does not exist (!create).
 func openStore(ctx context.Context, dsn string, create bool) (*store.Store, error) {
-	if path, ok := isFileDSN(dsn); ok {
+	if path, ok := sqlitePath(dsn); ok {
 		if create {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return nil, badInput("--db: %v", err)
 			}
-		} else if _, err := os.Stat(path); err != nil {
-			return nil, badInput("no store at %s (a run writes one: splinter run; or give --db)", path)
+		} else if fi, err := os.Stat(path); err != nil {
+			return nil, badInput("no store at %s (splinter run writes one; or name it with --db)", path)
+		} else if !fi.Mode().IsRegular() {
+			return nil, badInput("store %s is not a regular file", path)
 		}
 	}
 	st, err := store.Open(ctx, dsn)
@@ -77,18 +67,6 @@ func openStore(ctx context.Context, dsn string, create bool) (*store.Store, erro
 		return nil, err
 	}
 	return st, nil
-}
-
-// redactDSN hides a DSN's password.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // runIDs lists a store's latest runs, for a message.

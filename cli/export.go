@@ -22,7 +22,7 @@ func runExport(e *env, args []string) error {
 		names[i] = string(f)
 	}
 	fs := flags(e, "export", "--run ID --format "+strings.Join(names, "|")+" [--db DSN] [--out FILE]")
-	db := dbFlag(fs, "the store: a SQLite file, postgres://... or clickhouse://... (default: $SPLINTER_DB, else splinter-out/splinter.db)")
+	db := dbFlag(fs, "the store: a SQLite file, postgres://... or clickhouse://... (default: $SPLINTER_DB, else ~/.local/share/splinter/splinter.db)")
 	runID := fs.String("run", "", "the run to export")
 	format := fs.String("format", "", "parquet, csv or jsonl")
 	out := fs.String("out", "", "the file to write (default: standard output)")
@@ -36,7 +36,7 @@ func runExport(e *env, args []string) error {
 	if err != nil {
 		return inputError{err}
 	}
-	dsn := storeDSN(*db, "splinter-out")
+	dsn := storeDSN(*db)
 	if dsn == "" {
 		return badInput("export reads a store: --db off leaves none")
 	}

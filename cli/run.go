@@ -29,7 +29,7 @@ func runRun(e *env, args []string) error {
 	perVantage := fs.Int("per-vantage", 32, "measurements in flight at once from one vantage")
 	residual := fs.Duration("residual-wait", 0, "repeat residual checks after this long (a censor's window is 60-180s; 0 skips)")
 	logDir := fs.String("log", "", "the transparency log the borders' policies are appended to and proved from (default: DIR/log of --out)")
-	db := dbFlag(fs, "the store the run is written to as it proceeds: a SQLite file, postgres://... or clickhouse://...; off writes none (default: $SPLINTER_DB, else DIR/splinter.db of --out)")
+	db := dbFlag(fs, "the store the run is written to as it proceeds: a SQLite file, postgres://... or clickhouse://...; off writes none (default: $SPLINTER_DB, else ~/.local/share/splinter/splinter.db, what splinter serve reads)")
 	runID := fs.String("run", "", "the run's ID in the store (default: the time and a random suffix); the shards of one run share one")
 	shardFlag := fs.String("shard", "", "measure shard I of N (from 0) of the (vantage, input) pairs into a shared --db under --run ID; /N takes I from $"+lab.JobIndexEnv+" (a Kubernetes Indexed Job)")
 	if err := parse(fs, args); err != nil {
@@ -86,7 +86,7 @@ func runRun(e *env, args []string) error {
 		what += fmt.Sprintf(", shard %s of them", shard)
 	}
 	fmt.Fprintf(e.stderr, "splinter run: %s, %s\n", spec.Scenario.Name, what)
-	dsn := storeDSN(*db, *out)
+	dsn := storeDSN(*db)
 	var st *store.Store
 	if dsn != "" {
 		if st, err = openStore(e.ctx, dsn, true); err != nil {

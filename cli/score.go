@@ -16,7 +16,7 @@ func init() {
 
 func runScore(e *env, args []string) error {
 	fs := flags(e, "score", "--run ID [--db DSN] [--scenario NAME|FILE] [--out DIR] [--no-write]")
-	db := dbFlag(fs, "the store: a SQLite file, postgres://... or clickhouse://... (default: $SPLINTER_DB, else splinter-out/splinter.db)")
+	db := dbFlag(fs, "the store: a SQLite file, postgres://... or clickhouse://... (default: $SPLINTER_DB, else ~/.local/share/splinter/splinter.db)")
 	runID := fs.String("run", "", "the run to score")
 	scen := fs.String("scenario", "", "the run's scenario, for its jurisdictions, categories and names (default: the embedded scenario the run names)")
 	out := fs.String("out", "", "directory for score.json and report.html (default: none)")
@@ -27,7 +27,7 @@ func runScore(e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return badInput("unexpected argument %q", fs.Arg(0))
 	}
-	dsn := storeDSN(*db, "splinter-out")
+	dsn := storeDSN(*db)
 	if dsn == "" {
 		return badInput("score reads a store: --db off leaves none")
 	}

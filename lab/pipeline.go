@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -25,7 +26,8 @@ type pipeline struct {
 	stream  *score.Stream
 	auditor *score.Auditor
 	keep    bool
-	fail    func(error) // ends the campaign on a write error
+	tee     *json.Encoder // RunOptions.Lab.Decisions
+	fail    func(error)   // ends the campaign on a write error
 
 	events chan event
 	mu     sync.RWMutex // closed, against late sends
@@ -110,6 +112,9 @@ func (p *pipeline) loop() {
 			if p.out != nil {
 				p.out.decisions.write(ev.d)
 				p.check(p.out.decisions.err)
+			}
+			if p.tee != nil {
+				p.check(p.tee.Encode(ev.d))
 			}
 			if p.store != nil {
 				p.check(p.store.Decision(ev.d))

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/report"
@@ -71,8 +72,9 @@ type RunOptions struct {
 	// without it a run keeps counts and the few items its report shows,
 	// and its memory does not grow with its size.
 	Keep bool
-	// Lab tunes the lab the run starts. Its Decisions and Keep are the
-	// run's own.
+	// Lab tunes the lab the run starts. Its Decisions, if set, receives
+	// every decision as a JSON line too (from the run's pipeline, as
+	// decisions.jsonl does); its Keep is the run's own.
 	Lab Options
 }
 
@@ -185,7 +187,14 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	}
 	start := time.Now()
 	p := newPipeline(out)
-	opts.Lab.Decisions, opts.Lab.Keep, opts.Lab.OnDecision = nil, -1, p.decision
+	if opts.Lab.Decisions != nil {
+		p.tee = json.NewEncoder(opts.Lab.Decisions)
+	}
+	hook := p.decision
+	if h := opts.Lab.OnDecision; h != nil {
+		hook = func(d border.Decision) { h(d); p.decision(d) }
+	}
+	opts.Lab.Decisions, opts.Lab.Keep, opts.Lab.OnDecision = nil, -1, hook
 	l, err := s.Start(ctx, opts.Lab)
 	if err != nil {
 		return nil, err
@@ -270,6 +279,9 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Report.Elapsed = res.Elapsed
 	res.Report.At, res.Report.Policies = res.At, reportPolicies(res.Versions)
 	res.Report.Interrupted, res.Report.Planned = res.Interrupted, res.Planned
+	for _, b := range s.Borders {
+		res.Report.Cite(b.At(at))
+	}
 	if auditor != nil {
 		res.Audit = auditor.Result()
 		res.Report.Audit, res.Log = res.Audit, logDir

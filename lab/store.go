@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,7 +41,9 @@ func (l *Lab) storeRun(id string, sh Shard, simulated bool) store.Run {
 		p := store.ProfileOf(b.Policy, version)
 		p.Jurisdiction = b.Jurisdiction
 		run.Profiles = append(run.Profiles, p)
-		ps = append(ps, b.Policy)
+		if !slices.Contains(ps, b.Policy) {
+			ps = append(ps, b.Policy)
+		}
 	}
 	run.Rules = store.RulesOf(ps...)
 	return run
