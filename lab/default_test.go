@@ -33,7 +33,7 @@ func TestDefaultScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := res.Score
-	t.Logf("%d measurements from %d vantages in %.1fs", len(res.Measurements), len(res.Vantages), res.Elapsed.Seconds())
+	t.Logf("%d measurements from %d vantages in %.1fs", res.Measured, len(res.Vantages), res.Elapsed.Seconds())
 	t.Logf("agreement %d/%d = %.2f%%", s.Agree, s.Total, 100*s.Accuracy)
 	for _, c := range s.PerClass {
 		t.Logf("  %-13s true %4d  tp %4d  fp %3d  fn %3d  precision %.3f  recall %.3f", c.Class, c.Support, c.TP, c.FP, c.FN, c.Precision, c.Recall)
