@@ -32,8 +32,8 @@ func storeDSN(flagValue string) string {
 
 // sqlitePath is the file a SQLite DSN names; false for a server's DSN.
 func sqlitePath(dsn string) (string, bool) {
-	if !isFileDSN(dsn) {
-		return "", false
+	if scheme, _, ok := strings.Cut(dsn, "://"); !isFileDSN(dsn) || ok && scheme != "sqlite" && scheme != "file" {
+		return "", false // a server's, or a scheme store.Open refuses
 	}
 	path := dsn
 	for _, p := range []string{"sqlite://", "sqlite:", "file://", "file:"} {

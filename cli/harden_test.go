@@ -27,7 +27,17 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	// No test writes into the user's own store: `splinter run` writes to
+	// $SPLINTER_DB, else $XDG_DATA_HOME/splinter/splinter.db, by default.
+	data, err := os.MkdirTemp("", "splinter-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", data)
+	os.Unsetenv("SPLINTER_DB")
+	code := m.Run()
+	os.RemoveAll(data)
+	os.Exit(code)
 }
 
 // splinterCmd returns the splinter command line as a subprocess.
