@@ -731,3 +731,55 @@ func TestWriterConcurrent(t *testing.T) {
 		t.Errorf("%d decisions stored, %d written", n, len(f.ds))
 	}
 }
+
+// TestScoringReads: a run scored again from the store, origin by origin
+// (one process's measurements from one vantage, joined to the decisions
+// that process recorded for the vantage's addresses and its resolver), is
+// scored as the whole run is in one piece.
+func TestScoringReads(t *testing.T) {
+	f := loadFixture(t)
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := open(t, dsn)
+		writeRun(t, s, testRun(t, "rescored", jan2024), f.ms, f.ds)
+		origins, err := s.Origins(ctx, "rescored")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tally := score.NewTally(score.Limits{Items: -1, Disagreements: -1})
+		var n int64
+		for _, o := range origins {
+			n += o.Measurements
+			var idx *score.Index
+			for m, err := range s.OriginMeasurements(ctx, "rescored", o) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.TestKeys == nil || m.TestKeys.Vantage.Host != o.Vantage {
+					t.Fatalf("origin %+v yields a measurement of %s", o, m.Input)
+				}
+				if idx == nil {
+					v := m.TestKeys.Vantage
+					addrs := append(slices.Clone(v.Addrs), v.Resolver)
+					ds, err := s.ClientDecisions(ctx, "rescored", o.Writer, addrs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					bd := make([]border.Decision, len(ds))
+					for i := range ds {
+						bd[i] = ds[i].Decision
+					}
+					idx = score.NewIndex(bd)
+				}
+				tally.Add(idx.Item(m, score.Options{}))
+			}
+		}
+		if n != int64(len(f.ms)) {
+			t.Errorf("origins count %d measurements, the run has %d", n, len(f.ms))
+		}
+		res := tally.Result()
+		if res.Total != f.res.Total || res.Agree != f.res.Agree || !equalJSON(res.Confusion, f.res.Confusion) {
+			t.Errorf("scored by origin: %d/%d %v; in one piece: %d/%d %v", res.Agree, res.Total, res.Confusion, f.res.Agree, f.res.Total, f.res.Confusion)
+		}
+	})
+}
