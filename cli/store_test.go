@@ -167,7 +167,7 @@ func TestStoreCommandsBadInput(t *testing.T) {
 }
 
 // TestRunInterruptedStore is issue 12's D7 with the store: SIGINT during
-// splinter run stops it within seconds; its files are whole (no record cut,
+// splinter run stops it within a second or so; its files are whole (no record cut,
 // none of a previous run's left beside them), say it was interrupted, and
 // its run in the store is marked interrupted.
 func TestRunInterruptedStore(t *testing.T) {
@@ -213,7 +213,11 @@ func TestRunInterruptedStore(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("still running a minute after SIGINT:\n%s", output)
 	}
-	t.Logf("stopped %.1fs after SIGINT", time.Since(sent).Seconds())
+	// Within a second on an idle machine (the world is closed in the
+	// background); three leave room for a loaded one.
+	if took := time.Since(sent); took > 3*time.Second {
+		t.Errorf("stopped %.1fs after SIGINT, want about a second", took.Seconds())
+	}
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(output.String(), "interrupted") || strings.Contains(output.String(), "goroutine") {
 		t.Errorf("exit %d, output:\n%s\nwant exit 1 saying it was interrupted", code, output)
 	}

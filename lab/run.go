@@ -199,7 +199,8 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
+	closeLab := func() { l.Close() }
+	defer func() { closeLab() }()
 	if l.control == nil {
 		return nil, badInput(errors.New(NoControl(s.Scenario.Name)))
 	}
@@ -266,7 +267,16 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	})
 	res.Interrupted = ctx.Err() != nil
 	res.Elapsed = time.Since(start)
-	l.Close() // no decision after this
+	if res.Interrupted {
+		// Stopped: the outputs come first, and the world's teardown
+		// (seconds on a large world, a stack per host) goes on in the
+		// background, so that an interrupted run returns at once. Decisions
+		// taken from now on, after every measurement ended, are not
+		// recorded.
+		closeLab = func() { go l.Close() }
+	} else {
+		l.Close() // no decision after this
+	}
 	if err := p.finish(); err != nil {
 		return nil, err
 	}
