@@ -35,6 +35,11 @@ func runRun(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *runID != "" {
+		if err := store.ValidRunID(*runID); err != nil {
+			return inputError{err}
+		}
+	}
 	var shard lab.Shard
 	if *shardFlag != "" {
 		var err error

@@ -156,6 +156,7 @@ func TestStoreCommandsBadInput(t *testing.T) {
 		{[]string{"export", "--db", "mysql://x", "--run", "r-1", "--format", "csv"}, "unsupported scheme"},
 		{[]string{"score", "--db", db, "--run", "nope"}, `no run "nope"`},
 		{[]string{"run", "--scenario", "two-lands", "--shard", "0/2"}, "--shard needs --run ID"},
+		{[]string{"run", "--scenario", "two-lands", "--run", "a/b"}, `run id "a/b": want 1 to 64 letters`},
 		{[]string{"run", "--scenario", "two-lands", "--shard", "2/2", "--run", "x"}, "want 0 <= I < N"},
 		{[]string{"run", "--scenario", "two-lands", "--shard", "0/2", "--run", "x", "--db", "off"}, "--shard needs a store"},
 	} {
