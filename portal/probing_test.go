@@ -157,4 +157,3 @@ func equalCounts(a, b map[string]int) bool {
 	}
 	return true
 }
-
