@@ -201,7 +201,8 @@ func TestConformance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	start := time.Now()
-	s, err := evade.Start(ctx, spec, evade.Options{Seed: 2019})
+	// The Geneva of the paper: its corrupt loads were random text only.
+	s, err := evade.Start(ctx, spec, evade.Options{Seed: 2019, Generators: strategy.Geneva2019})
 	if err != nil {
 		t.Fatal(err)
 	}
