@@ -10,6 +10,17 @@
 // it (WithNames); runs a campaign, scores it against the decision log
 // (package score) and writes the outputs (package report).
 //
+// A run streams (pipeline.go): one goroutine takes the borders' decisions
+// (through the log's hook) and the measurements as they are made, in the
+// order they happened, and hands each to the JSON lines files (whole records),
+// to the results store (package store, RunOptions.Store) and to the scoring
+// stream (score.Stream), which joins a measurement once its window has
+// closed; the report is built item by item (report.Builder). Memory thus
+// grows with the world, not with the run. An interrupted run scores and
+// writes what it measured and says so. Shard splits a run's (vantage,
+// input) pairs among processes writing one stored run, and ScoreStored
+// scores a stored run again from the union of its shards (store.go).
+//
 // It also keeps the world's date: a lab's clock says what day it is in the
 // world (Options.At starts an offset clock there), every border whose
 // scenario names a censor's history applies the version in force at that
