@@ -167,7 +167,8 @@ func TestStoreCommandsBadInput(t *testing.T) {
 	}
 }
 
-// TestRunInterruptedStore is issue 12's D7 with the store: SIGINT during
+// TestRunInterruptedStore is issue 12's D7 with the store: the store shows
+// a run while it runs, and SIGINT during
 // splinter run stops it within a second or so; its files are whole (no record cut,
 // none of a previous run's left beside them), say it was interrupted, and
 // its run in the store is marked interrupted.
@@ -204,6 +205,23 @@ func TestRunInterruptedStore(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The run is in the store as it proceeds (what splinter serve shows).
+	live, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, err := live.Run(context.Background(), "cli-int-1")
+		if err == nil && r.Status == store.Running && r.Measurements > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the store shows no measurement of the running run: %+v, %v", r, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	live.Close()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
