@@ -3,6 +3,8 @@
 package cli_test
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,26 +16,87 @@ import (
 // top-level README's and portal/README.md's, as root: splinter up, the
 // programs each step runs with exec (a shell step's commands as one
 // script), measure --state, and checks that each prints what the README
-// shows. Steps whose programs are not installed (the Shadowsocks proxy,
-// dig) are skipped, and the output they would have led to with them.
+// shows. A walk-through starts at a console block that runs splinter up
+// and lasts until the next one; each gets a world of its own. Steps whose
+// programs are not installed (the Shadowsocks proxy, dig) are skipped, and
+// the output they would have led to with them. The walk-through with
+// Geneva's engine runs only when SPLINTER_GENEVA names the folder holding
+// the checkouts its README step makes (/opt there).
 func TestREADMEWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the default world: skipped in -short")
 	}
 	for name, readme := range map[string]string{"README": "../README.md", "portal-README": "../portal/README.md"} {
 		t.Run(name, func(t *testing.T) {
-			var steps []consoleStep
+			var walks [][]consoleStep
 			for _, b := range consoleSteps(t, readme) {
-				if len(b) > 0 && (strings.Contains(b[0].cmd, "splinter up") || len(steps) > 0) {
-					steps = append(steps, b...)
+				if len(b) > 0 && strings.Contains(b[0].cmd, "splinter up") {
+					walks = append(walks, nil)
+				}
+				if len(walks) > 0 {
+					walks[len(walks)-1] = append(walks[len(walks)-1], b...)
 				}
 			}
-			if len(steps) == 0 {
+			if len(walks) == 0 {
 				t.Fatal("no walk-through that starts with splinter up")
 			}
-			walk(t, steps)
+			for i, steps := range walks {
+				t.Run(fmt.Sprint(i+1), func(t *testing.T) {
+					if usesGeneva(steps) {
+						root := os.Getenv("SPLINTER_GENEVA")
+						if root == "" {
+							t.Skip("runs Geneva's engine: set SPLINTER_GENEVA to the folder holding the geneva, python-netfilterqueue and anytree checkouts (/opt in the README)")
+						}
+						for i := range steps {
+							steps[i].cmd = strings.ReplaceAll(steps[i].cmd, "/opt/", strings.TrimSuffix(root, "/")+"/")
+						}
+					}
+					walk(t, steps)
+				})
+			}
 		})
 	}
+}
+
+// usesGeneva reports whether a walk-through runs Geneva's engine.
+func usesGeneva(steps []consoleStep) bool {
+	for _, st := range steps {
+		if strings.Contains(st.cmd, "geneva/engine.py") {
+			return true
+		}
+	}
+	return false
+}
+
+// shellWords splits a command line as sh does for what the READMEs use:
+// words apart by blanks, single- or double-quoted strings kept whole.
+func shellWords(s string) []string {
+	var words []string
+	var w strings.Builder
+	in, quote := false, rune(0)
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			w.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ' || r == '\t':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		default:
+			w.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words
 }
 
 func walk(t *testing.T, steps []consoleStep) {
@@ -56,11 +119,14 @@ func walk(t *testing.T, steps []consoleStep) {
 		for i, l := range st.out {
 			st.out[i] = strings.ReplaceAll(l, "/tmp/lab", dir)
 		}
-		args := strings.Fields(cmd)
+		args := shellWords(cmd)
 		if st.prompt == "#" {
 			prog := args[0]
 			if strings.Contains(prog, "=") { // real=$(getent ...)
 				prog = "getent"
+			}
+			if shellKeyword[prog] {
+				prog = "sh"
 			}
 			if _, err := exec.LookPath(prog); err != nil || missing[prog] || prog == "ss-local" && missing["ss-server"] {
 				missing[prog] = true
@@ -93,7 +159,7 @@ func walk(t *testing.T, steps []consoleStep) {
 		args = args[2:]
 		switch args[0] {
 		case "up":
-			u := startUpScenario(t, dir, "")
+			u := startUpArgs(t, dir, args[1:]...)
 			if !u.running(t) {
 				t.Fatalf("up ended:\n%s", u.out)
 			}
@@ -135,6 +201,9 @@ func walk(t *testing.T, steps []consoleStep) {
 	}
 	flush()
 }
+
+// shellKeyword are the words that start a compound command of sh.
+var shellKeyword = map[string]bool{"for": true, "while": true, "if": true, "case": true}
 
 // checkShownUp checks the lines up prints about its state directory.
 func checkShownUp(t *testing.T, u *up, out []string) {
