@@ -170,6 +170,9 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
 	res.Report.At, res.Report.Policies = res.At, reportPolicies(res.Versions)
+	for _, b := range s.Borders {
+		res.Report.Cite(b.At(at))
+	}
 	if l.admitted != nil {
 		res.Audit = score.Audit(res.Score, decisions, l.Declared())
 		res.Report.Audit, res.Log = res.Audit, logDir

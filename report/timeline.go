@@ -240,16 +240,23 @@ func jurisdiction(r *Report, code string) *Jurisdiction {
 func ruleMoves(a, b *Jurisdiction) []RuleCount {
 	counts := map[string]*RuleCount{}
 	if a != nil {
-		for rule, n := range a.Rules {
-			counts[rule] = &RuleCount{Rule: rule, Before: n}
+		for ra, n := range a.Rules {
+			rule := ra.String()
+			c := counts[rule]
+			if c == nil {
+				c = &RuleCount{Rule: rule}
+				counts[rule] = c
+			}
+			c.Before += n
 		}
 	}
 	if b != nil {
-		for rule, n := range b.Rules {
+		for ra, n := range b.Rules {
+			rule := ra.String()
 			if counts[rule] == nil {
 				counts[rule] = &RuleCount{Rule: rule}
 			}
-			counts[rule].After = n
+			counts[rule].After += n
 		}
 	}
 	var out []RuleCount

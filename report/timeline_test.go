@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/internal/headless"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
@@ -20,10 +21,13 @@ func dated(at time.Time, reach map[string]int, rules map[string]int, policies ..
 	r := &Report{Scenario: "test-world", At: at, Policies: policies, Score: &score.Result{},
 		Categories: []scenario.Category{{Code: "NEWS", Name: "News Media"}}}
 	for _, code := range []string{"CN", "IR", "RU"} {
-		j := Jurisdiction{Code: code, Name: "Land " + code, Total: 10, Reachable: reach[code], Rules: map[string]int{}}
+		j := Jurisdiction{Code: code, Name: "Land " + code, Total: 10, Reachable: reach[code], Rules: map[RuleAction]int{}}
 		for rule, n := range rules {
 			if strings.HasPrefix(rule, code+" ") {
-				j.Rules[rule] = n
+				// "CN cn-fully-encrypted (drop)"
+				b, rest, _ := strings.Cut(rule, " ")
+				id, action, _ := strings.Cut(rest, " (")
+				j.Rules[RuleAction{Border: b, Rule: id, Action: border.ActionKind(strings.TrimSuffix(action, ")"))}] = n
 			}
 		}
 		r.Jurisdictions = append(r.Jurisdictions, j)

@@ -275,7 +275,6 @@ func (np *Plan) addListNetwork(j int, abroad bool, sites []Site, idx []int, zone
 		site := sites[h.site]
 		site.Network, site.Pos = name, Pos{}
 		site.Title = siteTitle(site.Domain, site.Category)
-		site.Body = siteBody(site)
 		np.Sites = append(np.Sites, &PlannedSite{Site: site, Host: planned[k].Name, Addrs: slices.Clone(planned[k].Addrs)})
 	}
 }

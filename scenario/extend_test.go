@@ -75,8 +75,8 @@ func TestWithSites(t *testing.T) {
 		if n, ok := want[site.Domain]; ok && site.Network != n {
 			t.Errorf("site %s hosted in %s, want %s", site.Domain, site.Network, n)
 		}
-		if !strings.Contains(site.Body, "<title>") || site.Title == "" {
-			t.Errorf("site %s has no content: %q", site.Domain, site.Body)
+		if !strings.Contains(site.Page(), "<title>") || site.Title == "" {
+			t.Errorf("site %s has no content: %q", site.Domain, site.Page())
 		}
 	}
 	for _, n := range np.Networks[len(p.Networks):] {

@@ -262,7 +262,7 @@ func TestREADMEExample(t *testing.T) {
 		if h := p.Host("cn-vps-1"); h == nil || h.Addrs[0] != netip.MustParseAddr("198.18.15.10") {
 			t.Errorf("cn-vps-1 = %+v, want its declared address", h)
 		}
-		if site := p.Sites[2]; site.Title != "VPN Bastion" || !strings.Contains(site.Body, "Get around") {
+		if site := p.Sites[2]; site.Title != "VPN Bastion" || !strings.Contains(site.Page(), "Get around") {
 			t.Errorf("given title and body not kept: %+v", site.Site)
 		}
 	}
@@ -405,7 +405,7 @@ func TestTwoLandsHosts(t *testing.T) {
 		fmt.Fprintf(&b, "network %s %v router %v\n", n.Name, n.Prefixes, n.Router)
 	}
 	fmt.Fprintf(&b, "backbone %v %v\n", p.BackbonePrefixes, p.Backbone)
-	fmt.Fprintf(&b, "site %s %q\n%s", p.Sites[0].Domain, p.Sites[0].Title, p.Sites[0].Body)
+	fmt.Fprintf(&b, "site %s %q\n%s", p.Sites[0].Domain, p.Sites[0].Title, p.Sites[0].Page())
 	golden(t, "testdata/two-lands.golden", b.Bytes())
 }
 
@@ -515,7 +515,7 @@ func checkPlan(t *testing.T, p *Plan) {
 		if !zones[siteZone(site.Domain)+"."] || !zones[tldOf(site.Domain)+"."] {
 			t.Errorf("site %s: its zone or TLD is missing", site.Domain)
 		}
-		if site.Title == "" || !strings.Contains(site.Body, html.EscapeString(site.Title)) && !strings.Contains(site.Body, site.Title) {
+		if site.Title == "" || !strings.Contains(site.Page(), html.EscapeString(site.Title)) && !strings.Contains(site.Page(), site.Title) {
 			t.Errorf("site %s: title %q not in body", site.Domain, site.Title)
 		}
 	}

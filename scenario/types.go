@@ -160,9 +160,10 @@ type Site struct {
 	Category string
 	// Network is the hosting network that serves the site.
 	Network string
-	// Title and Body are the site's content. When empty, the plan generates
-	// them deterministically from the domain and category (see PlannedSite);
-	// the scenario itself is left as written. Body is an HTML document.
+	// Title and Body are the site's content. When Title is empty, the plan
+	// generates it from the domain and category (see PlannedSite); Body is
+	// an HTML document as written, and Page generates one when it is empty.
+	// The scenario itself is left as written.
 	Title string
 	Body  string
 	// HTTP3 serves the site over QUIC as well (advertised with Alt-Svc).

@@ -168,7 +168,7 @@ func (w *World) startServices() error {
 				if s == nil {
 					return fmt.Errorf("world: host %q serves unknown site %q", hp.Name, d)
 				}
-				ws = append(ws, website.Site{Domain: s.Domain, Title: s.Title, Body: s.Body, Category: s.Category, HTTP3: s.HTTP3})
+				ws = append(ws, website.Site{Domain: s.Domain, Title: s.Title, Body: s.Page(), Category: s.Category, HTTP3: s.HTTP3})
 			}
 			srv, err := website.New(ws, ca.GetCertificate)
 			if err != nil {

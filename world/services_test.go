@@ -229,7 +229,7 @@ func TestSitePagesAreHTML(t *testing.T) {
 	c := w.Host("cn-client-1").HTTPClient()
 	for _, s := range w.Plan().Sites {
 		_, body := get(t, c, "http://"+s.Domain+"/")
-		if body != s.Body {
+		if body != s.Page() {
 			t.Errorf("%s serves a page other than its plan's:\n%s", s.Domain, body)
 		}
 		if strings.Contains(body, "&lt;") || strings.Count(strings.ToLower(body), "<html") != 1 || !strings.Contains(body, "<title>"+html.EscapeString(s.Title)+"</title>") {
