@@ -17,7 +17,9 @@
 //	POST /report                    open a report: {"report_id", "supported_formats"}
 //	POST /report/{id}               submit {"format": "json", "content": {...}}
 //	POST /report/{id}/close         close it
-//	POST /api/v1/submit_measurement submit {"format": "json", "content": "..."}
+//	POST /api/v1/submit_measurement submit {"format": "json", "content": "..."}: to the
+//	                                report its report_id names, or, without one (probe-cli
+//	                                since July 2026), to one the collector opens for the run
 //	GET  /cdn-cgi/trace             Cloudflare's trace: "ip=ADDR" among other lines
 //	GET  /lookup                    Ubuntu's GeoIP: <Response><Ip>ADDR</Ip>...</Response>
 //	GET  /ip                        the client's address, as plain text

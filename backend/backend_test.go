@@ -388,3 +388,54 @@ func stunLookup(t *testing.T, conn net.Conn) string {
 	}
 	return ""
 }
+
+// TestCollectorWithoutReport submits as probe-cli has since July 2026: to
+// /api/v1/submit_measurement, with no report opened and no report_id. The
+// measurements of one run land in one report the collector opened for
+// them, each line carrying its ID; another run gets another report.
+func TestCollectorWithoutReport(t *testing.T) {
+	dir := t.TempDir()
+	b, c := startLoopback(t, backend.Config{Reports: dir})
+	base := b.URLs().HTTPS
+	run := func(start, input, extra string) string {
+		return `{` + extra + `"data_format_version":"0.2.0","input":"` + input + `","probe_asn":"AS4134","probe_cc":"CN","software_name":"miniooni",` +
+			`"software_version":"3.31.0-alpha","test_name":"web_connectivity","test_start_time":"` + start + `","test_version":"0.4.3","test_keys":{"blocking":false}}`
+	}
+	subs := []string{
+		run("2026-11-30 19:24:51", "http://www.people-daily.cn/", ""),
+		run("2026-11-30 19:24:51", "https://www.freepress-herald.com/", `"report_id":"",`),
+		run("2026-11-30 19:30:00", "http://www.people-daily.cn/", ""),
+	}
+	uidRE := regexp.MustCompile(`^20261122090617\.000000_CN_webconnectivity_[0-9a-f]{16}$`)
+	for _, m := range subs {
+		code, data := do(t, c, "POST", base+"/api/v1/submit_measurement", map[string]any{"format": "json", "content": m, "nym": nil})
+		if code != 200 || !uidRE.MatchString(decode[map[string]string](t, data)["measurement_uid"]) {
+			t.Fatalf("submit_measurement: %d %s", code, data)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("reports: %v %v, want two (one per run)", entries, err)
+	}
+	lines := map[string][]map[string]any{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimSuffix(e.Name(), ".jsonl")
+		if !strings.HasPrefix(id, "20261122T090617Z_webconnectivity_CN_4134_n1_") {
+			t.Errorf("report %s", e.Name())
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			m := decode[map[string]any](t, []byte(l))
+			if m["report_id"] != id || m["probe_cc"] != "CN" || m["test_keys"] == nil {
+				t.Errorf("%s: line %s", e.Name(), l)
+			}
+			lines[m["test_start_time"].(string)] = append(lines[m["test_start_time"].(string)], m)
+		}
+	}
+	if len(lines["2026-11-30 19:24:51"]) != 2 || len(lines["2026-11-30 19:30:00"]) != 1 {
+		t.Errorf("runs: %v", lines)
+	}
+}

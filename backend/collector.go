@@ -53,6 +53,11 @@ type collector struct {
 
 	mu      sync.Mutex
 	reports map[string]*report
+
+	// runs are the reports opened for measurements submitted without one
+	// (runReport), by run.
+	runMu sync.Mutex
+	runs  map[string]string
 }
 
 var (
@@ -66,7 +71,7 @@ func newCollector(dir string, clock Clock, rand io.Reader) (*collector, error) {
 			return nil, fmt.Errorf("backend: reports directory: %w", err)
 		}
 	}
-	return &collector{dir: dir, clock: clock, rand: rand, reports: map[string]*report{}}, nil
+	return &collector{dir: dir, clock: clock, rand: rand, reports: map[string]*report{}, runs: map[string]string{}}, nil
 }
 
 // open issues a report ID in OONI's form
@@ -219,7 +224,9 @@ func (b *Backend) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // submitMeasurement: POST /api/v1/submit_measurement with the measurement
-// as a string, its report named by its report_id.
+// as a string, its report named by its report_id; a measurement without
+// one (probe-cli submits so since July 2026, opening no report) goes to the
+// report the collector opens for its run, whose ID it then carries.
 func (b *Backend) submitMeasurement(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Format  string `json:"format"`
@@ -229,13 +236,73 @@ func (b *Backend) submitMeasurement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var m struct {
-		ReportID string `json:"report_id"`
+		ReportID *string `json:"report_id"`
+		reportTemplate
 	}
 	if req.Format != "json" || json.Unmarshal([]byte(req.Content), &m) != nil {
 		http.Error(w, "content is not a JSON measurement", http.StatusBadRequest)
 		return
 	}
-	b.storeAndAnswer(w, m.ReportID, []byte(req.Content), true)
+	content := []byte(req.Content)
+	if m.ReportID != nil && *m.ReportID != "" {
+		b.storeAndAnswer(w, *m.ReportID, content, true)
+		return
+	}
+	id, err := b.col.runReport(m.reportTemplate)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if content, err = withReportID(content, id, m.ReportID != nil); err != nil {
+		http.Error(w, "content is not a JSON measurement", http.StatusBadRequest)
+		return
+	}
+	b.storeAndAnswer(w, id, content, true)
+}
+
+// runReport is the report of a run: the one the collector opened for the
+// first measurement submitted without a report with the same software,
+// test, probe_cc, probe_asn and test_start_time, or a new one.
+func (c *collector) runReport(t reportTemplate) (string, error) {
+	key := strings.Join([]string{t.SoftwareName, t.SoftwareVersion, t.TestName, t.TestVersion, t.ProbeCC, t.ProbeASN, t.TestStartTime}, "\x00")
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if id, ok := c.runs[key]; ok {
+		return id, nil
+	}
+	id, err := c.open(t)
+	if err != nil {
+		return "", err
+	}
+	c.runs[key] = id
+	return id, nil
+}
+
+// withReportID is a measurement (a JSON object) with its report_id set to
+// id: added first when it has none, replaced when it is there but empty.
+func withReportID(content []byte, id string, present bool) ([]byte, error) {
+	rid, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	if present {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(content, &fields); err != nil {
+			return nil, errBadMeasurement
+		}
+		fields["report_id"] = rid
+		return json.Marshal(fields)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, content); err != nil || buf.Len() < 2 || buf.Bytes()[0] != '{' {
+		return nil, errBadMeasurement
+	}
+	rest := buf.Bytes()[1:]
+	out := append([]byte(`{"report_id":`), rid...)
+	if !bytes.Equal(rest, []byte("}")) {
+		out = append(out, ',')
+	}
+	return append(out, rest...), nil
 }
 
 func (b *Backend) storeAndAnswer(w http.ResponseWriter, id string, content []byte, late bool) {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,6 +45,82 @@ func TestJoinRunningWorld(t *testing.T) {
 	if blk, _ := pem.Decode(pemBytes); blk == nil || blk.Type != "CERTIFICATE" {
 		t.Fatalf("ca.pem is no PEM certificate: %q", pemBytes)
 	}
+	// What OONI Probe needs besides: the names it asks its address of
+	// (answered by the control host), where its reports land, and the
+	// world's GeoIP database, which places each client as the plan does.
+	if want := []string{"geoip.ubuntu.com", "stun.ekiga.net", "stun.l.google.com", "www.cloudflare.com"}; !slices.Equal(doc.Names, want) ||
+		doc.Reports != "reports" || doc.GeoIP != "geoip.mmdb" {
+		t.Errorf("services.json: names %v (want %v), reports %q, geoip %q", doc.Names, want, doc.Reports, doc.GeoIP)
+	}
+	for _, want := range []string{"  GeoIP database  " + filepath.Join(dir, "geoip.mmdb"), "  OONI reports    " + filepath.Join(dir, "reports"), "  OONI services   " + doc.OONI.ProbeServices} {
+		if !strings.Contains(u.out.String(), want) {
+			t.Errorf("up did not print %q:\n%s", want, u.out)
+		}
+	}
+	spec, err := lab.Load("two-lands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGeoIP(t, filepath.Join(dir, "geoip.mmdb"), spec)
+
+	// The probe services, from a real program in China, as OONI Probe
+	// calls them: by the names services.json gives, over HTTPS with the
+	// scenario CA exec installs.
+	t.Run("ooni-services", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl is not installed")
+		}
+		curl := func(args ...string) string {
+			t.Helper()
+			code, out, errOut := run(append([]string{"exec", "--state", dir, "--host", "cn-client-1", "--", "curl", "-sS", "--max-time", "30"}, args...)...)
+			if code != 0 {
+				t.Fatalf("curl %v: exit %d, %s%s", args, code, out, errOut)
+			}
+			return out
+		}
+		ps := doc.OONI.ProbeServices
+		var ths map[string][]struct{ Address, Type string }
+		if out := curl(ps + "/api/v1/test-helpers"); json.Unmarshal([]byte(out), &ths) != nil ||
+			len(ths["web-connectivity"]) == 0 || ths["web-connectivity"][0].Address != ps || ths["web-connectivity"][0].Type != "https" {
+			t.Errorf("test-helpers: %s", out)
+		}
+		var ci struct {
+			V     int `json:"v"`
+			Tests struct {
+				WebConnectivity struct {
+					ReportID string `json:"report_id"`
+				} `json:"web_connectivity"`
+			} `json:"tests"`
+		}
+		if out := curl("-H", "Content-Type: application/json", "-d", `{"probe_cc":"CN","probe_asn":"AS4134","software_name":"miniooni","run_type":"manual"}`, ps+"/api/v1/check-in"); json.Unmarshal([]byte(out), &ci) != nil ||
+			ci.V != 1 || ci.Tests.WebConnectivity.ReportID == "" {
+			t.Errorf("check-in: %s", out)
+		}
+		// Where am I: Cloudflare's trace and Ubuntu's lookup, by the real
+		// services' names, say the client's own address.
+		addr := spec.Plan.Host("cn-client-1").Addrs[0].String()
+		if out := curl("-4", "https://www.cloudflare.com/cdn-cgi/trace"); !strings.Contains(out, "ip="+addr+"\n") {
+			t.Errorf("www.cloudflare.com/cdn-cgi/trace from %s: %q", addr, out)
+		}
+		if out := curl("-4", "https://geoip.ubuntu.com/lookup"); !strings.Contains(out, "<Ip>"+addr+"</Ip>") {
+			t.Errorf("geoip.ubuntu.com/lookup from %s: %q", addr, out)
+		}
+		// A measurement submitted as probe-cli submits since July 2026 (no
+		// report opened) lands in the reports folder.
+		m := `{"test_name":"web_connectivity","input":"http://www.people-daily.cn/","probe_cc":"CN","probe_asn":"AS4134","software_name":"miniooni"}`
+		body, _ := json.Marshal(map[string]any{"format": "json", "content": m})
+		curl("-H", "Content-Type: application/json", "-d", string(body), ps+"/api/v1/submit_measurement")
+		files, _ := filepath.Glob(filepath.Join(dir, "reports", "*.jsonl"))
+		found := false
+		for _, f := range files {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), `"input":"http://www.people-daily.cn/"`) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the submitted measurement is in none of %v", files)
+		}
+	})
 
 	t.Run("measure", func(t *testing.T) {
 		code, out, errOut := run("measure", "--state", dir, "--from", "cn-client-1", "https://www.freepress-herald.com/", "http://www.people-daily.cn/")

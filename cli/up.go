@@ -3,10 +3,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 
+	"github.com/splinter-lab/splinter/geoip"
 	"github.com/splinter-lab/splinter/lab"
 	"github.com/splinter-lab/splinter/portal"
 	"github.com/splinter-lab/splinter/scenario"
@@ -24,7 +26,7 @@ func runUp(e *env, args []string) error {
 	fs := flags(e, "up", "[--scenario NAME|FILE] [--at DATE] [--state DIR]")
 	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: an embedded name or a file")
-	state := fs.String("state", defaultState, "directory for the control socket (control.sock), the decision log (decisions.jsonl), the scenario CA (ca.pem) and the services' addresses (services.json)")
+	state := fs.String("state", defaultState, "directory for the control socket (control.sock), the decision log (decisions.jsonl), the scenario CA (ca.pem), the services' addresses (services.json), the world's GeoIP database (geoip.mmdb) and the reports OONI probes submit (reports/)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -60,7 +62,7 @@ func runUp(e *env, args []string) error {
 	if kept != "" {
 		fmt.Fprintf(e.stderr, "splinter up: kept the previous decision log as %s\n", st.Path(kept))
 	}
-	lb, err := spec.Start(e.ctx, lab.Options{At: at.t, Decisions: logFile, Keep: 10000})
+	lb, err := spec.Start(e.ctx, lab.Options{At: at.t, Decisions: logFile, Keep: 10000, Reports: st.Path(reportsName)})
 	if err != nil {
 		return err
 	}
@@ -74,7 +76,17 @@ func runUp(e *env, args []string) error {
 			return err
 		}
 	}
+	// The world's GeoIP database, for a probe that reads one (OONI
+	// Probe's embedded database, replaced by this one: package geoip).
+	var db bytes.Buffer
+	if err := geoip.Write(&db, w.Plan(), lb.Date()); err != nil {
+		return err
+	}
+	if err := st.WriteFile(geoipName, db.Bytes(), 0o644); err != nil {
+		return err
+	}
 	services := lb.ServicesFile(caName)
+	services.Reports, services.GeoIP = reportsName, geoipName
 	doc, err := json.MarshalIndent(services, "", "  ")
 	if err != nil {
 		return err
@@ -106,7 +118,9 @@ func runUp(e *env, args []string) error {
 	}
 	if services.OONI.ProbeServices != "" {
 		fmt.Fprintf(e.stdout, "  OONI services   %s\n", services.OONI.ProbeServices)
+		fmt.Fprintf(e.stdout, "  OONI reports    %s\n", st.Path(reportsName))
 	}
+	fmt.Fprintf(e.stdout, "  GeoIP database  %s\n", st.Path(geoipName))
 	fmt.Fprintf(e.stdout, "\nEnter a host (as root; several programs may share one):\n")
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- curl https://%s/\n", stateFlag, client, site)
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- sh\n", stateFlag, client)
@@ -121,6 +135,8 @@ const (
 	caName       = "ca.pem"
 	servicesName = "services.json"
 	sockName     = "control.sock"
+	geoipName    = "geoip.mmdb"
+	reportsName  = "reports"
 )
 
 // upMeasure is the control socket's measure request: a web_connectivity

@@ -68,6 +68,10 @@ type Options struct {
 	At time.Time
 	// Decisions, if not nil, receives every border decision as a JSON line.
 	Decisions io.Writer
+	// Generators is the version of Geneva's value generators the
+	// strategies' corrupt tampers draw from (strategy.Options.Generators):
+	// to replay an experiment with the Geneva it ran.
+	Generators strategy.Generators
 
 	// Strategy and ServerStrategy (nil: none) and Trials (0:
 	// DefaultTrials) are what Run tries on each URL; Session.Run takes

@@ -268,10 +268,10 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 	s.mu.Unlock()
 	var ce, se *strategy.Engine
 	if a.Client != nil {
-		ce = strategy.New(a.Client, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1)), Delay: s.later(&r.client.shim.wire)})
+		ce = strategy.New(a.Client, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1)), Delay: s.later(&r.client.shim.wire), Generators: s.opts.Generators})
 	}
 	if a.Server != nil {
-		se = strategy.New(a.Server, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1|1)), Delay: s.later(&r.pool.shim.wire)})
+		se = strategy.New(a.Server, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1|1)), Delay: s.later(&r.pool.shim.wire), Generators: s.opts.Generators})
 		r.pool.shim.set(client, se)
 	}
 	r.client.shim.expect(server, client.Port(), ce, a.capture)

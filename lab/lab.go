@@ -157,8 +157,11 @@ func (l *Lab) startControl(ctx context.Context, reports string) error {
 	}
 	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}}))
 	name := h.Name() + "." + strings.TrimSuffix(world.HostsZone, ".")
+	// Its certificate names it, and the services it stands in for
+	// (scenario.LookupNames: www.cloudflare.com, geoip.ubuntu.com).
+	tlsNames := append([]string{name}, l.w.Plan().NamesOf(h.Name())...)
 	b, err := backend.Start(ctx, h, backend.Config{
-		TLS: l.w.CA().ServerTLSConfig(name), Helper: helper, Advertise: name, Reports: reports,
+		TLS: l.w.CA().ServerTLSConfig(tlsNames...), Helper: helper, Advertise: name, Reports: reports,
 		Country: l.geo.CC, Clock: l.clk,
 	})
 	if err != nil {

@@ -24,6 +24,19 @@ type ServicesFile struct {
 	TestHelper string `json:"test_helper,omitempty"`
 	// OONI are the OONI probe services' URLs (Lab.Services).
 	OONI backend.URLs `json:"ooni"`
+	// Names are the other names of the control host: those of the
+	// services a probe asks its own address (scenario.LookupNames, such as
+	// www.cloudflare.com and stun.l.google.com), which the world's DNS
+	// answers with the control host's addresses.
+	Names []string `json:"names,omitempty"`
+	// Reports is the folder, in the state directory, where the OONI
+	// collector keeps every submitted report as REPORT_ID.jsonl ("" when
+	// it keeps none).
+	Reports string `json:"reports,omitempty"`
+	// GeoIP is the world's geolocation database (package geoip: a MaxMind
+	// DB in OONI Probe's record layout), the file's name in the state
+	// directory ("" when none was written).
+	GeoIP string `json:"geoip,omitempty"`
 }
 
 // ServicesFile describes the lab's services; ca is the CA file's name.
@@ -31,6 +44,7 @@ func (l *Lab) ServicesFile(ca string) ServicesFile {
 	f := ServicesFile{Scenario: l.spec.Scenario.Name, CA: ca, OONI: l.Services()}
 	if h := l.ControlHost(); h != nil {
 		f.ControlHost, f.ControlAddrs = h.Name(), h.Addrs()
+		f.Names = l.w.Plan().NamesOf(h.Name())
 	}
 	if a := l.ControlAddr(); a.IsValid() {
 		host := a.Addr().String()

@@ -80,3 +80,55 @@ sites:
 		})
 	}
 }
+
+// TestLookupNames: the plan calls its first control host by the names of
+// the services OONI Probe asks its address, but a name a site of the world
+// has (the scenario's, or one WithSites adds): that name is the site's. A
+// plan without a control host has no such names.
+func TestLookupNames(t *testing.T) {
+	const src = `
+name: names
+jurisdictions:
+  - code: US
+    prefixes: [198.18.96.0/20, "2001:db8:1::/48"]
+    networks:
+      - {name: us-isp, asn: 7922, kind: access, hosts: [{name: client, role: client}]}
+      - {name: us-cloud, asn: 16509, kind: hosting}
+sites:
+  - {domain: www.cloudflare.com, category: HOST, network: us-cloud}
+`
+	s, err := scenario.Load("names.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := p.Host("us-control")
+	if ctl == nil {
+		t.Fatal("no control host us-control")
+	}
+	want := []string{"geoip.ubuntu.com", "stun.ekiga.net", "stun.l.google.com"}
+	if got := p.NamesOf(ctl.Name); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the control host is called %q, want %q (www.cloudflare.com is a site)", got, want)
+	}
+	for _, n := range p.Names {
+		if n.Host != ctl.Name || fmt.Sprint(n.Addrs) != fmt.Sprint(ctl.Addrs) {
+			t.Errorf("name %+v, want the control host's addresses %v", n, ctl.Addrs)
+		}
+	}
+	np, err := p.WithSites([]scenario.Site{{Domain: "stun.ekiga.net", Category: "COMT"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := np.NamesOf(ctl.Name); fmt.Sprint(got) != fmt.Sprint([]string{"geoip.ubuntu.com", "stun.l.google.com"}) {
+		t.Errorf("after WithSites(stun.ekiga.net) the control host is called %q", got)
+	}
+	if got := p.NamesOf(ctl.Name); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("WithSites changed the names of the plan it was given: %q", got)
+	}
+	if got := fmt.Sprint(scenario.LookupNames()); got != "[geoip.ubuntu.com stun.ekiga.net stun.l.google.com www.cloudflare.com]" {
+		t.Errorf("LookupNames() = %s", got)
+	}
+}

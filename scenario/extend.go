@@ -19,7 +19,9 @@ const ListASN = 64496
 // have, from a test list, made sites of the world so that what a censor does
 // to them can be measured. Nothing of p moves: every address, host, zone and
 // site of p is the same in the copy (a policy that names p's addresses
-// still applies), and p itself is left as it was.
+// still applies), and p itself is left as it was; only a name of
+// Plan.Names that becomes a site is dropped from the copy's Names (it is
+// the site's).
 //
 // Each site is hosted in the jurisdiction its ccTLD names, if the scenario
 // has one ("www.gov.cn" in CN), else abroad: in the jurisdiction of the
@@ -126,6 +128,10 @@ func (p *Plan) WithSites(sites []Site, avoid []netip.Prefix) (*Plan, error) {
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
+	// A name of the world that is now a site's is the site's.
+	np.Names = slices.DeleteFunc(slices.Clone(p.Names), func(n *PlannedName) bool {
+		return slices.ContainsFunc(sites, func(s Site) bool { return s.Domain == n.Name })
+	})
 	return &np, nil
 }
 

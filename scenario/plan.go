@@ -27,6 +27,11 @@ type Plan struct {
 	// Zones lists every DNS zone of the world, root (".") first, then TLDs,
 	// then site zones, each with its name servers.
 	Zones []*PlannedZone
+	// Names are the names of the world that are not sites, each naming a
+	// host: the first control host is also called by the LookupNames that
+	// no site has. The world's DNS answers each from the deepest zone of
+	// the plan that contains it.
+	Names []*PlannedName
 	// RootHints are the addresses of the root name servers.
 	RootHints []netip.Addr
 	// Backbone is the addressing of the transit router: the first address

@@ -216,6 +216,7 @@ func (pl *planner) plan() *Plan {
 	pl.resolvers(p)
 	pl.sites(p)
 	pl.zones(p)
+	pl.names(p)
 	return p
 }
 

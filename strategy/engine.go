@@ -24,7 +24,27 @@ type Options struct {
 	// thread after time.sleep). Nil emits such packets through emit right
 	// after the others, as if the sleep were zero.
 	Delay func(pkt []byte, d time.Duration)
+	// Generators is the version of Geneva's value generators that corrupt
+	// tampers draw from; the zero value is Geneva's code as it is now.
+	Generators Generators
 }
+
+// Generators names a version of Geneva's value generators (the gen_*
+// methods of its layers), for replaying an experiment with the code it
+// ran.
+type Generators int
+
+const (
+	// GenevaCurrent is Geneva's code since May 2020 (layers/layer.py): a
+	// corrupt load is one of "", a DNS request, an HTTP request for
+	// www.example.com, or ten random letters and digits.
+	GenevaCurrent Generators = iota
+	// Geneva2019 is the code published with the CCS 2019 paper (first
+	// public commit, 2019-11-15, actions/layer.py): a corrupt load is
+	// always ten random letters and digits. The other generators are the
+	// same.
+	Geneva2019
+)
 
 // Engine applies one Strategy to the packets of one host. It keeps the
 // state a strategy has (the gas left in each trigger) and is safe for use
@@ -36,6 +56,7 @@ type Engine struct {
 	in    []tree
 	rand  *rand.Rand
 	delay func([]byte, time.Duration)
+	gen   Generators
 	// scratch
 	parsed   packet.IP
 	orig     wire
@@ -54,7 +75,7 @@ type tree struct {
 // New returns an engine that applies s. It copies nothing but reads s
 // while running: s must not change afterwards.
 func New(s *Strategy, opts Options) *Engine {
-	e := &Engine{rand: opts.Rand, delay: opts.Delay}
+	e := &Engine{rand: opts.Rand, delay: opts.Delay, gen: opts.Generators}
 	if e.rand == nil {
 		e.rand = rand.New(rand.NewPCG(1, 2))
 	}
@@ -357,13 +378,15 @@ func (e *Engine) corrupt(f Field) (num int64, isNum bool, text string) {
 		}
 		return r.Int64N(512), true, ""
 	case IPLoad, TCPLoad, UDPLoad: // gen_load
-		switch r.IntN(4) {
-		case 0:
-			return 0, false, ""
-		case 1:
-			return 0, false, "__DNS_REQUEST__"
-		case 2:
-			return 0, false, "__HTTP_REQUEST__"
+		if e.gen != Geneva2019 {
+			switch r.IntN(4) {
+			case 0:
+				return 0, false, ""
+			case 1:
+				return 0, false, "__DNS_REQUEST__"
+			case 2:
+				return 0, false, "__HTTP_REQUEST__"
+			}
 		}
 		const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 		var b [10]byte

@@ -367,7 +367,8 @@ func TestTamperOptions(t *testing.T) {
 	}
 }
 
-// A corrupted load is one of Geneva's four (layers/layer.py: gen_load).
+// A corrupted load is one of Geneva's four (layers/layer.py: gen_load), or
+// with Geneva2019's generators ten random letters and digits.
 func TestTamperLoad(t *testing.T) {
 	seen := map[string]bool{}
 	e := strategy.New(strategy.MustParse("[TCP:flags:PA]-tamper{TCP:load:corrupt}-|"), strategy.Options{Rand: rand.New(rand.NewPCG(1, 1))})
@@ -393,6 +394,14 @@ func TestTamperLoad(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Fatalf("saw %v", seen)
+	}
+	// Geneva as published with the CCS 2019 paper: random text only.
+	e = strategy.New(strategy.MustParse("[TCP:flags:PA]-tamper{TCP:load:corrupt}-|"), strategy.Options{Rand: rand.New(rand.NewPCG(1, 1)), Generators: strategy.Geneva2019})
+	for i := 0; i < 50; i++ {
+		pl := string(parseView(t, run(e, false, get())[0]).p.Payload)
+		if len(pl) != 10 || strings.Trim(pl, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			t.Fatalf("Geneva2019 load %q, want ten letters and digits", pl)
+		}
 	}
 	v := applyOne(t, "[TCP:flags:PA]-tamper{TCP:load:replace:GET%20/%E2%82%AC%FFx%zz}-|", get(), 1)[0]
 	if string(v.p.Payload) != "GET /€\uFFFDx%zz" {

@@ -99,7 +99,33 @@ func zones(p *scenario.Plan) (map[string]*nameserver.Zone, error) {
 		}
 		z.AddAddr(s.Domain, s.Addrs...)
 	}
+	// The plan's other names (a control host's LookupNames) are answered
+	// by the deepest zone that contains them: "www.cloudflare.com" by the
+	// com. TLD's servers, or by the root's where the world has no com.
+	for _, n := range p.Names {
+		z := enclosingZone(byName, n.Name)
+		if z == nil {
+			return nil, fmt.Errorf("world: name %q has no zone in the plan", n.Name)
+		}
+		z.AddAddr(n.Name, n.Addrs...)
+	}
 	return byName, nil
+}
+
+// enclosingZone is the deepest zone of zs that contains name (nil when
+// not even the root does).
+func enclosingZone(zs map[string]*nameserver.Zone, name string) *nameserver.Zone {
+	z := strings.ToLower(strings.TrimSuffix(name, "."))
+	for {
+		if zone := zs[z+"."]; zone != nil && z != "" {
+			return zone
+		}
+		i := strings.IndexByte(z, '.')
+		if i < 0 {
+			return zs["."]
+		}
+		z = z[i+1:]
+	}
 }
 
 // parentZone is "com." for "example.com." and "." for "com.".
