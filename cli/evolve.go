@@ -17,7 +17,7 @@ func init() {
 }
 
 func runEvolve(e *env, args []string) error {
-	fs := flags(e, "evolve", "[--scenario NAME|FILE] --from HOST [--population N] [--generations N] [--trials N] [--budget D] [--timeout D] [--seed-strategy DNA] [--json FILE] URL")
+	fs := flags(e, "evolve", "[--scenario NAME|FILE] --from HOST [--population N] [--generations N] [--trials N] [--budget D] [--timeout D] [--seed-strategy DNA] [--disable-action LIST] [--json FILE] URL")
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	from := fs.String("from", "", "the host the trials start at (see 'splinter scenarios --hosts')")
 	population := fs.Int("population", evade.DefaultPopulation, "strategies per generation")
@@ -27,6 +27,7 @@ func runEvolve(e *env, args []string) error {
 	top := fs.Int("top", 10, "how many of the best strategies to print")
 	seed := fs.Uint64("seed", 1, "seed of the search, the censors and the strategies (0: random)")
 	seedDNA := fs.String("seed-strategy", "", "a strategy to start the population with (Geneva's --seed)")
+	disable := fs.String("disable-action", "", "actions new strategies never draw, comma-separated: tamper, duplicate, fragment, drop (Geneva's --disable-action)")
 	jsonOut := fs.String("json", "", "write the best strategies with their tallies to this file")
 	timeout := fs.Duration("timeout", evade.DefaultTimeout, "how long one trial may take")
 	if err := parse(fs, args); err != nil {
@@ -50,6 +51,10 @@ func runEvolve(e *env, args []string) error {
 	} else if s != nil {
 		seeds = append(seeds, s)
 	}
+	disabled, err := disabledActions(*disable)
+	if err != nil {
+		return err
+	}
 	spec, err := lab.Load(*scen)
 	if err != nil {
 		return err
@@ -71,7 +76,7 @@ func runEvolve(e *env, args []string) error {
 	defer s.Close()
 	res, err := s.Evolve(e.ctx, evade.EvolveOptions{
 		URL: u, Population: *population, Generations: *generations, Trials: *trials, Budget: *budget,
-		Seed: *seed, Seeds: seeds, Top: *top,
+		Seed: *seed, Seeds: seeds, Top: *top, Gen: strategy.Gen{Disabled: disabled},
 		Progress: func(g evade.Generation) {
 			fmt.Fprintf(e.stderr, "generation %d: %d new of %d distinct, mean fitness %.0f, best %.0f (%d/%d) %s [%.1fs]\n",
 				g.N, g.Tried, g.Unique, g.Mean, g.Best.Fitness, g.Best.Tally.Success, g.Best.Tally.Trials, g.Best.DNA, g.Elapsed.Seconds())
@@ -96,4 +101,27 @@ func runEvolve(e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// disabledActions reads --disable-action. Sleep and trace, which Geneva
+// disables by default, are never drawn anyway and are accepted.
+func disabledActions(list string) ([]strategy.Kind, error) {
+	var kinds []strategy.Kind
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		switch name {
+		case "", "sleep", "trace":
+			continue
+		}
+		found := false
+		for _, k := range []strategy.Kind{strategy.Tamper, strategy.Duplicate, strategy.Fragment, strategy.Drop} {
+			if k.String() == name {
+				kinds, found = append(kinds, k), true
+			}
+		}
+		if !found {
+			return nil, badInput("--disable-action: unknown action %q (tamper, duplicate, fragment, drop)", name)
+		}
+	}
+	return kinds, nil
 }

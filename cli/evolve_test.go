@@ -57,6 +57,7 @@ func TestEvolveBadInput(t *testing.T) {
 		{"no-from", []string{"x"}, "--from HOST is required"},
 		{"population", []string{"--from", "cn-client-1", "--population", "1", "x"}, "--population (at least 2)"},
 		{"bad-seed", []string{"--from", "cn-client-1", "--seed-strategy", "[TCP:flags:PA]-nope-|", "x"}, "--seed-strategy: strategy: column 16"},
+		{"bad-action", []string{"--from", "cn-client-1", "--disable-action", "fragment,split", "x"}, `--disable-action: unknown action "split"`},
 		{"unknown-host", []string{"--from", "nowhere", "--scenario", "../evade/testdata/lab.yaml", "http://www.plain-control-page.com/"}, `no host "nowhere"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

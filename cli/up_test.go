@@ -48,13 +48,28 @@ func startUp(t *testing.T, state string) *up {
 // startUpScenario starts splinter up on a scenario ("" for the default).
 func startUpScenario(t *testing.T, state, scen string) *up {
 	t.Helper()
+	if scen != "" {
+		return startUpArgs(t, state, "--scenario", scen)
+	}
+	return startUpArgs(t, state)
+}
+
+// startUpArgs starts splinter up with the given flags; a --state among
+// them gives way to state.
+func startUpArgs(t *testing.T, state string, flags ...string) *up {
+	t.Helper()
 	if err := portal.Check(); err != nil {
 		t.Skipf("splinter up needs root and /dev/net/tun: %v", err)
 	}
-	args := []string{"up", "--state", state}
-	if scen != "" {
-		args = append(args, "--scenario", scen)
+	args := []string{"up"}
+	for i := 0; i < len(flags); i++ {
+		if flags[i] == "--state" {
+			i++
+			continue
+		}
+		args = append(args, flags[i])
 	}
+	args = append(args, "--state", state)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SPLINTER_AS_MAIN=1")
 	u := &up{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}

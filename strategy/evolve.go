@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 
 	"github.com/splinter-lab/splinter/packet"
 )
@@ -26,6 +27,12 @@ type Gen struct {
 	// last evaluation's capture): half of the triggers and tamper values
 	// are then taken from one of them, so that triggers fire.
 	Packets [][]byte
+	// Disabled are actions never drawn for a new tree node (Geneva's
+	// evolve.py --disable-action, which leaves sleep and trace out by
+	// default, as Gen always does). Strategies that already hold them,
+	// seeds for instance, keep them. Disabling tamper, duplicate,
+	// fragment and drop all leaves tamper drawn.
+	Disabled []Kind
 }
 
 // Size is the number of actions in the strategy, what Geneva subtracts
@@ -191,6 +198,16 @@ func isIPv4Text(s string) bool {
 // duplicate 3, fragment 2, drop 1; sleep and trace are never drawn).
 // Inbound trees get tamper and drop only.
 func (g Gen) randomAction(r *rand.Rand, inbound bool) *Action {
+	for range 64 {
+		a := g.drawAction(r, inbound)
+		if !slices.Contains(g.Disabled, a.Kind) {
+			return a
+		}
+	}
+	return g.randomTamper(r)
+}
+
+func (g Gen) drawAction(r *rand.Rand, inbound bool) *Action {
 	n := r.IntN(11)
 	if inbound {
 		n = r.IntN(6)

@@ -101,3 +101,42 @@ func TestRandomTriggersFromPackets(t *testing.T) {
 		t.Fatalf("only %d of 200 random triggers fired on the packet they came from", fired)
 	}
 }
+
+// A disabled action is never drawn, by Random nor by Mutate; the others
+// still are.
+func TestDisabledActions(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	g := strategy.Gen{OutTrees: 2, InTrees: 1, OutActions: 3, Disabled: []strategy.Kind{strategy.Fragment}}
+	kinds := map[strategy.Kind]int{}
+	var walk func(a *strategy.Action)
+	walk = func(a *strategy.Action) {
+		if a == nil {
+			return
+		}
+		kinds[a.Kind]++
+		walk(a.Left)
+		walk(a.Right)
+	}
+	for i := 0; i < 200; i++ {
+		s := g.Random(r)
+		for j := 0; j < 5; j++ {
+			s = g.Mutate(r, s)
+		}
+		for _, tr := range append(s.Outbound, s.Inbound...) {
+			walk(tr.Root)
+		}
+	}
+	if kinds[strategy.Fragment] != 0 {
+		t.Errorf("drew fragment %d times though disabled", kinds[strategy.Fragment])
+	}
+	for _, k := range []strategy.Kind{strategy.Tamper, strategy.Duplicate, strategy.Drop} {
+		if kinds[k] == 0 {
+			t.Errorf("never drew %s", k)
+		}
+	}
+	// All disabled: tamper is drawn.
+	g.Disabled = []strategy.Kind{strategy.Tamper, strategy.Duplicate, strategy.Fragment, strategy.Drop}
+	if s := g.Random(r); s.Outbound[0].Root == nil || s.Outbound[0].Root.Kind != strategy.Tamper {
+		t.Errorf("all disabled: %s", s)
+	}
+}
