@@ -2,13 +2,18 @@ package probe_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/splinter-lab/splinter/probe"
+	"github.com/splinter-lab/splinter/score"
 )
 
 // flakyNet loses the first dials that lose says to lose: a TCP connect then
@@ -111,6 +116,161 @@ func TestTransientDNSTimeout(t *testing.T) {
 	for _, q := range tk.Queries[:2] {
 		if !q.Retried || q.Failure != nil {
 			t.Errorf("query %s: retried %v failure %s", q.QueryType, q.Retried, deref(q.Failure))
+		}
+	}
+}
+
+// refusingNet refuses the first TCP dials to one address at once (a
+// helper that is not there yet).
+type refusingNet struct {
+	probe.Network
+	addr   string
+	refuse int
+	mu     sync.Mutex
+	n      int
+}
+
+func (r *refusingNet) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	r.mu.Lock()
+	if addr == r.addr {
+		r.n++
+	}
+	refused := addr == r.addr && r.n <= r.refuse
+	r.mu.Unlock()
+	if refused {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+	}
+	return r.Network.DialContext(ctx, network, addr)
+}
+
+// fastRetry keeps the retry path's tests short: short timeouts for the
+// steps the tests lose (lookups, connects) and short pauses, no throughput
+// test.
+func fastRetry(c *probe.Config) {
+	c.DNSTimeout, c.ConnectTimeout = 300*time.Millisecond, 300*time.Millisecond
+	c.ConnectRetryPause, c.RetryPause = 50*time.Millisecond, 100*time.Millisecond
+	c.ThroughputBytes = -1
+}
+
+// retried checks that a measurement was made twice, the first attempt
+// with verdict first resting on timeout basis, and that it was reported
+// as want, resting on no timeout; and that the decisions of the borders
+// (none) agree with the report.
+func retried(t *testing.T, l *testLab, m *probe.Measurement, first probe.Verdict, basis probe.TimeoutBasis, want probe.Verdict) {
+	t.Helper()
+	tk := m.TestKeys
+	if tk.Verdict != want || tk.Timeout != "" {
+		t.Errorf("verdict %s (%s), x_timeout %q; want %s on no timeout", tk.Verdict, tk.VerdictReason, tk.Timeout, want)
+	}
+	if len(tk.Attempts) != 1 {
+		t.Fatalf("x_attempts = %+v, want one earlier attempt", tk.Attempts)
+	}
+	a := tk.Attempts[0]
+	if a.Verdict != first || a.Timeout != basis || a.Pause <= 0 || a.Runtime <= 0 || !a.Start.Before(tk.Start) {
+		t.Errorf("first attempt %+v: want verdict %s on %s, a pause, before the second (%v)", a, first, basis, tk.Start)
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateOONI(line); err != nil {
+		t.Errorf("OONI format: %v", err)
+	}
+	if !strings.Contains(string(line), `"x_attempts":[{"start":`) {
+		t.Errorf("x_attempts not in the measurement's JSON")
+	}
+	res := score.Score([]*probe.Measurement{m}, l.Log().Decisions())
+	if res.Items[0].Truth != want {
+		t.Errorf("truth %s, want %s", res.Items[0].Truth, want)
+	}
+}
+
+// TestRetryDNSTimeout: every query of the first attempt to the vantage's
+// resolver is lost, its second try included: the lookup times out while
+// the control resolves, a dns verdict resting on a timeout. Measured again
+// after a pause, the queries are answered and the site is accessible; the
+// test keys say what the first attempt saw.
+func TestRetryDNSTimeout(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, "")
+	resolver := netip.AddrPortFrom(l.p.Config().Vantage.Resolver, 53).String()
+	fn := &flakyNet{Network: l.World().Host("xx-client-1"), lose: func(network, addr string, n int) bool {
+		return network == "udp" && addr == resolver && n <= 4
+	}}
+	cfg := l.p.Config()
+	fastRetry(&cfg)
+	p := probe.New(fn, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	m := p.WebConnectivity(ctx, "http://"+target+"/", "test")
+	retried(t, l, m, probe.DNS, probe.TimeoutDNS, probe.Accessible)
+}
+
+// TestRetryConnectTimeout: the connects of the first attempt time out, and
+// so does their second try within it: tcp_ip resting on a timeout.
+// Measured again, they go through.
+func TestRetryConnectTimeout(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, "")
+	sites := siteAddrs(t, l)
+	fn := &flakyNet{Network: l.World().Host("xx-client-1"), lose: func(network, addr string, n int) bool {
+		for _, a := range sites {
+			if network == "tcp" && addr == netip.AddrPortFrom(a, 80).String() {
+				return n <= 2
+			}
+		}
+		return false
+	}}
+	cfg := l.p.Config()
+	fastRetry(&cfg)
+	p := probe.New(fn, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	m := p.WebConnectivity(ctx, "http://"+target+"/", "test")
+	retried(t, l, m, probe.TCPIP, probe.TimeoutTCPConnect, probe.Accessible)
+}
+
+// TestRetryControlFailure: the first request to the test helper fails:
+// no control, unknown. Measured again, the helper answers.
+func TestRetryControlFailure(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, "")
+	vantage := l.World().Host("xx-client-1")
+	cfg := l.p.Config()
+	fastRetry(&cfg)
+	cfg.Control = probe.NewControlClient(&refusingNet{Network: vantage, addr: l.ControlAddr().String(), refuse: 1}, l.ControlAddr())
+	p := probe.New(vantage, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	m := p.WebConnectivity(ctx, "http://"+target+"/", "test")
+	retried(t, l, m, probe.Unknown, probe.TimeoutControl, probe.Accessible)
+}
+
+// TestRetryKeepsCensorship: a censor that drops a site's packets does it
+// again: the tcp_ip verdict is measured twice, reported, and still rests
+// on its timeout. With retries off it is reported at once.
+func TestRetryKeepsCensorship(t *testing.T) {
+	t.Parallel()
+	g := goldens[slices.IndexFunc(goldens, func(g golden) bool { return g.name == "tcp_ip" })]
+	for _, retries := range []int{0, -1} {
+		l := startLab(t, policyFor(t, g), fastRetry, func(c *probe.Config) { c.Retries = retries })
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		m := l.p.WebConnectivity(ctx, inputFor(t, g), "test")
+		cancel()
+		tk := m.TestKeys
+		want := 1
+		if retries < 0 {
+			want = 0
+		}
+		if tk.Verdict != probe.TCPIP || tk.Timeout != probe.TimeoutTCPConnect || len(tk.Attempts) != want {
+			t.Errorf("retries %d: verdict %s, x_timeout %q, %d earlier attempts; want tcp_ip on tcp_connect, %d", retries, tk.Verdict, tk.Timeout, len(tk.Attempts), want)
+		}
+		if want == 1 && tk.Attempts[0].Verdict != probe.TCPIP {
+			t.Errorf("first attempt %+v", tk.Attempts[0])
+		}
+		res := score.Score([]*probe.Measurement{m}, l.Log().Decisions())
+		if res.Items[0].Truth != probe.TCPIP {
+			t.Errorf("truth %s", res.Items[0].Truth)
 		}
 	}
 }
