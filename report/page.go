@@ -108,6 +108,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 </section>
 
 {{template "audit" .}}
+{{template "health" .}}
 <section>
 <h2>Evidence, site by site</h2>
 <p class="sub">Every blocked or disputed measurement: DNS answers (forged ones and the genuine answer that arrived after), failed connects and handshakes, fetches, and the border's own decisions, injected packets included. Disputed ones (<span class="flag">≠</span>) first.</p>

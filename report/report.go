@@ -38,6 +38,8 @@ type Report struct {
 	NDecided int
 	// Audit, if set, is the run checked against the logged policies.
 	Audit *score.AuditResult
+	// Health, if set, is how steady the run was (probe.NewHealth).
+	Health *probe.Health
 }
 
 // Jurisdiction is one row of the heatmap.
@@ -146,7 +148,8 @@ func contains(ss []string, s string) bool {
 }
 
 // WriteSummary prints the terminal summary: reachability per category and
-// jurisdiction, blocking methods per jurisdiction, and accuracy.
+// jurisdiction, blocking methods per jurisdiction, accuracy, and the run's
+// health (with its warning, last, where it is seen).
 func (r *Report) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "\nShare of sites reachable (%s), by category and jurisdiction:\n\n", r.Scenario)
 	fmt.Fprintf(w, "%-6s", "")
@@ -204,6 +207,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 	}
 	r.writeAudit(w)
+	r.writeHealth(w)
 }
 
 // methods formats verdict counts, blocking ones first, by count.
