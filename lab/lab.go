@@ -45,6 +45,10 @@ type Options struct {
 	// Transparency, if set, has every border enforce only a logged policy
 	// version, and cite its index in every decision (see Transparency).
 	Transparency *Transparency
+	// Pacer, if set, paces the lab's probers and its test helper to the
+	// machine's load (probe.Pacer); Start starts its sampling for the
+	// lab's life (see startPacer). Run makes one when none is given.
+	Pacer *probe.Pacer
 }
 
 // Lab is a running laboratory: a world with its borders and services.
@@ -57,6 +61,7 @@ type Lab struct {
 	geo      *probe.Geo
 	control  *probe.ControlClient
 	services *backend.Backend
+	pacer    *probe.Pacer
 	cancel   context.CancelFunc
 	// admitted holds what each border proved (nil without Transparency).
 	admitted map[string]*Admission
@@ -107,6 +112,7 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.w = w
 	l.geo = probe.PlanGeo(s.Plan)
 	ctx, l.cancel = context.WithCancel(ctx)
+	l.startPacer(ctx, opts.Pacer)
 	if !opts.NoServices {
 		if err := l.startControl(ctx, opts.Reports); err != nil {
 			l.Close()
@@ -135,7 +141,7 @@ func (l *Lab) startControl(ctx context.Context, reports string) error {
 	if h == nil {
 		return nil
 	}
-	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}}))
+	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}, Pacer: l.pacer}))
 	name := h.Name() + "." + strings.TrimSuffix(world.HostsZone, ".")
 	b, err := backend.Start(ctx, h, backend.Config{
 		TLS: l.w.CA().ServerTLSConfig(name), Helper: helper, Advertise: name, Reports: reports,
@@ -225,6 +231,7 @@ func (l *Lab) Prober(host string, tune ...func(*probe.Config)) (*probe.Prober, e
 	cfg := probe.Config{
 		RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk,
 		Vantage: probe.Vantage{Host: h.Name(), CC: h.Jurisdiction()},
+		Pacer:   l.pacer,
 	}
 	if l.control != nil {
 		cfg.Control = l.control

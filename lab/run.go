@@ -71,6 +71,10 @@ type RunResult struct {
 	Audit *score.AuditResult
 	// Log is the transparency log's directory, if the run had one.
 	Log string
+	// Health is how steady the run was: the machine's scheduling delay,
+	// the retries, the verdicts that rest on a timeout, and a warning
+	// when the machine was too busy for the figures to be trusted.
+	Health *probe.Health
 }
 
 // Outputs are the files Run writes into RunOptions.Out.
@@ -121,6 +125,9 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	} else if opts.Lab.Transparency != nil {
 		logDir = opts.Lab.Transparency.Log.Dir()
 	}
+	if opts.Lab.Pacer == nil {
+		opts.Lab.Pacer = probe.NewPacer(probe.PacerConfig{MaxInFlight: opts.Concurrency})
+	}
 	start := time.Now()
 	l, err := s.Start(ctx, opts.Lab)
 	if err != nil {
@@ -143,6 +150,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
 	res := &RunResult{Scenario: s.Scenario.Name, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start)}
+	res.Health = probe.NewHealth(ms, res.Elapsed, opts.Lab.Pacer)
 	decisions := l.log.Decisions()
 	res.Decisions = l.log.Len()
 	l.Close()
@@ -152,6 +160,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Score = score.ScoreWith(ms, decisions, score.Options{Exists: s.Exists})
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
+	res.Report.Health = res.Health
 	if l.admitted != nil {
 		res.Audit = score.Audit(res.Score, decisions, l.Declared())
 		res.Report.Audit, res.Log = res.Audit, logDir
@@ -369,7 +378,11 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult) error {
 	if err := write("score.json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res.Score)
+		// The score, with the run's health beside its keys.
+		return enc.Encode(struct {
+			*score.Result
+			Health *probe.Health `json:"health,omitempty"`
+		}{res.Score, res.Health})
 	}); err != nil {
 		return err
 	}
