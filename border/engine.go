@@ -188,12 +188,17 @@ func (e *Engine) Process(p *packet.IP, dir packet.Direction, inject func([]byte)
 // ProcessBytes parses pkt and processes it: for callers holding raw bytes
 // (tests, tools). The forwarding path hands Process the router's view.
 func (e *Engine) ProcessBytes(pkt []byte, dir packet.Direction, inject func([]byte)) packet.Verdict {
-	var p packet.IP
-	if packet.Parse(pkt, &p) != nil {
+	p := parsedPool.Get().(*packet.IP)
+	defer parsedPool.Put(p)
+	if packet.Parse(pkt, p) != nil {
 		return packet.Verdict{}
 	}
-	return e.Process(&p, dir, inject)
+	return e.Process(p, dir, inject)
 }
+
+// parsedPool holds ProcessBytes' parsed views: one handed to Process
+// escapes, so it comes from a pool rather than the heap.
+var parsedPool = sync.Pool{New: func() any { return new(packet.IP) }}
 
 // record logs a decision of rule r on flow f.
 func (e *Engine) record(r *rule, kind ActionKind, eff Effect, enforced bool, f *flow, ev []Evidence, detail string, page *BlockpageFacts) {

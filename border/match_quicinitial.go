@@ -9,7 +9,11 @@ import (
 // QUICInitialMatch matches a UDP datagram that starts with a QUIC
 // long-header packet of one of Versions (any version when empty) whose
 // type is Initial: QUIC as such, read off the clear header, nothing
-// decrypted. Russia has blocked HTTP/3 to foreign sites since 2022-03-04 by
+// decrypted. Only a datagram of at least 1200 bytes is taken for a client's
+// Initial: RFC 9000 (§14.1) has a client pad every datagram that carries an
+// Initial to that size, and a QUIC-aware box reads the size before the
+// header, so that the rest of UDP (a DNS query whose ID happens to start
+// with the long-header bits) is not mistaken for QUIC. Russia has blocked HTTP/3 to foreign sites since 2022-03-04 by
 // leaving the Initial unanswered (net4people/bbs#108); Iran switched QUIC
 // off on every ISP after the June 2025 shutdown (bbs#489). Its zero value
 // matches any version.
@@ -43,6 +47,10 @@ type quicInitialMatcher struct{ versions []uint32 }
 
 func (*quicInitialMatcher) Traits() Traits { return Traits{Layer: LayerQUIC, Protocols: OnlyUDP} }
 
+// minQUICInitialDatagram is the least size of a UDP payload carrying a
+// client's Initial (RFC 9000, §14.1).
+const minQUICInitialDatagram = 1200
+
 // QUIC versions whose Initial type bits are known (RFC 9000, RFC 9369).
 const (
 	quicV1 = 0x00000001
@@ -51,7 +59,7 @@ const (
 
 func (qm *quicInitialMatcher) Match(in *Inspection) Result {
 	d := in.data
-	if len(d) < 7 || d[0]&0xc0 != 0xc0 {
+	if len(d) < minQUICInitialDatagram || d[0]&0xc0 != 0xc0 {
 		return NoMatch // not a long header with the fixed bit
 	}
 	v := uint32(d[1])<<24 | uint32(d[2])<<16 | uint32(d[3])<<8 | uint32(d[4])

@@ -23,6 +23,7 @@ type rule struct {
 	srcs   addrSet
 	prob   float64
 	window policy.Window
+	always bool // window is "always"
 
 	insp       policy.Inspect
 	box        *box // the TCP box the rule runs on (tcb.go)
@@ -86,7 +87,7 @@ func (e *Engine) addrSet(s policy.AddrSet) (addrSet, error) {
 
 func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 	r := &rule{idx: i, id: pr.ID, src: pr, ports: pr.Scope.Ports, srcGT: pr.Scope.SrcPortGreaterThanDst,
-		prob: policy.Prob(pr.Scope.Probability), window: pr.Scope.Active, insp: pr.Inspect}
+		prob: policy.Prob(pr.Scope.Probability), window: pr.Scope.Active, always: pr.Scope.Active.IsZero(), insp: pr.Inspect}
 	switch pr.Scope.Direction {
 	case policy.Outbound:
 		r.dirs[packet.Outbound] = true
@@ -192,20 +193,7 @@ func (r *rule) inScope(f *flow) bool {
 
 // active reports whether the rule's time window holds at now.
 func (r *rule) active(now time.Time) bool {
-	w := r.window
-	if w.IsZero() {
-		return true
-	}
-	if !w.From.IsZero() && now.Before(w.From.Time()) {
-		return false
-	}
-	if !w.Until.IsZero() && !now.Before(w.Until.Time().Add(24*time.Hour)) {
-		return false
-	}
-	if w.Daily != (policy.ClockRange{}) && !w.Daily.Contains(now) {
-		return false
-	}
-	return true
+	return r.always || r.window.Contains(now)
 }
 
 // maxBytes is how much of the client's stream the rule reassembles.

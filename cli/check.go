@@ -83,6 +83,13 @@ func check(arg string) (string, error) {
 				return checkScenario(sc, true)
 			}
 		}
+		if profiles.IsHistory(arg) {
+			h, err := profiles.History(arg)
+			if err != nil {
+				return "", err
+			}
+			return checkHistory(h)
+		}
 		if profiles.Has(arg) {
 			p, err := profiles.Load(arg)
 			if err != nil {
@@ -102,12 +109,19 @@ func check(arg string) (string, error) {
 			return "", err
 		}
 		return checkScenario(sc, false)
-	case "policy":
+	case "policy", "history":
 		dir, err := userfile.OpenDir(filepath.Dir(arg))
 		if err != nil {
 			return "", err
 		}
 		defer dir.Close()
+		if kind == "history" {
+			h, err := policy.LoadHistory(arg, data, dir.FS(), ".")
+			if err != nil {
+				return "", err
+			}
+			return checkHistory(h)
+		}
 		p, err := policy.Load(arg, data, dir.FS(), ".")
 		if err != nil {
 			return "", err
@@ -131,6 +145,9 @@ func fileKind(name string, data []byte) (string, error) {
 		line := sc.Bytes()
 		if bytes.HasPrefix(line, []byte("jurisdictions:")) {
 			return "scenario", nil
+		}
+		if bytes.HasPrefix(line, []byte("versions:")) {
+			return "history", nil
 		}
 		rules = rules || bytes.HasPrefix(line, []byte("rules:"))
 	}
@@ -158,9 +175,11 @@ func fileKind(name string, data []byte) (string, error) {
 			return "scenario", nil
 		case "rules":
 			return "policy", nil
+		case "versions":
+			return "history", nil
 		}
 	}
-	return "", fmt.Errorf("%s: neither a scenario (no jurisdictions:) nor a policy (no rules:)", pos)
+	return "", fmt.Errorf("%s: neither a scenario (no jurisdictions:) nor a policy (no rules:) nor a policy history (no versions:)", pos)
 }
 
 func checkPolicy(p *policy.Policy) (string, error) {
@@ -174,6 +193,20 @@ func checkPolicy(p *policy.Policy) (string, error) {
 	return fmt.Sprintf("policy %s (%s, %d): %d rules, %d lists, %d list items", p.Name, p.Meta.Jurisdiction, p.Meta.Year, len(p.Rules), len(p.Lists), items), nil
 }
 
+// checkHistory compiles every version of a censor's history.
+func checkHistory(h *policy.History) (string, error) {
+	var names []string
+	for _, v := range h.Versions {
+		if err := lab.CheckPolicy(v.Policy); err != nil {
+			return "", fmt.Errorf("version %s: %w", v.Name, err)
+		}
+		names = append(names, v.Name)
+	}
+	first, last := h.Versions[0], h.Latest()
+	return fmt.Sprintf("history %s (%s): %d versions from %s to %s (%s); the latest: %d rules, %d lists",
+		h.Name, h.Meta.Jurisdiction, len(h.Versions), first.From, last.From, strings.Join(names, ", "), len(last.Policy.Rules), len(last.Policy.Lists)), nil
+}
+
 // checkScenario validates and plans a scenario and checks every policy its
 // borders name, resolved by package lab as run, measure and up resolve
 // them: an embedded profile, or a file inside the scenario's folder; a
@@ -184,13 +217,13 @@ func checkScenario(sc *scenario.Scenario, embedded bool) (string, error) {
 		return "", err
 	}
 	var errs []error
-	checked := map[*policy.Policy]bool{}
+	checked := map[string]bool{}
 	for _, b := range spec.Borders {
-		if checked[b.Policy] {
+		if checked[b.Ref] {
 			continue
 		}
-		checked[b.Policy] = true
-		if err := lab.CheckPolicy(b.Policy); err != nil {
+		checked[b.Ref] = true
+		if err := lab.CheckBorder(b); err != nil {
 			errs = append(errs, fmt.Errorf("border of %s: policy %q: %w", b.Name, b.Ref, err))
 		}
 	}
@@ -198,7 +231,11 @@ func checkScenario(sc *scenario.Scenario, embedded bool) (string, error) {
 		return "", err
 	}
 	plan := spec.Plan
-	return fmt.Sprintf("scenario %s: %d jurisdictions, %d networks, %d hosts, %d sites, %d policies", sc.Name, len(plan.Jurisdictions), len(plan.Networks), len(plan.Hosts), len(plan.Sites), len(checked)), nil
+	summary := fmt.Sprintf("scenario %s: %d jurisdictions, %d networks, %d hosts, %d sites, %d policies", sc.Name, len(plan.Jurisdictions), len(plan.Networks), len(plan.Hosts), len(plan.Sites), len(checked))
+	if !plan.HasControl() {
+		summary += "; " + lab.NoControl(sc.Name)
+	}
+	return summary, nil
 }
 
 // byteSize is a flag value in bytes, written as a number of bytes or with

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/splinter-lab/splinter/cli"
+	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/profiles"
 )
 
@@ -65,7 +67,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 }
 
 // TestREADMEExamples checks every YAML example of the top-level README with
-// `splinter check`.
+// `splinter check`, and runs the scenarios with `splinter run`.
 func TestREADMEExamples(t *testing.T) {
 	data, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -83,6 +85,16 @@ func TestREADMEExamples(t *testing.T) {
 		}
 		if code, out, errOut := run("check", path); code != 0 {
 			t.Errorf("README example %d: exit %d\n%s%s\n%s", i, code, out, errOut, body)
+			continue
+		}
+		// A scenario runs, too: the plan gives it a control.
+		if strings.Contains(body, "\njurisdictions:") {
+			out := filepath.Join(t.TempDir(), "out")
+			if code, stdout, errOut := run("run", "--scenario", path, "--out", out); code != 0 {
+				t.Errorf("README example %d: run: exit %d\n%s%s", i, code, stdout, errOut)
+			} else if b, err := os.ReadFile(filepath.Join(out, "measurements.jsonl")); err != nil || len(b) == 0 {
+				t.Errorf("README example %d: run measured nothing: %v", i, err)
+			}
 		}
 	}
 }
@@ -103,5 +115,53 @@ func TestRunWithCitizenLabList(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(out, "measurements.jsonl"))
 	if err != nil || strings.Count(string(b), "\n") != 1 || !strings.Contains(string(b), `"input":"http://www.people-daily.cn/"`) {
 		t.Fatalf("measurements: %v\n%.300s", err, b)
+	}
+}
+
+// TestRunRealList is issue 11's "real names": splinter run --list on a
+// Citizen Lab CSV of real domains, from a client in CN and one in the US.
+// The names the world does not know become its sites (said on stderr and
+// stdout); the names the CN border's policy lists are blocked from CN and
+// reachable from the US, and no name is "accessible" for not existing:
+// every one not blocked is reached, from both.
+func TestRunRealList(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, errOut := run("run", "--scenario", "testdata/reallist/scenario.yaml", "--from", "CN,US",
+		"--list", "testdata/reallist/cn-real.csv", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, errOut)
+	}
+	if !strings.Contains(errOut, "7 names of the list are not sites of reallist: made them sites of this world") ||
+		!strings.Contains(errOut, "1 in CN (cn-list-hosting), 6 in US (us-list-hosting)") {
+		t.Errorf("stderr does not say which names became sites, and where:\n%s", errOut)
+	}
+	if !strings.Contains(stdout, "7 of the list's names were not sites of reallist and were made sites of this world") {
+		t.Errorf("the summary does not say the names were made sites:\n%s", stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "measurements.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := map[string]bool{"https://twitter.com/": true, "https://www.facebook.com/": true, "http://www.youtube.com/": true,
+		"https://www.torproject.org/": true, "http://www.nytimes.com/": true}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m probe.Measurement
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		want := m.ProbeCC == "US" || !blocked[m.Input]
+		if got := m.TestKeys.Verdict == probe.Accessible; got != want {
+			t.Errorf("%s from %s: %s (%s); want accessible %v", m.Input, m.ProbeCC, m.TestKeys.Verdict, m.TestKeys.VerdictReason, want)
+		}
+		// Accessible because the site answered, not because no one could
+		// reach a name that exists nowhere.
+		if reqs := m.TestKeys.Requests; want && (len(reqs) == 0 || reqs[len(reqs)-1].Response.Code != 200 || !strings.Contains(reqs[len(reqs)-1].Response.Body, "<title>")) {
+			t.Errorf("%s from %s: accessible without a page: %+v", m.Input, m.ProbeCC, reqs)
+		}
+	}
+	if n != 16 {
+		t.Errorf("%d measurements, want 8 inputs × 2 vantages", n)
 	}
 }

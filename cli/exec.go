@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -52,7 +53,7 @@ func execute(e *env, args []string) (int, error) {
 	if err := portal.Check(); err != nil {
 		return 0, inputError{err}
 	}
-	wd, closeWorld, err := execWorld(*scen, *state, *logPath)
+	wd, where, closeWorld, err := execWorld(*scen, *state, *logPath)
 	if err != nil {
 		return 0, err
 	}
@@ -77,6 +78,9 @@ func execute(e *env, args []string) (int, error) {
 		case s := <-sigs:
 			c.Process.Signal(s)
 		case err := <-done:
+			if errors.Is(err, portal.ErrWorldGone) {
+				return 0, fmt.Errorf("the world at %s went away (splinter up stopped or was killed); %s was killed", where, fs.Arg(0))
+			}
 			return exitStatus(err)
 		}
 	}
@@ -98,15 +102,16 @@ func exitStatus(err error) (int, error) {
 	return ee.ExitCode(), nil
 }
 
-// execWorld finds the world to attach to: the splinter up at state (which
-// must answer when state is given), else the one at defaultState if its
-// scenario fits, else a private world started now.
-func execWorld(scen, state, logPath string) (portal.World, func(), error) {
+// upWorld finds the splinter up to join: the one at state (which must
+// answer when state is given), else the one at defaultState; its scenario
+// must be scen's when scen is given. It returns nil, and no error, when no
+// world is up and state was not given.
+func upWorld(scen, state string) (*portal.Remote, string, error) {
 	want := ""
 	if scen != "" {
 		sc, err := openScenario(scen)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", err
 		}
 		want = sc.Name
 	}
@@ -114,24 +119,39 @@ func execWorld(scen, state, logPath string) (portal.World, func(), error) {
 	if dir == "" {
 		dir = defaultState
 	}
-	r, err := portal.Dial(filepath.Join(dir, "control.sock"))
+	r, err := portal.Dial(filepath.Join(dir, sockName))
 	switch {
 	case err == nil && (want == "" || want == r.Scenario()):
-		if logPath != "" {
-			return nil, nil, badInput("--log is for a private world; splinter up writes %s", filepath.Join(dir, "decisions.jsonl"))
-		}
-		return r, func() {}, nil
+		return r, dir, nil
 	case err == nil && state != "":
-		return nil, nil, badInput("the world up at %s runs scenario %s, not %s", dir, r.Scenario(), want)
+		return nil, "", badInput("the world up at %s runs scenario %s, not %s", dir, r.Scenario(), want)
+	case state != "" && errors.Is(err, fs.ErrPermission):
+		return nil, "", badInput("cannot reach the world at %s: %v (splinter up runs as root; so must this)", dir, err)
 	case state != "":
-		return nil, nil, badInput("no world is up at %s (start one with: splinter up --state %s)", dir, dir)
+		return nil, "", badInput("no world is up at %s (start one with: splinter up --state %s)", dir, dir)
+	}
+	return nil, "", nil
+}
+
+// execWorld finds the world to attach to: a splinter up (upWorld), else a
+// private world started now. where says which, for messages.
+func execWorld(scen, state, logPath string) (w portal.World, where string, closeWorld func(), err error) {
+	r, dir, err := upWorld(scen, state)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if r != nil {
+		if logPath != "" {
+			return nil, "", nil, badInput("--log is for a private world; splinter up writes %s", filepath.Join(dir, portal.LogName))
+		}
+		return r, dir, func() {}, nil
 	}
 	if scen == "" {
 		scen = scenario.Default
 	}
 	spec, err := lab.Load(scen)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	var logFile *os.File
 	opts := lab.Options{Keep: 10000}
@@ -139,7 +159,7 @@ func execWorld(scen, state, logPath string) (portal.World, func(), error) {
 		// splinter runs as root here: never follow a link planted at the
 		// log's path.
 		if logFile, err = os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644); err != nil {
-			return nil, nil, badInput("--log: %v", err)
+			return nil, "", nil, badInput("--log: %v", err)
 		}
 		opts.Decisions = logFile
 	}
@@ -148,10 +168,10 @@ func execWorld(scen, state, logPath string) (portal.World, func(), error) {
 		if logFile != nil {
 			logFile.Close()
 		}
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	l := portal.NewLocal(lb.World())
-	return l, func() {
+	return l, "a private world", func() {
 		l.Close()
 		lb.Close()
 		if logFile != nil {

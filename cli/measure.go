@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -15,8 +16,10 @@ func init() {
 }
 
 func runMeasure(e *env, args []string) error {
-	fs := flags(e, "measure", "[--scenario NAME|FILE] --from HOST [-q] URL... | --real [-q] URL...")
+	fs := flags(e, "measure", "[--scenario NAME|FILE] [--at DATE] [--state DIR] --from HOST [-q] URL... | --real [-q] URL...")
+	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
+	state := fs.String("state", "", "measure in the world a splinter up runs with this state directory (root), instead of a world of its own")
 	from := fs.String("from", "", "the host to measure from (see 'splinter scenarios --hosts')")
 	quiet := fs.Bool("q", false, "print only the verdict lines, not the OONI JSON")
 	real := fs.Bool("real", false, "measure through this machine's own network instead of a world (sends traffic off the machine; no control, so no verdict)")
@@ -41,17 +44,34 @@ func runMeasure(e *env, args []string) error {
 	switch {
 	case *real && *from != "":
 		return badInput("--real measures from this machine: drop --from")
+	case *real && !at.t.IsZero():
+		return badInput("--real measures this machine's network today: drop --at")
+	case *real && *state != "":
+		return badInput("--real measures from this machine, --state in a running world: choose one")
+	case *state != "" && !at.t.IsZero():
+		return badInput("--state measures in the running world at its own date: drop --at")
 	case *real:
 		p = probe.New(probe.OS{}, probe.Config{})
 		name = "this machine"
 	case *from == "":
 		return badInput("--from HOST is required (or --real)")
+	case *state != "":
+		given := ""
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "scenario" {
+				given = *scen
+			}
+		})
+		return measureUp(e, given, *state, *from, urls, *quiet)
 	default:
-		l, err := lab.Start(e.ctx, *scen, lab.Options{})
+		l, err := lab.Start(e.ctx, *scen, lab.Options{At: at.t})
 		if err != nil {
 			return err
 		}
 		defer l.Close()
+		if !at.t.IsZero() || !l.Spec().Scenario.At.IsZero() {
+			printInForce(e.stderr, l.Date(), l.Versions())
+		}
 		if p, err = l.Prober(*from); err != nil {
 			return err
 		}
@@ -64,7 +84,12 @@ func runMeasure(e *env, args []string) error {
 				return err
 			}
 		}
-		fmt.Fprintf(e.stderr, "%s from %s (%s): %s — %s\n", u, name, m.ProbeCC, m.TestKeys.Verdict, m.TestKeys.VerdictReason)
+		printVerdict(e, u, name, m)
 	}
 	return nil
+}
+
+// printVerdict prints the one-line verdict of a measurement.
+func printVerdict(e *env, url, from string, m *probe.Measurement) {
+	fmt.Fprintf(e.stderr, "%s from %s (%s): %s — %s\n", url, from, m.ProbeCC, m.TestKeys.Verdict, m.TestKeys.VerdictReason)
 }

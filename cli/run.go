@@ -17,7 +17,8 @@ func init() {
 }
 
 func runRun(e *env, args []string) error {
-	fs := flags(e, "run", "[--scenario NAME|FILE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR]")
+	fs := flags(e, "run", "[--scenario NAME|FILE] [--at DATE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR]")
+	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	out := fs.String("out", "splinter-out", "directory for "+strings.Join(lab.Outputs, ", "))
 	from := fs.String("from", "", "comma-separated jurisdiction codes or host names to measure from (default: a client in every access network)")
@@ -50,21 +51,57 @@ func runRun(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Names of a list that the world does not know become sites of it:
+	// say so, and where they are hosted (Run then finds them known).
+	var added []*scenario.PlannedSite
+	if *list != "" {
+		if spec, added, err = spec.WithNames(inputs); err != nil {
+			return err
+		}
+		if len(added) > 0 {
+			fmt.Fprintf(e.stderr, "splinter run: %s\n", materialisedNote(spec.Plan, added))
+		}
+	}
 	fmt.Fprintf(e.stderr, "splinter run: %s, %d vantages × %d inputs = %d measurements\n", spec.Scenario.Name, len(vantages), len(inputs), len(vantages)*len(inputs))
 	prog := newProgress(e.stderr)
 	res, err := lab.Run(e.ctx, spec, lab.RunOptions{From: splitList(*from), List: *list, Out: *out,
-		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update})
+		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update, Lab: lab.Options{At: at.t}})
 	prog.finish()
 	if err != nil {
 		return err
 	}
 	res.Report.WriteSummary(e.stdout)
+	if n := len(added) + len(res.Materialised); n > 0 {
+		fmt.Fprintf(e.stdout, "\n%d of the list's names were not sites of %s and were made sites of this world for the run (invented pages): what is measured is what the censors' policies say of those names, not the real sites.\n", n, spec.Scenario.Name)
+	}
 	fmt.Fprintf(e.stdout, "\n%d measurements in %.1fs (%.0f/s); wrote %s/{%s}\n",
 		len(res.Measurements), res.Elapsed.Seconds(), float64(len(res.Measurements))/res.Elapsed.Seconds(), *out, strings.Join(lab.Outputs, ","))
 	if res.Log != "" {
 		fmt.Fprintf(e.stdout, "transparency log: %s (check it: splinter log verify %s)\n", res.Log, res.Log)
 	}
 	return nil
+}
+
+// materialisedNote says how many names of a list became sites of the
+// world, and where they are hosted.
+func materialisedNote(p *scenario.Plan, added []*scenario.PlannedSite) string {
+	var order []string
+	count := map[string]int{}
+	for _, s := range added {
+		where := s.Network
+		if n := p.Network(s.Network); n != nil {
+			where = n.Jurisdiction + " (" + n.Name + ")"
+		}
+		if count[where] == 0 {
+			order = append(order, where)
+		}
+		count[where]++
+	}
+	var parts []string
+	for _, w := range order {
+		parts = append(parts, fmt.Sprintf("%d in %s", count[w], w))
+	}
+	return fmt.Sprintf("%d names of the list are not sites of %s: made them sites of this world, with invented pages, hosted in their ccTLD's jurisdiction or else abroad: %s", len(added), p.Scenario.Name, strings.Join(parts, ", "))
 }
 
 // progress draws a bar on a terminal, else a plain line every 10%.

@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/splinter-lab/splinter/lab"
@@ -19,9 +21,10 @@ func init() {
 }
 
 func runUp(e *env, args []string) error {
-	fs := flags(e, "up", "[--scenario NAME|FILE] [--state DIR]")
+	fs := flags(e, "up", "[--scenario NAME|FILE] [--at DATE] [--state DIR]")
+	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: an embedded name or a file")
-	state := fs.String("state", defaultState, "directory for the control socket (control.sock), the decision log (decisions.jsonl) and the scenario CA (ca.pem)")
+	state := fs.String("state", defaultState, "directory for the control socket (control.sock), the decision log (decisions.jsonl), the scenario CA (ca.pem) and the services' addresses (services.json)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +47,7 @@ func runUp(e *env, args []string) error {
 		return inputError{err}
 	}
 	defer st.Close()
-	sock := st.Path("control.sock")
+	sock := st.Path(sockName)
 	if r, err := portal.Dial(sock); err == nil {
 		return fmt.Errorf("a world (scenario %s) is already up at %s", r.Scenario(), *state)
 	}
@@ -57,21 +60,31 @@ func runUp(e *env, args []string) error {
 	if kept != "" {
 		fmt.Fprintf(e.stderr, "splinter up: kept the previous decision log as %s\n", st.Path(kept))
 	}
-	lb, err := spec.Start(e.ctx, lab.Options{Decisions: logFile, Keep: 10000})
+	lb, err := spec.Start(e.ctx, lab.Options{At: at.t, Decisions: logFile, Keep: 10000})
 	if err != nil {
 		return err
 	}
 	defer lb.Close()
 	w := lb.World()
-	caPath := st.Path("ca.pem")
+	// The scenario CA and the services' addresses, for programs run in
+	// the world (services.json: lab.ServicesFile).
+	caPath := st.Path(caName)
 	if ca := w.CA(); ca != nil {
-		if err := ca.WriteBundle(caPath); err != nil {
+		if err := st.WriteFile(caName, ca.CertPEM(), 0o644); err != nil {
 			return err
 		}
 	}
+	services := lb.ServicesFile(caName)
+	doc, err := json.MarshalIndent(services, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := st.WriteFile(servicesName, append(doc, '\n'), 0o644); err != nil {
+		return err
+	}
 	local := portal.NewLocal(w)
 	defer local.Close()
-	srv, err := portal.Listen(sock, local, sc.Name)
+	srv, err := portal.Listen(sock, local, portal.ServerConfig{Scenario: sc.Name, Measure: upMeasure(lb, local)})
 	if err != nil {
 		return err
 	}
@@ -86,16 +99,48 @@ func runUp(e *env, args []string) error {
 	}
 	client, site := exampleHostAndSite(w.Plan())
 	fmt.Fprintf(e.stdout, "\nsplinter up: scenario %s, %d hosts, running until interrupted\n", sc.Name, len(w.Hosts()))
-	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n", sock, logPath, caPath)
-	if h := lb.ControlHost(); h != nil && lb.ControlAddr().IsValid() {
-		fmt.Fprintf(e.stdout, "  test helper     http://%s/ on %s\n", lb.ControlAddr(), h.Name())
+	printInForce(e.stdout, lb.Date(), lb.Versions())
+	fmt.Fprintf(e.stdout, "  control socket  %s\n  decisions       %s\n  scenario CA     %s\n  services        %s\n", sock, logPath, caPath, st.Path(servicesName))
+	if services.TestHelper != "" {
+		fmt.Fprintf(e.stdout, "  test helper     %s on %s\n", services.TestHelper, services.ControlHost)
 	}
-	fmt.Fprintf(e.stdout, "\nEnter a host (as root):\n")
+	if services.OONI.ProbeServices != "" {
+		fmt.Fprintf(e.stdout, "  OONI services   %s\n", services.OONI.ProbeServices)
+	}
+	fmt.Fprintf(e.stdout, "\nEnter a host (as root; several programs may share one):\n")
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- curl https://%s/\n", stateFlag, client, site)
 	fmt.Fprintf(e.stdout, "  splinter exec%s --host %s -- sh\n", stateFlag, client)
+	fmt.Fprintf(e.stdout, "Measure from a host:\n  splinter measure%s --from %s https://%s/\n", stateFlag, client, site)
 	<-e.ctx.Done()
 	fmt.Fprintln(e.stderr, "splinter up: stopping")
 	return lb.Log().Err()
+}
+
+// The files up writes in its state directory besides the decision log.
+const (
+	caName       = "ca.pem"
+	servicesName = "services.json"
+	sockName     = "control.sock"
+)
+
+// upMeasure is the control socket's measure request: a web_connectivity
+// measurement from a host of the running world, as `splinter measure`
+// makes in a world of its own (lab.Measure), with the lab's test helper as
+// the control.
+func upMeasure(lb *lab.Lab, local *portal.Local) func(ctx context.Context, host, url string) ([]byte, error) {
+	return func(ctx context.Context, host, url string) ([]byte, error) {
+		if local.Entered(host) {
+			return nil, &portal.RequestError{BadInput: true, Msg: fmt.Sprintf("host %s is entered by a program (splinter exec): its packets go to that program's namespace, not to the host's own stack; measure from another host", host)}
+		}
+		m, err := lb.Measure(ctx, host, url)
+		if err != nil {
+			if lab.IsInput(err) {
+				return nil, &portal.RequestError{BadInput: true, Msg: err.Error()}
+			}
+			return nil, err
+		}
+		return json.Marshal(m)
+	}
 }
 
 // exampleHostAndSite picks a client behind a border with a policy, if

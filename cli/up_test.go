@@ -42,10 +42,20 @@ type up struct {
 
 func startUp(t *testing.T, state string) *up {
 	t.Helper()
+	return startUpScenario(t, state, "two-lands")
+}
+
+// startUpScenario starts splinter up on a scenario ("" for the default).
+func startUpScenario(t *testing.T, state, scen string) *up {
+	t.Helper()
 	if err := portal.Check(); err != nil {
 		t.Skipf("splinter up needs root and /dev/net/tun: %v", err)
 	}
-	cmd := exec.Command(os.Args[0], "up", "--scenario", "two-lands", "--state", state)
+	args := []string{"up", "--state", state}
+	if scen != "" {
+		args = append(args, "--scenario", scen)
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SPLINTER_AS_MAIN=1")
 	u := &up{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = u.out, u.out

@@ -327,7 +327,7 @@ func (s *Session) newPool(scheme string, site *scenario.PlannedSite, port uint16
 	p := &pool{host: h, ports: []uint16{port}}
 	// The world serves the site on 80 and 443; the session serves it on
 	// its extra ports (and on the URL's port if that is another).
-	ws := website.Site{Domain: site.Domain, Title: site.Title, Body: site.Body, Category: site.Category}
+	ws := website.Site{Domain: site.Domain, Title: site.Title, Body: site.Page(), Category: site.Category}
 	srv, err := website.New([]website.Site{ws}, s.lab.World().CA().GetCertificate)
 	if err != nil {
 		return nil, fmt.Errorf("evade: %w", err)
@@ -372,7 +372,7 @@ func (s *Session) newPool(scheme string, site *scenario.PlannedSite, port uint16
 // expected is the status and body the site serves for u: what a success
 // must bring back.
 func expected(site *scenario.PlannedSite, u *url.URL) (int, []byte) {
-	srv, err := website.New([]website.Site{{Domain: site.Domain, Title: site.Title, Body: site.Body, Category: site.Category}}, nil)
+	srv, err := website.New([]website.Site{{Domain: site.Domain, Title: site.Title, Body: site.Page(), Category: site.Category}}, nil)
 	if err != nil {
 		return 0, nil
 	}

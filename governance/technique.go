@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/policylog"
 )
 
@@ -74,6 +75,12 @@ func (c PolicyChange) ApplyTechnique(pv, tmpl *policylog.PolicyVersion) (*policy
 			}
 			def := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle, Content: []*yaml.Node{scalar("kind"), scalar(string(l.Kind)), scalar("items"), items}}
 			lists.Content = append(lists.Content, scalar(val.Value), def)
+		case key.Value == "box" && val.Kind == yaml.ScalarNode:
+			// The rule's TCP box comes with it when the policy lacks one of
+			// that name (the rules already there keep the box they ran on).
+			if err := copyBox(doc, tdoc, val.Value); err != nil {
+				refErr = fmt.Errorf("governance: %s: %w", c.Proposal, err)
+			}
 		case key.Value == "body-file" && val.Kind == yaml.ScalarNode:
 			i := slices.IndexFunc(tmpl.Files, func(f policylog.File) bool { return f.Path == val.Value })
 			if i < 0 {
@@ -150,12 +157,51 @@ func walk(n *yaml.Node, f func(key, val *yaml.Node)) {
 }
 
 func clone(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		// A copy stands outside the document that holds the anchor.
+		c := clone(n.Alias)
+		c.Anchor = ""
+		return c
+	}
 	c := *n
+	c.Anchor = ""
 	c.Content = nil
 	for _, k := range n.Content {
 		c.Content = append(c.Content, clone(k))
 	}
 	return &c
+}
+
+// copyBox adds the template's TCP box name to doc's tcp.boxes unless doc
+// has one of that name. A policy that declared no boxes ran its rules on
+// policy.DefaultTCPBox: it keeps doing so under the name "default".
+func copyBox(doc, tdoc *yaml.Node, name string) error {
+	tbox := lookup(lookup(lookup(tdoc, "tcp"), "boxes"), name)
+	if tbox == nil {
+		return fmt.Errorf("the template declares no TCP box %q", name)
+	}
+	tcp := lookup(doc, "tcp")
+	if tcp == nil {
+		tcp = &yaml.Node{Kind: yaml.MappingNode}
+		doc.Content = append(doc.Content, scalar("tcp"), tcp)
+	}
+	boxes := lookup(tcp, "boxes")
+	if boxes == nil {
+		boxes = &yaml.Node{Kind: yaml.MappingNode}
+		tcp.Content = append(tcp.Content, scalar("boxes"), boxes)
+		var def yaml.Node
+		if err := def.Encode(policy.DefaultTCPBox()); err != nil {
+			return err
+		}
+		boxes.Content = append(boxes.Content, scalar("default"), &def)
+		if lookup(tcp, "default") == nil {
+			tcp.Content = append(tcp.Content, scalar("default"), scalar("default"))
+		}
+	}
+	if lookup(boxes, name) == nil {
+		boxes.Content = append(boxes.Content, scalar(name), clone(tbox))
+	}
+	return nil
 }
 
 func scalar(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }

@@ -1,7 +1,6 @@
 package governance_test
 
 import (
-	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +14,16 @@ import (
 // profile bundles an embedded profile as a technique template.
 func profile(t *testing.T, name string) *policylog.PolicyVersion {
 	t.Helper()
-	data, err := fs.ReadFile(profiles.FS(), name+".yaml")
+	// The profile's latest version, written as a policy of its own.
+	p, err := profiles.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pv, err := policylog.NewPolicyVersion(name+".yaml", data, profiles.FS(), "", policylog.Day{})
+	data, ok := p.Standalone()
+	if !ok {
+		t.Fatalf("%s is not a history's version", name)
+	}
+	pv, err := policylog.NewPolicyVersion(p.Name+".yaml", data, profiles.FS(), "", policylog.Day{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +98,8 @@ func TestApplyTechnique(t *testing.T) {
 		t.Errorf("adopting a rule the policy has: %v", err)
 	}
 	c.Technique = "nope"
-	if _, err := c.ApplyTechnique(pv, profile(t, "CN")); err == nil || !strings.Contains(err.Error(), `template CN has no rule "nope"`) {
+	cn := profile(t, "CN")
+	if _, err := c.ApplyTechnique(pv, cn); err == nil || !strings.Contains(err.Error(), "template "+cn.Name+` has no rule "nope"`) {
 		t.Errorf("adopting a rule the template lacks: %v", err)
 	}
 }

@@ -4,10 +4,18 @@
 // check, run, measure and up, with the same errors); builds one censor
 // engine (package border) per border and starts the world (package world)
 // with those engines as its gateways, all on one clock; starts the services
-// a measurement needs on the control host (the test helper); chooses
-// vantages and builds probers (package probe); reads inputs; runs a
-// campaign, scores it against the decision log (package score) and writes
-// the outputs (package report).
+// a measurement needs on the control host (the test helper; Services lists
+// them); chooses vantages and builds probers (package probe); reads inputs,
+// and makes the names of a test list that the world does not know sites of
+// it (WithNames); runs a campaign, scores it against the decision log
+// (package score) and writes the outputs (package report).
+//
+// It also keeps the world's date: a lab's clock says what day it is in the
+// world (Options.At starts an offset clock there), every border whose
+// scenario names a censor's history applies the version in force at that
+// date and changes engine when the clock reaches the next version
+// (date.go), and Timeline measures one world at several dates, jumping its
+// clock between them (timeline.go).
 //
 // With a transparency log (Transparency; a run with an output directory
 // keeps one in it) every border enforces only a logged policy version: the

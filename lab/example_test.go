@@ -26,8 +26,11 @@ func Example() {
 		}
 		fmt.Println(url, m.TestKeys.Verdict)
 	}
-	client := l.World().Host("cn-client-1").HTTPClient()
-	resp, err := client.Get("https://www.people-daily.cn/")
+	h, err := l.World().LookupHost("cn-client-1") // an error, not a nil, for a typo
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := h.HTTPClient().Get("https://www.people-daily.cn/") // gives up after 30 s
 	if err != nil {
 		log.Fatal(err)
 	}

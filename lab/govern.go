@@ -394,12 +394,30 @@ func logVersion(tr *Transparency, cur *version, edit func(*policylog.PolicyVersi
 // techniqueTemplate bundles the first embedded profile that has a rule
 // of that ID: the template a technique change copies the rule from.
 func techniqueTemplate(id string, day policylog.Day) (*policylog.PolicyVersion, error) {
-	for _, name := range profiles.Names() {
+	for _, name := range profiles.Histories() {
 		data, err := fs.ReadFile(profiles.FS(), name+".yaml")
 		if err != nil || !bytes.Contains(data, []byte("id: "+id)) {
 			continue
 		}
-		pv, err := policylog.NewPolicyVersion(name+".yaml", data, profiles.FS(), "", day)
+		// The latest version of the history that has the rule, written as
+		// a policy of its own.
+		h, err := profiles.History(name)
+		if err != nil {
+			return nil, err
+		}
+		var doc []byte
+		var version string
+		for _, v := range slices.Backward(h.Versions) {
+			if slices.ContainsFunc(v.Policy.Rules, func(r policy.Rule) bool { return r.ID == id }) {
+				doc, _ = v.Policy.Standalone()
+				version = v.Name
+				break
+			}
+		}
+		if doc == nil {
+			continue
+		}
+		pv, err := policylog.NewPolicyVersion(version+".yaml", doc, profiles.FS(), "", day)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/splinter-lab/splinter/backend"
 	"github.com/splinter-lab/splinter/border"
@@ -17,10 +18,18 @@ import (
 )
 
 // Options tune how a lab starts. The zero value is usable: the system
-// clock, random seeds, decisions kept in memory only.
+// clock (or the scenario's at: date), random seeds, decisions kept in
+// memory only.
 type Options struct {
+	// At is the world's date: the lab's clock starts there (an Offset
+	// clock: real time moved to that date) and every border that follows a
+	// censor's history applies the version then in force, changing version
+	// when the clock reaches the next one. Zero means the scenario's at:,
+	// else now. Give At or Clock, not both.
+	At time.Time
 	// Clock is the one clock of the world, its borders, its services and
-	// its probes; nil is the system clock.
+	// its probes; nil is the system clock moved to At (if set). Its time at
+	// Start is the world's date.
 	Clock clock.Clock
 	// LinkClock, if set, drives the links' propagation and serialisation
 	// instead of Clock (see world.Options.LinkClock).
@@ -57,59 +66,70 @@ type Lab struct {
 	w        *world.World
 	clk      clock.Clock
 	log      *border.Log
-	engines  map[string]*border.Engine
 	geo      *probe.Geo
 	control  *probe.ControlClient
 	services *backend.Backend
 	pacer    *probe.Pacer
 	cancel   context.CancelFunc
+	// gates are the borders, each with the engine of the version in force
+	// (date.go).
+	gates gates
+	// date is the world's date the lab started at.
+	date time.Time
 	// admitted holds what each border proved (nil without Transparency).
 	admitted map[string]*Admission
 }
 
-// Start builds one engine per border of s, starts the world with them as
-// its gateways, and (unless opts.NoServices) the test helper on the control
-// host. A policy the engine cannot build is an *InputError. Close stops it.
+// Date is the world's date the lab started at: Options.At, the scenario's
+// at:, or its clock's time at Start.
+func (l *Lab) Date() time.Time { return l.date }
+
+// Start builds one engine per border of s for the policy in force at the
+// world's date (Options.At), starts the world with them as its gateways,
+// and (unless opts.NoServices) the test helper on the control host. A
+// policy the engine cannot build is an *InputError. Close stops it.
 func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
-	l := &Lab{spec: s, clk: clock.Or(opts.Clock), log: border.NewLog(opts.Decisions, opts.Keep), engines: map[string]*border.Engine{}}
+	clk, err := s.clock(opts)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{spec: s, clk: clk, log: border.NewLog(opts.Decisions, opts.Keep), date: clk.Now()}
+	if opts.Clock == nil && !opts.At.IsZero() {
+		l.date = opts.At
+	} else if opts.Clock == nil && !s.Scenario.At.IsZero() {
+		l.date = s.Scenario.At
+	}
 	seed := opts.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	at := clk.Now()
 	if t := opts.Transparency; t != nil {
+		// Each border proves the version in force at the lab's date, and
+		// keeps it: a later version would have to be logged and proved.
 		var err error
-		if l.admitted, err = t.admit(s, l.clk.Now()); err != nil {
+		if l.admitted, err = t.admit(s.dated(at), at); err != nil {
 			return nil, err
 		}
+		l.gates.pinned = true
 	}
-	for _, b := range s.Borders {
-		bs := seed
-		for _, c := range b.Name {
-			bs = bs*31 + uint64(c)
+	index := func(border string) *int64 {
+		if a := l.admitted[border]; a != nil {
+			return &a.Verified.Index
 		}
-		cfg := border.Config{Border: b.Name, Jurisdiction: b.Jurisdiction, Log: l.log, Clock: l.clk, Rand: rand.New(rand.NewPCG(bs, 0x5eed))}
-		if a := l.admitted[b.Name]; a != nil {
-			cfg.PolicyIndex = &a.Verified.Index
-		}
-		e, err := border.New(b.Policy, cfg)
-		if err != nil {
-			l.closeEngines()
-			return nil, badInput(fmt.Errorf("border of %s: %w", b.Name, err))
-		}
-		l.engines[b.Name] = e
+		return nil
+	}
+	if err := l.gates.init(s, clk, l.log, seed, index); err != nil {
+		return nil, err
 	}
 	w, err := world.Build(s.Plan, world.Options{Clock: l.clk, LinkClock: opts.LinkClock, Seed: seed, MTU: opts.MTU, NoServices: opts.NoServices,
-		Gateway: func(b world.BorderSpec) (world.Gateway, error) {
-			if e := l.engines[b.Name()]; e != nil {
-				return e, nil
-			}
-			return nil, nil
-		}})
+		Gateway: l.gates.gateway})
 	if err != nil {
-		l.closeEngines()
+		l.gates.close()
 		return nil, fmt.Errorf("starting the world: %w", err)
 	}
 	l.w = w
+	l.gates.follow()
 	l.geo = probe.PlanGeo(s.Plan)
 	ctx, l.cancel = context.WithCancel(ctx)
 	l.startPacer(ctx, opts.Pacer)
@@ -195,29 +215,26 @@ func (l *Lab) Clock() clock.Clock { return l.clk }
 // Log is the decision log every border writes to: the ground truth.
 func (l *Lab) Log() *border.Log { return l.log }
 
-// Engine returns the censor engine of a border ("CN", "CN/cn-henan-unicom"),
-// or nil.
-func (l *Lab) Engine(name string) *border.Engine { return l.engines[name] }
+// Engine returns the censor engine a border ("CN", "CN/cn-henan-unicom")
+// runs now, or nil (no such border, or no policy in force). A border that
+// follows a history gets a new engine when the clock reaches its next
+// version.
+func (l *Lab) Engine(name string) *border.Engine { return l.gates.engine(name) }
 
 // Close stops the services, the world and the engines.
 func (l *Lab) Close() error {
 	if l.cancel != nil {
 		l.cancel()
 	}
+	l.gates.stop()
 	if l.services != nil {
 		l.services.Close()
 	}
 	if l.w != nil {
 		l.w.Close()
 	}
-	l.closeEngines()
+	l.gates.close()
 	return nil
-}
-
-func (l *Lab) closeEngines() {
-	for _, e := range l.engines {
-		e.Close()
-	}
 }
 
 // Prober sets a host up as a vantage: the scenario CA, the plan's

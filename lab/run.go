@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +31,8 @@ type RunOptions struct {
 	// means the first client of every access network.
 	From []string
 	// List is a Citizen Lab test-list CSV to measure instead of the
-	// scenario's sites.
+	// scenario's sites. Its names that the world does not know are made
+	// sites of it for the run (Spec.WithNames; RunResult.Materialised).
 	List string
 	// Inputs, if not empty, are measured instead of the scenario's sites
 	// or List.
@@ -56,7 +59,11 @@ type RunOptions struct {
 
 // RunResult is what a run found.
 type RunResult struct {
-	Scenario     string
+	Scenario string
+	// At is the world's date when the run started, and Versions what each
+	// border applied then.
+	At           time.Time
+	Versions     []InForce
 	Vantages     []string
 	Inputs       int
 	Measurements []*probe.Measurement
@@ -64,6 +71,9 @@ type RunResult struct {
 	Score        *score.Result
 	Report       *report.Report
 	Elapsed      time.Duration
+	// Materialised are the names of the test list that the world did not
+	// know, made sites of it for the run (Spec.WithNames).
+	Materialised []*scenario.PlannedSite
 	// Files are the outputs written, by name.
 	Files []string
 	// Audit checks the measurements against the logged policies (nil
@@ -91,6 +101,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	inputs := opts.Inputs
 	if len(inputs) == 0 {
 		if inputs, err = Inputs(s.Plan, opts.List); err != nil {
+			return nil, err
+		}
+	}
+	var materialised []*scenario.PlannedSite
+	if opts.List != "" {
+		if s, materialised, err = s.WithNames(inputs); err != nil {
 			return nil, err
 		}
 	}
@@ -135,8 +151,9 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	}
 	defer l.Close()
 	if l.control == nil {
-		return nil, badInput(fmt.Errorf("scenario %s has no control host (a jurisdiction with control: true)", s.Scenario.Name))
+		return nil, badInput(errors.New(NoControl(s.Scenario.Name)))
 	}
+	at, versions := l.Date(), l.Versions()
 	var probers []*probe.Prober
 	for _, v := range vantages {
 		p, err := l.Prober(v, func(c *probe.Config) { c.ResidualWait = opts.ResidualWait })
@@ -149,7 +166,7 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
-	res := &RunResult{Scenario: s.Scenario.Name, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start)}
+	res := &RunResult{Scenario: s.Scenario.Name, At: at, Versions: versions, Vantages: vantages, Inputs: len(inputs), Measurements: ms, Elapsed: time.Since(start), Materialised: materialised}
 	res.Health = probe.NewHealth(ms, res.Elapsed, opts.Lab.Pacer)
 	decisions := l.log.Decisions()
 	res.Decisions = l.log.Len()
@@ -161,6 +178,10 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	res.Report = report.Build(s.Scenario, s.Plan, res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
 	res.Report.Health = res.Health
+	res.Report.At, res.Report.Policies = res.At, reportPolicies(res.Versions)
+	for _, b := range s.Borders {
+		res.Report.Cite(b.At(at))
+	}
 	if l.admitted != nil {
 		res.Audit = score.Audit(res.Score, decisions, l.Declared())
 		res.Report.Audit, res.Log = res.Audit, logDir
@@ -172,6 +193,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		res.Files = Outputs
 	}
 	return res, nil
+}
+
+// NoControl says why a scenario without a control host cannot be
+// measured, and what to change.
+func NoControl(scenario string) string {
+	return fmt.Sprintf("scenario %s has no control host, so run refuses it and measure gives no verdict: no jurisdiction sets control: true, and no jurisdiction whose border applies no policy has a hosting network to hold one; set control: true on a jurisdiction with a hosting network", scenario)
 }
 
 // Exists reports whether a name exists in the world: a site's domain, a
@@ -336,7 +363,13 @@ func (o *outputs) abort() {
 	}
 }
 
-func (o *outputs) finish(ms []*probe.Measurement, res *RunResult) error {
+// extraFile is a further output a command writes beside the usual ones.
+type extraFile struct {
+	name  string
+	write func(io.Writer) error
+}
+
+func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extraFile) error {
 	if err := o.decisions.Flush(); err != nil {
 		return fmt.Errorf("decisions.jsonl: %w", err)
 	}
@@ -378,22 +411,42 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult) error {
 	if err := write("score.json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		// The score, with the run's health beside its keys.
-		return enc.Encode(struct {
-			*score.Result
-			Health *probe.Health `json:"health,omitempty"`
-		}{res.Score, res.Health})
+		return enc.Encode(datedScore{At: res.At.UTC().Format(time.RFC3339), Policies: res.Versions, Result: res.Score, Health: res.Health})
 	}); err != nil {
 		return err
 	}
 	if err := write("report.html", res.Report.WriteHTML); err != nil {
 		return err
 	}
-	for _, name := range Outputs {
+	names := slices.Clone(Outputs)
+	for _, x := range extra {
+		if err := write(x.name, x.write); err != nil {
+			return err
+		}
+		names = append(names, x.name)
+	}
+	for _, name := range names {
 		if err := os.Rename(files[name], filepath.Join(o.dir, name)); err != nil {
 			return err
 		}
 	}
 	o.temps = nil
 	return nil
+}
+
+// datedScore is score.json: the scoring, with the world's date, the
+// policies in force and the run's health beside its keys.
+type datedScore struct {
+	At       string    `json:"at"`
+	Policies []InForce `json:"policies"`
+	*score.Result
+	Health *probe.Health `json:"health,omitempty"`
+}
+
+func reportPolicies(fs []InForce) []report.Policy {
+	var out []report.Policy
+	for _, f := range fs {
+		out = append(out, report.Policy{Border: f.Border, Jurisdiction: f.Jurisdiction, Name: f.Policy, History: f.History, Since: f.Since, Follows: f.Follows})
+	}
+	return out
 }

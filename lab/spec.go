@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/policy"
@@ -43,6 +44,10 @@ type Spec struct {
 	Plan     *scenario.Plan
 	// Borders are the borders that apply a policy, in plan order.
 	Borders []Border
+	// At is the date the borders' policies were picked for: the
+	// scenario's at:, or the time the spec was made. Start picks again
+	// for the lab's own date.
+	At time.Time
 	// embedded is set for a scenario opened by its embedded name: its
 	// policy references are embedded profiles only.
 	embedded bool
@@ -58,13 +63,38 @@ type Border struct {
 	Jurisdiction string
 	Network      string
 	// Ref is the policy reference as the scenario wrote it.
-	Ref    string
+	Ref string
+	// History is the censor's history when Ref names one (an embedded
+	// history such as "CN", or a history file): the world's date picks the
+	// version the border applies. Nil when the policy is fixed (a version
+	// such as "CN-2019", a policy file, a policy given in Go).
+	History *policy.History
+	// Policy is what the border applies at the spec's date; nil when its
+	// history has no version in force then (the border applies nothing).
 	Policy *policy.Policy
 }
 
-// clone copies s with its own Borders, to set other policies on them.
+// At returns the policy the border applies at t: its history's version
+// then in force (nil before the first), or its fixed policy.
+func (b *Border) At(t time.Time) *policy.Policy {
+	if b.History == nil {
+		return b.Policy
+	}
+	if v := b.History.At(t); v != nil {
+		return v.Policy
+	}
+	return nil
+}
+
+// clone copies s with its own Borders, to set other policies on them:
+// each border keeps the policy of the spec's date and no longer follows
+// its history.
 func (s *Spec) clone() *Spec {
-	return &Spec{Scenario: s.Scenario, Plan: s.Plan, Borders: slices.Clone(s.Borders), embedded: s.embedded}
+	c := &Spec{Scenario: s.Scenario, Plan: s.Plan, Borders: slices.Clone(s.Borders), At: s.At, embedded: s.embedded}
+	for i := range c.Borders {
+		c.Borders[i].History = nil
+	}
+	return c
 }
 
 // Policy returns the policy of the named border, or nil.
@@ -77,12 +107,22 @@ func (s *Spec) Policy(border string) *policy.Policy {
 	return nil
 }
 
-// SetPolicy makes every border whose scenario names ref apply p instead.
+// SetPolicy makes every border whose scenario names ref apply p instead,
+// whatever the date.
 func (s *Spec) SetPolicy(ref string, p *policy.Policy) {
 	for i := range s.Borders {
 		if s.Borders[i].Ref == ref {
-			s.Borders[i].Policy = p
+			s.Borders[i].Policy, s.Borders[i].History = p, nil
 		}
+	}
+}
+
+// PickVersions makes every border that follows a history apply the
+// version in force at t, and records t as the spec's date.
+func (s *Spec) PickVersions(t time.Time) {
+	s.At = t
+	for i := range s.Borders {
+		s.Borders[i].Policy = s.Borders[i].At(t)
 	}
 }
 
@@ -121,7 +161,10 @@ func FromScenario(sc *scenario.Scenario, r Resolve) (*Spec, error) {
 		plan, err := sc.Plan()
 		planc <- planned{plan, err}
 	}()
-	s := &Spec{Scenario: sc, embedded: r.Embedded}
+	s := &Spec{Scenario: sc, embedded: r.Embedded, At: sc.At}
+	if s.At.IsZero() {
+		s.At = time.Now()
+	}
 	err := s.resolveAll(r)
 	pl := <-planc
 	if pl.err != nil {
@@ -149,53 +192,81 @@ func (s *Spec) resolveAll(r Resolve) error {
 			}
 		}
 	}
-	loaded := map[string]*policy.Policy{}
+	type resolved struct {
+		p *policy.Policy
+		h *policy.History
+	}
+	loaded := map[string]resolved{}
 	var errs []error
-	var err error
 	for _, ref := range refs {
-		p, seen := loaded[ref.ref]
+		res, seen := loaded[ref.ref]
 		if given, ok := r.Policies[ref.ref]; ok {
-			p, seen = given, true
+			res, seen = resolved{p: given}, true
 		}
 		if !seen {
-			p, err = s.resolve(ref.ref)
+			p, h, err := s.resolve(ref.ref)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: border of %s: policy %q: %w", sc.PosOf(ref.path), ref.name, ref.ref, err))
 			}
-			loaded[ref.ref] = p
+			res = resolved{p, h}
+			loaded[ref.ref] = res
 		}
-		if p != nil {
-			s.Borders = append(s.Borders, Border{Name: ref.name, Jurisdiction: ref.jur, Network: ref.net, Ref: ref.ref, Policy: p})
+		if res.p != nil || res.h != nil {
+			b := Border{Name: ref.name, Jurisdiction: ref.jur, Network: ref.net, Ref: ref.ref, Policy: res.p, History: res.h}
+			b.Policy = b.At(s.At)
+			s.Borders = append(s.Borders, b)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// resolve finds the policy a scenario names: an embedded profile, or a
-// policy file inside the scenario file's folder.
-func (s *Spec) resolve(ref string) (*policy.Policy, error) {
-	var p *policy.Policy
-	var err error
+// resolve finds the policy or history a scenario names: an embedded
+// profile (a history, or one of its versions), or a policy or history file
+// inside the scenario file's folder.
+func (s *Spec) resolve(ref string) (*policy.Policy, *policy.History, error) {
 	switch {
+	case profiles.IsHistory(ref):
+		h, err := profiles.History(ref)
+		return nil, h, err
 	case profiles.Has(ref):
-		p, err = profiles.Load(ref)
+		p, err := profiles.Load(ref)
+		return p, nil, err
 	case s.embedded || s.Scenario.Source == "":
-		return nil, fmt.Errorf("not an embedded profile (%s)", strings.Join(profiles.Names(), ", "))
+		return nil, nil, fmt.Errorf("not an embedded profile (%s)", strings.Join(profiles.Names(), ", "))
 	case !policy.LocalRef(ref):
-		return nil, fmt.Errorf("neither an embedded profile (%s) nor a file inside the scenario's folder", strings.Join(profiles.Names(), ", "))
-	default:
-		// Inside the scenario's folder, symbolic links included.
-		p, err = policy.LoadFileIn(filepath.Dir(s.Scenario.Source), ref)
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("neither an embedded profile (%s) nor a file in the scenario's folder (%w)", strings.Join(profiles.Names(), ", "), err)
-		}
+		return nil, nil, fmt.Errorf("neither an embedded profile (%s) nor a file inside the scenario's folder", strings.Join(profiles.Names(), ", "))
 	}
-	return p, err
+	// Inside the scenario's folder, symbolic links included.
+	p, h, err := policy.LoadHistoryFileIn(filepath.Dir(s.Scenario.Source), ref)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("neither an embedded profile (%s) nor a file in the scenario's folder (%w)", strings.Join(profiles.Names(), ", "), err)
+	}
+	return p, h, err
 }
 
 // CheckPolicy validates a policy file or embedded profile on its own, as
 // `splinter check` does, and compiles it.
 func CheckPolicy(p *policy.Policy) error {
-	_, err := border.New(p, border.Config{})
+	e, err := border.New(p, border.Config{})
+	if err == nil {
+		e.Close()
+	}
 	return badInput(err)
+}
+
+// CheckBorder compiles what a border may apply: its fixed policy, or every
+// version of its history.
+func CheckBorder(b Border) error {
+	if b.History == nil {
+		if b.Policy == nil {
+			return nil
+		}
+		return CheckPolicy(b.Policy)
+	}
+	for _, v := range b.History.Versions {
+		if err := CheckPolicy(v.Policy); err != nil {
+			return fmt.Errorf("version %s: %w", v.Name, err)
+		}
+	}
+	return nil
 }

@@ -283,7 +283,7 @@ func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion
 	}
 	var fsys fs.FS
 	switch {
-	case p.Source == b.Ref+".yaml" && profiles.Has(b.Ref):
+	case profiles.Has(b.Ref) && (p.Source == b.Ref+".yaml" || p.History != ""):
 		fsys = profiles.FS()
 	case p.Source != "":
 		fsys = os.DirFS(filepath.Dir(p.Source))
@@ -291,6 +291,12 @@ func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion
 		return nil, nil, errors.New("it was not read from a file, so the lab cannot log it (give its version in Transparency.Versions)")
 	}
 	main := path.Base(filepath.ToSlash(p.Source))
+	// A version of a history is logged as a policy of its own (its changes
+	// applied), beside the files it reads.
+	standalone, isVersion := p.Standalone()
+	if isVersion {
+		main = p.Name + ".yaml"
+	}
 	pv := &policylog.PolicyVersion{Name: p.Name, Jurisdiction: p.Meta.Jurisdiction, Version: p.Name, Effective: eff, Main: main}
 	if p.Meta.Year != 0 {
 		pv.Version = fmt.Sprint(p.Meta.Year)
@@ -300,6 +306,9 @@ func (t *Transparency) bundle(b Border, now time.Time) (*policylog.PolicyVersion
 			continue
 		}
 		data, err := fs.ReadFile(fsys, name)
+		if isVersion && name == main {
+			data, err = standalone, nil
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("bundling its files: %w", err)
 		}

@@ -32,6 +32,21 @@ type Compiled struct {
 // Compile builds the list's fast structure from its Items (read From files
 // first: Load does). Items must be valid for the kind (Validate checks).
 func (l *List) Compile() (*Compiled, error) {
+	// A list the versions of a history share is compiled once for them
+	// all (it is immutable once loaded: LoadHistory).
+	l.compileMu.Lock()
+	defer l.compileMu.Unlock()
+	if l.checked && l.compiled != nil && l.compiledN == len(l.Items) {
+		return l.compiled, nil
+	}
+	c, err := l.compile()
+	if err == nil && l.checked {
+		l.compiled, l.compiledN = c, len(l.Items)
+	}
+	return c, err
+}
+
+func (l *List) compile() (*Compiled, error) {
 	c := &Compiled{Name: l.Name, Kind: l.Kind}
 	var err error
 	switch l.Kind {

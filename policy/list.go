@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/splinter-lab/splinter/internal/userfile"
 )
@@ -55,7 +56,34 @@ const (
 	// url,category_code,category_description,date_added,source,notes; the
 	// host of each URL is an item. Domains lists only.
 	CitizenLab ListFormat = "citizenlab"
+	// DomainLines is a plain list of domain names, one a line (as Lines,
+	// '#' comments), each checked as a name: what GFWatch and OONI publish.
+	DomainLines ListFormat = "domains"
+	// RKNDump is Roskomnadzor's registry as mirrored by zapret-info
+	// (dump.csv): rows "IPs;domain;URL;authority;decision;date" separated
+	// by ';', the addresses by " | ", after an "Updated: ..." line;
+	// UTF-8 or the mirror's Windows-1251. A domains list takes each row's
+	// domain (or its URL's host), a prefixes list its addresses and
+	// subnets; names in Cyrillic become their ASCII (punycode) form.
+	RKNDump ListFormat = "rkn-dump"
 )
+
+// yieldsDomains reports whether a format's items are domain names.
+func (f ListFormat) yieldsDomains() bool {
+	return f == Hosts || f == CitizenLab || f == DomainLines || f == RKNDump
+}
+
+// AnchoredRegex is the regex a domain name read into a regexes list
+// becomes: the name and every name under it, as the GFW's DNS patterns are
+// written ((^|\.)example\.com$, Wallbleed, NDSS 2025).
+// A "*.name" (names under it only) becomes \.name$.
+func AnchoredRegex(domain string) string {
+	d := strings.TrimSuffix(strings.ToLower(domain), ".")
+	if sub, ok := strings.CutPrefix(d, "*."); ok {
+		return `\.` + regexp.QuoteMeta(sub) + `$`
+	}
+	return `(^|\.)` + regexp.QuoteMeta(d) + `$`
+}
 
 // List is a named list rules refer to. The zero value is not usable: a list
 // needs a name, a kind and items or sources.
@@ -77,6 +105,13 @@ type List struct {
 	itemPos []Pos
 	// read is set once From has been read into Items.
 	read bool
+	// checked is set by LoadHistory once the list's items were found well
+	// formed, so that the versions sharing the list check them once, and
+	// compile them once (compiled, for compiledN items).
+	checked   bool
+	compileMu sync.Mutex
+	compiled  *Compiled
+	compiledN int
 }
 
 // ListSource is a file a list's items are read from. Its zero value is not
@@ -132,7 +167,7 @@ func (l *List) readSources(fsys fs.FS, dir, policyFile string, e *Error, base st
 		if policyFile != "" {
 			display = path.Join(path.Dir(policyFile), src.File)
 		}
-		items, err := parseListFile(f, display, src)
+		items, err := parseListFile(f, display, l.Kind, src)
 		f.Close()
 		for _, it := range items {
 			l.Items = append(l.Items, it.value)
@@ -169,11 +204,19 @@ type listItem struct {
 }
 
 // ParseListFile reads the items of a list file in format f (one of Lines,
-// Hosts, CitizenLab; categories filter CitizenLab rows). name is used in
-// positions. Problems are returned as an *Error naming name:line, along with
-// the items that could be read.
+// Hosts, CitizenLab, DomainLines, RKNDump; categories filter CitizenLab
+// rows) for a domains list. name is used in positions. Problems are
+// returned as an *Error naming name:line, along with the items that could
+// be read.
 func ParseListFile(r io.Reader, name string, f ListFormat, categories ...string) ([]string, error) {
-	items, err := parseListFile(r, name, ListSource{File: name, Format: f, Categories: categories})
+	return ParseListFileFor(r, name, Domains, f, categories...)
+}
+
+// ParseListFileFor is ParseListFile for a list of kind k: a prefixes list
+// takes an RKNDump file's addresses, a regexes list takes the names of a
+// domain format as anchored regexes (AnchoredRegex).
+func ParseListFileFor(r io.Reader, name string, k ListKind, f ListFormat, categories ...string) ([]string, error) {
+	items, err := parseListFile(r, name, k, ListSource{File: name, Format: f, Categories: categories})
 	out := make([]string, len(items))
 	for i, it := range items {
 		out[i] = it.value
@@ -181,14 +224,40 @@ func ParseListFile(r io.Reader, name string, f ListFormat, categories ...string)
 	return out, err
 }
 
-func parseListFile(r io.Reader, name string, src ListSource) ([]listItem, error) {
+func parseListFile(r io.Reader, name string, k ListKind, src ListSource) ([]listItem, error) {
+	var items []listItem
+	var err error
 	switch src.Format {
-	case "", Lines, Hosts:
-		return parseLines(r, name, src.Format == Hosts)
+	case "", Lines, Hosts, DomainLines:
+		items, err = parseLines(r, name, src.Format == Hosts)
 	case CitizenLab:
-		return parseCitizenLab(r, name, src.Categories)
+		items, err = parseCitizenLab(r, name, src.Categories)
+	case RKNDump:
+		items, err = parseRKNDump(r, name, k == Prefixes)
+	default:
+		return nil, fmt.Errorf("unknown list format %q", src.Format)
 	}
-	return nil, fmt.Errorf("unknown list format %q", src.Format)
+	if src.Format == DomainLines {
+		e, _ := err.(*Error)
+		if e == nil {
+			e = &Error{}
+		}
+		kept := items[:0]
+		for _, it := range items {
+			if err := checkDomain(it.value); err != nil {
+				e.add(it.pos, "", "%v", err)
+				continue
+			}
+			kept = append(kept, it)
+		}
+		items, err = kept, e.errOrNil()
+	}
+	if k == Regexes && src.Format.yieldsDomains() {
+		for i := range items {
+			items[i].value = AnchoredRegex(items[i].value)
+		}
+	}
+	return items, err
 }
 
 func parseLines(r io.Reader, name string, hosts bool) ([]listItem, error) {
@@ -393,13 +462,19 @@ func (l *List) validate(c *Checker) {
 		} else if err := userfile.CheckRef(src.File); err != nil {
 			c.Errorf(f+".file", "list file %q must lie in the policy's folder; it %s", src.File, err.(*userfile.Error).Detail)
 		}
-		OneOf(c, f+".format", src.Format, true, Lines, Hosts, CitizenLab)
-		if (src.Format == Hosts || src.Format == CitizenLab) && l.Kind != Domains {
+		OneOf(c, f+".format", src.Format, true, Lines, Hosts, CitizenLab, DomainLines, RKNDump)
+		switch {
+		case src.Format == RKNDump && l.Kind != Domains && l.Kind != Regexes && l.Kind != Prefixes:
+			c.Errorf(f+".format", "format %q yields domains or addresses but list %q is a %s list", src.Format, l.Name, l.Kind)
+		case src.Format.yieldsDomains() && src.Format != RKNDump && l.Kind != Domains && l.Kind != Regexes:
 			c.Errorf(f+".format", "format %q yields domains but list %q is a %s list", src.Format, l.Name, l.Kind)
 		}
 		if len(src.Categories) > 0 && src.Format != CitizenLab {
 			c.Errorf(f+".categories", "categories only apply to citizenlab files")
 		}
+	}
+	if l.checked {
+		return
 	}
 	bad := 0
 	for i, it := range l.Items {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -88,5 +89,49 @@ func TestValues(t *testing.T) {
 	var h HexBytes
 	if err := h.UnmarshalText([]byte("01 02 0a")); err != nil || string(h) != "\x01\x02\x0a" {
 		t.Errorf("HexBytes = %v, %v", h, err)
+	}
+}
+
+// TestRealNameFormats reads the formats researchers publish blocked names
+// in: Roskomnadzor's registry dump (zapret-info's dump.csv, in its
+// Windows-1251 encoding and in UTF-8), a plain domain list; domains read
+// into a regexes list become anchored patterns.
+func TestRealNameFormats(t *testing.T) {
+	read := func(file string, k ListKind, f ListFormat) ([]string, string) {
+		t.Helper()
+		fh, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		items, err := ParseListFileFor(fh, "l.txt", k, f)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		return items, msg
+	}
+	names, err := read("testdata/realnames/dump.csv", Domains, RKNDump)
+	if want := []string{"telegram.org", "*.linkedin.com", "meduza.io", "xn--d1abbgf6aiiy.xn--p1ai"}; !slices.Equal(names, want) {
+		t.Errorf("dump.csv names %q, want %q", names, want)
+	}
+	if err != "l.txt:7: rkn-dump row has 1 fields, want at least 3 (addresses;domain;url;...)" {
+		t.Errorf("dump.csv error %q", err)
+	}
+	utf, _ := read("testdata/realnames/dump-utf8.csv", Domains, RKNDump)
+	if !slices.Equal(utf, names[:3]) {
+		t.Errorf("UTF-8 dump names %q", utf)
+	}
+	addrs, _ := read("testdata/realnames/dump.csv", Prefixes, RKNDump)
+	if want := []string{"203.0.113.99/32", "198.51.100.0/24", "192.0.2.7/32", "192.0.2.8/32"}; !slices.Equal(addrs, want) {
+		t.Errorf("dump.csv addresses %q, want %q", addrs, want)
+	}
+	res, _ := read("testdata/realnames/dump.csv", Regexes, RKNDump)
+	if want := []string{`(^|\.)telegram\.org$`, `\.linkedin\.com$`, `(^|\.)meduza\.io$`, `(^|\.)xn--d1abbgf6aiiy\.xn--p1ai$`}; !slices.Equal(res, want) {
+		t.Errorf("dump.csv as regexes %q, want %q", res, want)
+	}
+	plain, perr := ParseListFileFor(strings.NewReader("# GFWatch\ngoogle.com\nnot a name\nwww.nytimes.com # 2012\n"), "l.txt", Domains, DomainLines)
+	if !slices.Equal(plain, []string{"google.com", "www.nytimes.com"}) || perr == nil || !strings.Contains(perr.Error(), `l.txt:3: bad domain "not a name"`) {
+		t.Errorf("domains list %q, %v", plain, perr)
 	}
 }

@@ -3,6 +3,10 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Policy is the canonical, typed description of what one border does. The
@@ -27,6 +31,9 @@ type Policy struct {
 
 	// Source is the file the policy was read from ("" when built in Go).
 	Source string `yaml:"-"`
+	// History names the history the policy is a version of ("" for a
+	// policy written on its own); Name is then the version's name.
+	History string `yaml:"-"`
 	// Pos is where the policy document starts.
 	Pos Pos `yaml:"-"`
 
@@ -38,6 +45,8 @@ type Policy struct {
 	bad map[string]bool
 	// files are the files read besides the policy's own (see Files).
 	files []string
+	// doc is the policy document of a history version (see Standalone).
+	doc *yaml.Node
 }
 
 // Files lists the files Load or ReadFiles read besides the policy file
@@ -167,16 +176,81 @@ type AddrSet struct {
 func (a AddrSet) IsZero() bool { return a.List == "" && len(a.Prefixes) == 0 }
 
 // Window is when a rule is in force: between From and Until (either may be
-// zero, meaning open-ended) and, if Daily is set, only during that time of
-// day. Times are in UTC. The zero value is "always".
+// zero, meaning open-ended; Until is the last day in force), or within any of
+// Periods (several dated episodes of one behaviour: Iran's throttling of
+// 2011-12 and 2012, its shutdowns), and, if Daily is set, only during that
+// time of day. Times are in UTC. The zero value is "always".
 type Window struct {
 	From  Date       `yaml:"from"`
 	Until Date       `yaml:"until"`
 	Daily ClockRange `yaml:"daily"`
+	// Periods, if not empty, replace From and Until: the window holds on
+	// the days of any of them.
+	Periods []Period `yaml:"periods"`
+}
+
+// Period is a run of days: From to Until, both included; either may be
+// zero (open-ended). Its zero value is every day.
+type Period struct {
+	From  Date `yaml:"from"`
+	Until Date `yaml:"until"`
+}
+
+// Contains reports whether t lies in the period.
+func (p Period) Contains(t time.Time) bool {
+	if !p.From.IsZero() && t.Before(p.From.Time()) {
+		return false
+	}
+	return p.Until.IsZero() || t.Before(p.Until.Time().Add(24*time.Hour))
 }
 
 // IsZero reports whether the window is "always".
-func (w Window) IsZero() bool { return w == Window{} }
+func (w Window) IsZero() bool {
+	return w.From.IsZero() && w.Until.IsZero() && w.Daily == (ClockRange{}) && len(w.Periods) == 0
+}
+
+// Contains reports whether the window holds at t: within its dates (Until
+// is the last day, so the window closes at the next midnight UTC) and its
+// daily hours.
+func (w Window) Contains(t time.Time) bool {
+	if len(w.Periods) > 0 {
+		in := false
+		for _, p := range w.Periods {
+			if p.Contains(t) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return false
+		}
+	} else if !(Period{From: w.From, Until: w.Until}).Contains(t) {
+		return false
+	}
+	return w.Daily.Contains(t)
+}
+
+// Edges returns the instants at which the window's dates open or close
+// (a From, the midnight after an Until), in order, without duplicates: the
+// dates at which a rule starts or stops being in force. Daily hours are not
+// edges.
+func (w Window) Edges() []time.Time {
+	periods := w.Periods
+	if len(periods) == 0 {
+		periods = []Period{{From: w.From, Until: w.Until}}
+	}
+	var out []time.Time
+	for _, p := range periods {
+		if !p.From.IsZero() {
+			out = append(out, p.From.Time())
+		}
+		if !p.Until.IsZero() {
+			out = append(out, p.Until.Time().Add(24*time.Hour))
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return slices.CompactFunc(out, func(a, b time.Time) bool { return a.Equal(b) })
+}
 
 // PacketSelect says which packets of a flow the matchers of a rule inspect.
 type PacketSelect string

@@ -321,6 +321,21 @@ func (s *Scope) validate(c *Checker) {
 	if !w.From.IsZero() && !w.Until.IsZero() && w.Until.Time().Before(w.From.Time()) {
 		c.Errorf("active.until", "until %s is before from %s", w.Until, w.From)
 	}
+	if len(w.Periods) > 0 && (!w.From.IsZero() || !w.Until.IsZero()) {
+		c.Errorf("active.periods", "give either from/until or periods, not both")
+	}
+	for i, p := range w.Periods {
+		f := "active.periods[" + strconv.Itoa(i) + "]"
+		if !p.From.IsZero() && !p.Until.IsZero() && p.Until.Time().Before(p.From.Time()) {
+			c.Errorf(f+".until", "until %s is before from %s", p.Until, p.From)
+		}
+		if p.From.IsZero() && p.Until.IsZero() {
+			c.Errorf(f, "a period needs a from or an until date")
+		}
+		if i > 0 && !w.Periods[i-1].Until.IsZero() && !p.From.IsZero() && !p.From.Time().After(w.Periods[i-1].Until.Time()) {
+			c.Errorf(f+".from", "period starting %s overlaps or precedes the one before (until %s): list periods in order", p.From, w.Periods[i-1].Until)
+		}
+	}
 }
 
 func (a *AddrSet) validate(c *Checker, field string) {

@@ -61,6 +61,34 @@ func LoadFileIn(dir, ref string) (*Policy, error) {
 	return Load(filepath.Join(dir, ref), data, sub.FS(), ".")
 }
 
+// LoadHistoryFileIn reads the file ref that a file in folder dir names (a
+// scenario's border policy) as LoadFileIn does, and returns what it holds:
+// a policy, or a censor's history (a document with versions:, loaded with
+// LoadHistory). Exactly one of the two is non-nil when err is nil.
+func LoadHistoryFileIn(dir, ref string) (*Policy, *History, error) {
+	d, err := userfile.OpenDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	defer d.Close()
+	data, err := d.ReadFile(ref)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	sub, err := d.Sub(path.Dir(filepath.ToSlash(ref)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	defer sub.Close()
+	name := filepath.Join(dir, ref)
+	if IsHistory(data) {
+		h, err := LoadHistory(name, data, sub.FS(), ".")
+		return nil, h, err
+	}
+	p, err := Load(name, data, sub.FS(), ".")
+	return p, nil, err
+}
+
 // Load decodes the YAML policy data, read from a file called name (used in
 // positions), reads the list files and block-page bodies it refers to from
 // fsys relative to dir (the policy file's directory within fsys; "." for
@@ -87,8 +115,6 @@ func Load(name string, data []byte, fsys fs.FS, dir string) (*Policy, error) {
 		return nil, e
 	}
 	root := doc.Content[0]
-	d := &decoder{file: name, pos: p.pos, bad: p.bad, err: e}
-	p.Pos = d.at(root)
 	if root.Kind != yaml.MappingNode {
 		// Not quoted: a file that is not a policy at all (a key file, a
 		// password file) should not have its first line printed.
@@ -96,11 +122,32 @@ func Load(name string, data []byte, fsys fs.FS, dir string) (*Policy, error) {
 		if root.Kind == yaml.SequenceNode {
 			kind = "a sequence"
 		}
+		d := &decoder{file: name, pos: p.pos, bad: p.bad, err: e}
 		d.errorf(root, "", "a policy file must be a YAML mapping (name:, meta:, lists:, rules:), not %s", kind)
 		return nil, e
 	}
-	d.decode(root, reflect.ValueOf(p).Elem(), "")
+	if mappingKey(root, "versions") != nil {
+		e.add(Pos{File: name, Line: root.Line, Column: root.Column}, "",
+			"this is a policy history (it has versions:): load it with LoadHistory, or name one of its versions")
+		return nil, e
+	}
+	p.decodeRoot(name, root, e)
+	if fsys != nil {
+		p.readFiles(fsys, dir, e)
+	}
+	p.validate(e)
+	if err := e.errOrNil(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
+// decodeRoot decodes a policy document's root mapping onto p, recording
+// positions, and names its lists, rules and boxes.
+func (p *Policy) decodeRoot(name string, root *yaml.Node, e *Error) {
+	d := &decoder{file: name, pos: p.pos, bad: p.bad, err: e}
+	p.Pos = d.at(root)
+	d.decode(root, reflect.ValueOf(p).Elem(), "")
 	for n, l := range p.Lists {
 		if l == nil {
 			continue
@@ -116,14 +163,19 @@ func Load(name string, data []byte, fsys fs.FS, dir string) (*Policy, error) {
 			b.Name = n
 		}
 	}
-	if fsys != nil {
-		p.readFiles(fsys, dir, e)
+}
+
+// mappingKey returns the value node of key in mapping n, or nil.
+func mappingKey(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
 	}
-	p.validate(e)
-	if err := e.errOrNil(); err != nil {
-		return nil, err
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
 	}
-	return p, nil
+	return nil
 }
 
 // ReadFiles reads every list's sources and every block page's body file

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,16 +27,22 @@ const childEnv = "SPLINTER_PORTAL_CHILD"
 const IfName = "splinter0"
 
 func init() {
-	if os.Getenv(childEnv) == "" {
-		return
+	switch {
+	case os.Getenv(nsEnv) != "":
+		os.Exit(nsHelper())
+	case os.Getenv(childEnv) != "":
+		os.Unsetenv(childEnv)
+		os.Exit(child())
 	}
-	os.Unsetenv(childEnv)
-	os.Exit(child())
 }
 
-// child runs in the new namespaces: it sets them up, hands the TUN device to
-// the parent, and executes the program. It returns only on failure, with
-// the exit status to use.
+// child is the first process of a program's PID namespace: it joins the
+// host's network and UTS namespaces (files 4 and 5; this runs in package
+// init, where the main goroutine is locked to the main thread, so the
+// thread that joins is the one that forks the program), sets up its own
+// mount namespace, starts the program, and reaps until the program exits.
+// It returns the exit status to use: the program's, 128+N if a signal N
+// killed it, 125-127 if it could not be started.
 func child() int {
 	f := os.NewFile(3, "portal")
 	fc, err := net.FileConn(f)
@@ -49,32 +56,76 @@ func child() int {
 	if _, err := recvMsg(c, &msg); err != nil || msg.Config == nil {
 		return 125
 	}
-	tun, certFile, err := setup(msg.Config)
+	fail := func(code int, format string, args ...any) int {
+		sendMsg(c, childReply{Error: fmt.Sprintf(format, args...)})
+		return code
+	}
+	for _, ns := range []struct {
+		fd   int
+		kind int
+		name string
+	}{{4, unix.CLONE_NEWNET, "network"}, {5, unix.CLONE_NEWUTS, "UTS"}} {
+		err := unix.Setns(ns.fd, ns.kind)
+		unix.Close(ns.fd)
+		if err != nil {
+			return fail(125, "portal: joining the host's %s namespace: %v", ns.name, err)
+		}
+	}
+	certFile, err := setupFiles(msg.Config)
 	if err != nil {
-		sendMsg(c, childReply{Error: err.Error()})
-		return 125
-	}
-	if err := sendMsg(c, childReply{}, int(tun.Fd())); err != nil {
-		return 125
-	}
-	tun.Close()
-	var rep childReply
-	if _, err := recvMsg(c, &rep); err != nil || rep.Error != "" {
-		return 125 // the parent gave up
+		return fail(125, "portal: files: %v", err)
 	}
 	path, err := exec.LookPath(msg.Path)
 	if err != nil {
-		sendMsg(c, childReply{Error: fmt.Sprintf("portal: %v", err)})
-		return 127
+		return fail(127, "portal: %v", err)
 	}
 	env := os.Environ()
 	for _, k := range []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "SPLINTER_CA"} {
 		env = append(env, k+"="+certFile)
 	}
 	env = append(env, "SSL_CERT_DIR="+filepath.Dir(certFile), "SPLINTER_HOST="+msg.Config.Host)
-	err = syscall.Exec(path, msg.Args, env)
-	sendMsg(c, childReply{Error: fmt.Sprintf("portal: exec %s: %v", msg.Path, err)})
-	return 126
+	// Signals to pass on are caught before the program exists, so that
+	// none is lost in between.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGQUIT)
+	pid, err := syscall.ForkExec(path, msg.Args, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		return fail(126, "portal: exec %s: %v", msg.Path, err)
+	}
+	sendMsg(c, childReply{})
+	c.Close()
+	go func() {
+		for s := range sigs {
+			// SIGINT and SIGQUIT come from the terminal, which sends
+			// them to the program too: not passed on twice.
+			if s != syscall.SIGINT && s != syscall.SIGQUIT {
+				syscall.Kill(pid, s.(syscall.Signal))
+			}
+		}
+	}()
+	return reap(pid)
+}
+
+// reap waits for every process of the PID namespace until pid exits, and
+// returns pid's exit status. When the namespace's first process returns,
+// the kernel kills whatever is left in it.
+func reap(pid int) int {
+	for {
+		var ws syscall.WaitStatus
+		p, err := syscall.Wait4(-1, &ws, 0, nil)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 125 // no child left: cannot happen while pid runs
+		case p != pid:
+			continue
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		default:
+			return ws.ExitStatus()
+		}
+	}
 }
 
 // certDirs are where systems keep their CA bundle and hashed certificates;
@@ -88,23 +139,6 @@ var bundleFiles = []string{"/etc/ssl/cert.pem", "/etc/pki/tls/cert.pem", "/etc/p
 // resolverSockets belong to the machine's caching resolvers, which would
 // answer from the real network: they are hidden.
 var resolverSockets = []string{"/run/systemd/resolve", "/run/nscd", "/var/run/nscd", "/var/lib/sss/pipes"}
-
-// setup configures the namespaces for cfg and returns the TUN device and the
-// path of the CA bundle.
-func setup(cfg *Config) (*os.File, string, error) {
-	certFile, err := setupFiles(cfg)
-	if err != nil {
-		return nil, "", fmt.Errorf("portal: files: %w", err)
-	}
-	if err := unix.Sethostname([]byte(cfg.Host)); err != nil {
-		return nil, "", fmt.Errorf("portal: hostname: %w", err)
-	}
-	tun, err := setupNet(cfg)
-	if err != nil {
-		return nil, "", fmt.Errorf("portal: network: %w", err)
-	}
-	return tun, certFile, nil
-}
 
 func setupFiles(cfg *Config) (string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -171,6 +205,10 @@ func setupFiles(cfg *Config) (string, error) {
 	// where that is not allowed, the machine's stay visible (read-only
 	// information, no route).
 	unix.Mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	// A fresh /proc shows the PID namespace's own processes (and /proc/net
+	// the host's network namespace); where that is not allowed, the
+	// machine's stays.
+	unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	for _, d := range resolverSockets {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			if err := unix.Mount("splinter", d, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4k"); err != nil {
@@ -213,11 +251,10 @@ func setupNet(cfg *Config) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	tun := os.NewFile(uintptr(fd), "/dev/net/tun")
 	ok := false
 	defer func() {
 		if !ok {
-			tun.Close()
+			unix.Close(fd)
 		}
 	}()
 	ifr, err := unix.NewIfreq(IfName)
@@ -264,7 +301,7 @@ func setupNet(cfg *Config) (*os.File, error) {
 		}
 	}
 	ok = true
-	return tun, nil
+	return os.NewFile(uintptr(fd), "/dev/net/tun"), nil
 }
 
 type step struct {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,10 +30,10 @@ func Check() error {
 	return nil
 }
 
-// Cmd is a program to run in a namespace standing in for a host of a World,
-// in the manner of exec.Cmd. Set its fields before Start.
+// Cmd is a program to run in the namespace of a host of a World, in the
+// manner of exec.Cmd. Set its fields before Start.
 type Cmd struct {
-	// World is where the namespace is attached.
+	// World is where the host is.
 	World World
 	// Host names the host (or a site the host serves).
 	Host string
@@ -50,33 +51,44 @@ type Cmd struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
-	// Process is the running program, once Start has returned.
+	// Process is the first process of the program's PID namespace, once
+	// Start has returned: it runs the program and reaps what it leaves,
+	// passes SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 on to it, and exits
+	// with its status. Signal it, not the program.
 	Process *os.Process
 
-	cmd      *exec.Cmd
-	attached io.Closer
+	cmd   *exec.Cmd
+	entry *Entry
+	done  chan struct{}
+	gone  atomic.Bool
 }
+
+// ErrWorldGone is what Wait returns when the world the program's host
+// belongs to went away (its process stopped or was killed) while the
+// program ran: the program was killed, as its network was gone.
+var ErrWorldGone = errors.New("portal: the world went away while the program ran; the program was killed")
 
 // Command returns a Cmd that runs name with args on host of w.
 func Command(w World, host, name string, args ...string) *Cmd {
 	return &Cmd{World: w, Host: host, Path: name, Args: append([]string{name}, args...)}
 }
 
-// childMsg is what the parent sends the namespace's first process.
+// childMsg is what the parent sends the PID namespace's first process.
 type childMsg struct {
 	Config *Config  `json:"config"`
 	Path   string   `json:"path"`
 	Args   []string `json:"args"`
 }
 
-// childReply is what the first process answers, twice: after setup (with
-// the TUN descriptor) and, only if executing the program fails, then.
+// childReply is what the first process answers once the program runs, or
+// could not be started.
 type childReply struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Start makes the namespace, attaches it to the World and starts the
-// program. When it returns without error, the program is running.
+// Start enters the host's namespace, starts the program's first process in
+// a PID and mount namespace of its own, and that process starts the
+// program. When Start returns without error, the program is running.
 func (c *Cmd) Start() error {
 	if c.cmd != nil {
 		return errors.New("portal: already started")
@@ -87,7 +99,7 @@ func (c *Cmd) Start() error {
 	if c.World == nil || c.Path == "" {
 		return errors.New("portal: Cmd needs a World and a Path")
 	}
-	cfg, err := c.World.Config(c.Host)
+	e, err := c.World.Enter(c.Host)
 	if err != nil {
 		return err
 	}
@@ -97,6 +109,7 @@ func (c *Cmd) Start() error {
 	}
 	pc, cf, err := socketpair()
 	if err != nil {
+		e.Close()
 		return err
 	}
 	defer pc.Close()
@@ -105,16 +118,21 @@ func (c *Cmd) Start() error {
 		env = os.Environ()
 	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"splinter-portal", cfg.Host},
-		Env:        append(env[:len(env):len(env)], childEnv+"=1"),
-		Dir:        c.Dir,
-		Stdin:      c.Stdin,
-		Stdout:     c.Stdout,
-		Stderr:     c.Stderr,
-		ExtraFiles: []*os.File{cf},
+		Path:   "/proc/self/exe",
+		Args:   []string{"splinter-portal", e.Config.Host},
+		Env:    append(env[:len(env):len(env)], childEnv+"=1"),
+		Dir:    c.Dir,
+		Stdin:  c.Stdin,
+		Stdout: c.Stdout,
+		Stderr: c.Stderr,
+		// fds 3, 4, 5 of the child.
+		ExtraFiles: []*os.File{cf, e.net, e.uts},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWNS | unix.CLONE_NEWUTS,
+			// Its own mounts (the namespace's files, a /proc of its
+			// PID namespace) and PID namespace: everything the
+			// program starts dies with it. It joins the host's network
+			// and UTS namespaces itself.
+			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID,
 			// The program dies with us (the forking thread is never
 			// locked, so it lives as long as the process).
 			Pdeathsig: syscall.SIGKILL,
@@ -123,54 +141,51 @@ func (c *Cmd) Start() error {
 	err = cmd.Start()
 	cf.Close()
 	if err != nil {
+		e.Close()
 		return fmt.Errorf("portal: starting the namespace: %w", err)
 	}
 	fail := func(err error) error {
 		cmd.Process.Kill()
 		cmd.Wait()
+		e.Close()
 		return err
 	}
-	if err := sendMsg(pc, childMsg{Config: cfg, Path: c.Path, Args: args}); err != nil {
+	if err := sendMsg(pc, childMsg{Config: e.Config, Path: c.Path, Args: args}); err != nil {
 		return fail(fmt.Errorf("portal: %w", err))
 	}
 	var rep childReply
-	fds, err := recvMsg(pc, &rep)
-	if err != nil {
+	if _, err := recvMsg(pc, &rep); err != nil {
 		return fail(fmt.Errorf("portal: namespace setup: %w", err))
 	}
-	if rep.Error != "" || len(fds) != 1 {
-		closeFDs(fds)
-		return fail(fmt.Errorf("portal: namespace setup: %s", rep.Error))
+	if rep.Error != "" {
+		return fail(errors.New(rep.Error))
 	}
-	attached, err := c.World.Attach(cfg.Host, os.NewFile(uintptr(fds[0]), "tun"))
-	if err != nil {
-		return fail(err)
-	}
-	// Go: the child closes its end when the program starts (close-on-exec),
-	// or reports why it could not.
-	if err := sendMsg(pc, childReply{}); err != nil {
-		attached.Close()
-		return fail(fmt.Errorf("portal: %w", err))
-	}
-	if _, err := recvMsg(pc, &rep); err == nil || !errors.Is(err, io.EOF) {
-		attached.Close()
-		if err == nil {
-			err = errors.New(rep.Error)
+	c.cmd, c.entry, c.Process = cmd, e, cmd.Process
+	c.done = make(chan struct{})
+	go func() {
+		select {
+		case <-e.Gone():
+			c.gone.Store(true)
+			cmd.Process.Kill()
+		case <-c.done:
 		}
-		return fail(err)
-	}
-	c.cmd, c.attached, c.Process = cmd, attached, cmd.Process
+	}()
 	return nil
 }
 
-// Wait waits for the program to exit, detaches the namespace, and returns
-// the program's status as exec.Cmd.Wait does (*exec.ExitError).
+// Wait waits for the program to exit, lets go of the host's namespace, and
+// returns the program's status as exec.Cmd.Wait does (*exec.ExitError; a
+// program killed by signal N exits 128+N), or ErrWorldGone.
 func (c *Cmd) Wait() error {
 	if c.cmd == nil {
 		return errors.New("portal: not started")
 	}
 	err := c.cmd.Wait()
-	c.attached.Close()
+	close(c.done)
+	c.entry.Close()
+	if c.gone.Load() {
+		return ErrWorldGone
+	}
 	return err
 }
 

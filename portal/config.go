@@ -4,9 +4,7 @@ package portal
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/splinter-lab/splinter/world"
@@ -15,16 +13,14 @@ import (
 // MTU is the MTU of a namespace's TUN device: the world's default MTU.
 const MTU = 1500
 
-// World is where a namespace's TUN device is attached: a world in this
-// process (Local) or one in another process reached through its control
-// socket (Remote).
+// World is where programs enter hosts: a world in this process (Local) or
+// one in another process reached through its control socket (Remote).
 type World interface {
-	// Config describes the named host for a namespace standing in for it.
-	Config(host string) (*Config, error)
-	// Attach bridges tun, a TUN device opened in a namespace made from the
-	// host's Config, into the host until the returned Closer is closed.
-	// Attach takes ownership of tun, also when it fails.
-	Attach(host string, tun *os.File) (io.Closer, error)
+	// Enter returns the namespace standing in for the named host (a host
+	// name, or the domain of a site it serves), made on first use and
+	// shared by every program that enters the host until the last Entry
+	// of it is closed.
+	Enter(host string) (*Entry, error)
 }
 
 // Config is what a namespace needs to stand in for a host. The zero value is
@@ -53,11 +49,7 @@ type Name struct {
 
 // configFor describes host name of w. A site's domain also names the host
 // that serves it, so that a program can stand in for a site.
-func configFor(w *world.World, name string) (*Config, error) {
-	h := lookup(w, name)
-	if h == nil {
-		return nil, fmt.Errorf("portal: scenario %q has no host or site %q", w.Plan().Scenario.Name, name)
-	}
+func configFor(w *world.World, h *world.Host) *Config {
 	c := &Config{
 		Host:      h.Name(),
 		Addrs:     h.Addrs(),
@@ -70,20 +62,21 @@ func configFor(w *world.World, name string) (*Config, error) {
 	for _, o := range w.Hosts() {
 		c.Names = append(c.Names, Name{Name: o.Name(), Addrs: o.Addrs()})
 	}
-	return c, nil
+	return c
 }
 
-func lookup(w *world.World, name string) *world.Host {
-	if h := w.Host(name); h != nil {
-		return h
+// lookup finds a host by its name or by the domain of a site it serves.
+func lookup(w *world.World, name string) (*world.Host, error) {
+	if h, err := w.LookupHost(name); err == nil {
+		return h, nil
 	}
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	domain := strings.TrimSuffix(strings.ToLower(name), ".")
 	for _, s := range w.Plan().Sites {
-		if s.Domain == name {
-			return w.Host(s.Host)
+		if s.Domain == domain {
+			return w.LookupHost(s.Host)
 		}
 	}
-	return nil
+	return nil, &RequestError{Msg: fmt.Sprintf("portal: scenario %q has no host or site %q", w.Plan().Scenario.Name, name), BadInput: true}
 }
 
 // hostsFile renders c as an /etc/hosts file.

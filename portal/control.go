@@ -3,6 +3,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,37 +11,61 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // The control protocol: one JSON message per SOCK_SEQPACKET packet. A client
-// sends a request and reads one response; an attach request carries the TUN
-// descriptor (SCM_RIGHTS) and its connection then stays open for as long as
-// the namespace is attached: the server detaches it when the client closes
-// the connection or dies.
+// sends a request and reads one response. An enter response carries the
+// namespace's files (SCM_RIGHTS: the network namespace, then the UTS
+// namespace), and its connection then stays open for as long as the client
+// holds the namespace: the server lets go of it when the client closes its
+// end (or dies), and says so with a last message; a client that reads the
+// end of the connection without that message knows the world went away.
 type request struct {
-	Op   string `json:"op"` // "hello", "config" or "attach"
+	Op   string `json:"op"` // "hello", "enter" or "measure"
 	Host string `json:"host,omitempty"`
+	URL  string `json:"url,omitempty"`
 }
 
 type response struct {
-	Error    string  `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// BadInput marks an Error caused by the request (an unknown host, a
+	// URL that is not one).
+	BadInput bool    `json:"bad_input,omitempty"`
 	Scenario string  `json:"scenario,omitempty"`
 	Config   *Config `json:"config,omitempty"`
+	// Measurement is a measurement's OONI JSON.
+	Measurement json.RawMessage `json:"measurement,omitempty"`
+	// Released ends an enter connection: the server let go of the
+	// namespace because the client asked.
+	Released bool `json:"released,omitempty"`
 }
 
 // maxMsg bounds a control or child message: a Config names every host of
 // the world.
 const maxMsg = 4 << 20
 
-// Server accepts namespaces made by other processes on a unix socket and
-// attaches them to a World. Make one with Listen.
+// ServerConfig says what a Server serves besides its World.
+type ServerConfig struct {
+	// Scenario is the name of the scenario the world was built from.
+	Scenario string
+	// Measure, if set, measures url from host of the world and returns the
+	// measurement's JSON: what `splinter measure --state` asks for. A
+	// *RequestError with BadInput set says the request was at fault.
+	Measure func(ctx context.Context, host, url string) ([]byte, error)
+}
+
+// Server accepts programs of other processes on a unix socket and lets
+// them enter the hosts of a World. Make one with Listen.
 type Server struct {
-	w        World
-	scenario string
-	ln       *net.UnixListener
+	w      World
+	cfg    ServerConfig
+	ln     *net.UnixListener
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	conns  map[*net.UnixConn]struct{}
@@ -48,10 +73,9 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// Listen serves w, a world built from the named scenario, on a unix socket
-// at path (mode 0600). It refuses to replace the socket of a live server and
-// removes a stale one.
-func Listen(path string, w World, scenario string) (*Server, error) {
+// Listen serves w on a unix socket at path (mode 0600). It refuses to
+// replace the socket of a live server and removes a stale one.
+func Listen(path string, w World, cfg ServerConfig) (*Server, error) {
 	if r, err := Dial(path); err == nil {
 		return nil, fmt.Errorf("portal: %s already serves a world (scenario %s)", path, r.Scenario())
 	}
@@ -66,7 +90,8 @@ func Listen(path string, w World, scenario string) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	s := &Server{w: w, scenario: scenario, ln: ln, conns: map[*net.UnixConn]struct{}{}}
+	s := &Server{w: w, cfg: cfg, ln: ln, conns: map[*net.UnixConn]struct{}{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -103,51 +128,82 @@ func (s *Server) serve(c *net.UnixConn) {
 	for {
 		var req request
 		fds, err := recvMsg(c, &req)
+		closeFDs(fds)
 		if err != nil {
 			return
 		}
 		switch req.Op {
 		case "hello":
-			closeFDs(fds)
-			sendMsg(c, response{Scenario: s.scenario})
-		case "config":
-			closeFDs(fds)
-			cfg, err := s.w.Config(req.Host)
+			sendMsg(c, response{Scenario: s.cfg.Scenario})
+		case "enter":
+			e, err := s.w.Enter(req.Host)
 			if err != nil {
-				sendMsg(c, response{Error: err.Error()})
+				var re *RequestError
+				sendMsg(c, response{Error: err.Error(), BadInput: errors.As(err, &re) && re.BadInput})
 				continue
 			}
-			sendMsg(c, response{Config: cfg})
-		case "attach":
-			if len(fds) != 1 {
-				closeFDs(fds)
-				sendMsg(c, response{Error: "portal: attach without exactly one descriptor"})
-				continue
+			if err := sendMsg(c, response{Config: e.Config}, int(e.net.Fd()), int(e.uts.Fd())); err != nil {
+				e.Close()
+				return
 			}
-			closer, err := s.w.Attach(req.Host, os.NewFile(uintptr(fds[0]), "tun"))
-			if err != nil {
-				sendMsg(c, response{Error: err.Error()})
-				continue
-			}
-			sendMsg(c, response{})
-			// Hold the namespace until the client goes away.
-			var buf [1]byte
-			for {
-				if _, err := c.Read(buf[:]); err != nil {
-					break
+			// Hold the namespace until the client lets go or goes away,
+			// or until the world goes.
+			read := make(chan struct{})
+			go func() {
+				var buf [1]byte
+				for {
+					if _, err := c.Read(buf[:]); err != nil {
+						break
+					}
 				}
+				close(read)
+			}()
+			select {
+			case <-read:
+				e.Close()
+				sendMsg(c, response{Released: true})
+			case <-e.Gone():
+				e.Close()
+			case <-s.ctx.Done():
+				e.Close()
 			}
-			closer.Close()
-			sendMsg(c, response{}) // detached
+			return
+		case "measure":
+			s.measure(c, req)
 			return
 		default:
-			closeFDs(fds)
-			sendMsg(c, response{Error: fmt.Sprintf("portal: unknown request %q", req.Op)})
+			sendMsg(c, response{Error: fmt.Sprintf("portal: unknown request %q", req.Op), BadInput: true})
 		}
 	}
 }
 
-// Close stops accepting, detaches every namespace and removes the socket.
+// measure answers a measure request; the measurement stops when the client
+// goes away or the server closes.
+func (s *Server) measure(c *net.UnixConn, req request) {
+	if s.cfg.Measure == nil {
+		sendMsg(c, response{Error: "portal: this world does not measure"})
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	// The client sends nothing more: a read ends when it goes away (or
+	// when serve returns and the connection is closed).
+	go func() {
+		var buf [1]byte
+		if _, err := c.Read(buf[:]); err != nil {
+			cancel()
+		}
+	}()
+	m, err := s.cfg.Measure(ctx, req.Host, req.URL)
+	if err != nil {
+		var re *RequestError
+		sendMsg(c, response{Error: err.Error(), BadInput: errors.As(err, &re) && re.BadInput})
+		return
+	}
+	sendMsg(c, response{Measurement: m})
+}
+
+// Close stops accepting, lets go of every namespace and removes the socket.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -155,6 +211,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.cancel()
 	err := s.ln.Close()
 	for c := range s.conns {
 		c.Close()
@@ -175,7 +232,7 @@ var _ World = (*Remote)(nil)
 // Dial checks that a Server answers on the unix socket at path.
 func Dial(path string) (*Remote, error) {
 	var resp response
-	if err := roundTrip(path, request{Op: "hello"}, &resp); err != nil {
+	if err := roundTrip(context.Background(), path, request{Op: "hello"}, &resp); err != nil {
 		return nil, err
 	}
 	return &Remote{path: path, scenario: resp.Scenario}, nil
@@ -184,54 +241,79 @@ func Dial(path string) (*Remote, error) {
 // Scenario is the name of the scenario the remote world was built from.
 func (r *Remote) Scenario() string { return r.scenario }
 
-// Config asks the server for a host's Config.
-func (r *Remote) Config(host string) (*Config, error) {
-	var resp response
-	if err := roundTrip(r.path, request{Op: "config", Host: host}, &resp); err != nil {
-		return nil, err
-	}
-	if resp.Config == nil {
-		return nil, errors.New("portal: server sent no config")
-	}
-	return resp.Config, nil
-}
-
-// Attach passes tun to the server, which bridges it into the host for as
-// long as the returned Closer is open (or this process lives).
-func (r *Remote) Attach(host string, tun *os.File) (io.Closer, error) {
-	defer tun.Close()
+// Enter asks the server for the host's namespace. The Entry's Gone is
+// closed if the server goes away while it is open.
+func (r *Remote) Enter(host string) (*Entry, error) {
 	c, err := dialUnix(r.path)
 	if err != nil {
 		return nil, err
 	}
-	if err := sendMsg(c, request{Op: "attach", Host: host}, int(tun.Fd())); err != nil {
+	if err := sendMsg(c, request{Op: "enter", Host: host}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	var resp response
-	if _, err := recvMsg(c, &resp); err != nil {
+	fds, err := recvMsg(c, &resp)
+	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("portal: %w", err)
+		return nil, fmt.Errorf("portal: %s: %w", r.path, err)
 	}
-	if resp.Error != "" {
+	if resp.Error != "" || resp.Config == nil || len(fds) != 2 {
+		closeFDs(fds)
 		c.Close()
-		return nil, errors.New(resp.Error)
+		if resp.Error == "" {
+			resp.Error = "portal: the server sent no namespace"
+		}
+		return nil, &RequestError{Msg: resp.Error, BadInput: resp.BadInput}
 	}
-	return attachment{c}, nil
+	e := &Entry{Config: resp.Config, net: os.NewFile(uintptr(fds[0]), "netns"), uts: os.NewFile(uintptr(fds[1]), "utsns"), gone: make(chan struct{})}
+	var closing atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		var resp response
+		_, err := recvMsg(c, &resp)
+		if (err != nil || !resp.Released) && !closing.Load() {
+			close(e.gone)
+		}
+	}()
+	e.release = func() {
+		closing.Store(true)
+		// Ask the server to let go, and wait until it has, so that the
+		// host is free again when Close returns.
+		c.CloseWrite()
+		select {
+		case <-watched:
+		case <-time.After(5 * time.Second):
+		}
+		c.Close()
+		e.net.Close()
+		e.uts.Close()
+	}
+	return e, nil
 }
 
-// attachment is a namespace attached through a Server.
-type attachment struct{ c *net.UnixConn }
-
-// Close asks the server to detach the namespace and waits until it has,
-// so that the host is free again when Close returns.
-func (a attachment) Close() error {
-	a.c.CloseWrite()
-	a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+// Measure asks the server to measure url from host, and returns the
+// measurement's OONI JSON.
+func (r *Remote) Measure(ctx context.Context, host, url string) ([]byte, error) {
 	var resp response
-	recvMsg(a.c, &resp)
-	return a.c.Close()
+	if err := roundTrip(ctx, r.path, request{Op: "measure", Host: host, URL: url}, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Measurement) == 0 {
+		return nil, errors.New("portal: the server sent no measurement")
+	}
+	return resp.Measurement, nil
 }
+
+// RequestError is a refusal of a request to a World or Server.
+type RequestError struct {
+	Msg string
+	// BadInput says the request was at fault (an unknown host).
+	BadInput bool
+}
+
+func (e *RequestError) Error() string { return e.Msg }
 
 func dialUnix(path string) (*net.UnixConn, error) {
 	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
@@ -241,22 +323,27 @@ func dialUnix(path string) (*net.UnixConn, error) {
 	return c, nil
 }
 
-func roundTrip(path string, req request, resp *response) error {
+func roundTrip(ctx context.Context, path string, req request, resp *response) error {
 	c, err := dialUnix(path)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
 	if err := sendMsg(c, req); err != nil {
 		return fmt.Errorf("portal: %w", err)
 	}
 	fds, err := recvMsg(c, resp)
 	closeFDs(fds)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("portal: %s: %w", path, ctx.Err())
+		}
 		return fmt.Errorf("portal: %s: %w", path, err)
 	}
 	if resp.Error != "" {
-		return errors.New(resp.Error)
+		return &RequestError{Msg: resp.Error, BadInput: resp.BadInput}
 	}
 	return nil
 }

@@ -1,35 +1,57 @@
 // Package portal runs real, unmodified programs inside the emulated world.
-// A program started with Command runs in a fresh network namespace whose
-// only interfaces are loopback and a TUN device bridged into one host of the
-// world: it has the host's addresses, default routes through the TUN, the
-// host's resolver in its resolv.conf and the scenario CA as its only trust
-// anchor, so its packets enter the world as the host's own, cross the same
-// border gateways as in-process traffic and land in the same decision log.
+// A program started with Command runs in the namespace of one host of the
+// world: a network namespace whose only interfaces are loopback and a TUN
+// device bridged into the host, so the program has the host's addresses,
+// default routes through the TUN, the host's resolver in its resolv.conf
+// and the scenario CA as its only trust anchor; its packets enter the world
+// as the host's own, cross the same border gateways as in-process traffic
+// and land in the same decision log.
 //
-// Portal owns three things: the namespace (made by re-executing the running
-// binary as the namespace's first process, which configures it and then
-// executes the program), the bridge between a TUN device and a world.Host
-// (world.Host.Divert), and the control socket through which a long-running
-// world (`splinter up`) accepts the TUN devices of namespaces made by other
-// processes (`splinter exec`), passed with SCM_RIGHTS. It does not build
-// worlds (package world does) nor decide anything about the packets it
-// carries (package border does).
+// Portal owns four things: a host's namespace (made on first use, shared by
+// every program on the host, detached when the last one leaves), the
+// bridge between its TUN device and a world.Host (world.Host.Divert), each
+// program's PID and mount namespaces, and the control socket through which
+// a long-running world (`splinter up`) lets programs of other processes
+// (`splinter exec`) enter its hosts and measures for them (`splinter
+// measure --state`). It does not build worlds (package world does),
+// measure (package probe does; the control socket only carries a hook that
+// lab provides) nor decide anything about the packets it carries (package
+// border does).
 //
 // # Worlds
 //
-// A World is where a namespace's TUN device is attached: Local bridges it
-// into a world running in this process; Remote hands it to another process's
-// Server over a unix socket. Both implement World, so Command works the same
-// against either.
+// A World lets programs enter its hosts: Local runs the hosts' namespaces
+// in this process; Remote asks another process's Server over a unix
+// socket, which passes the namespaces' files with SCM_RIGHTS. Both
+// implement World, so Command works the same against either. An Entry is a
+// program's hold on a host's namespace; its Gone channel closes when the
+// world goes away (a Server closed, a process killed), and Cmd then kills
+// the program and Wait returns ErrWorldGone.
 //
-// # The namespace
+// # A host's namespace
 //
-// The first process of a namespace is the current binary, started through
-// /proc/self/exe with CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWUTS and a marker in
-// its environment: this package's init function recognises the marker, sets
-// the namespace up and never returns (it executes the program, or exits).
-// Any binary that imports portal, including a test binary, can therefore
-// start commands. Setup, in the child:
+// The first program to enter a host has its network and UTS namespaces
+// made by a helper process: the current binary, re-executed through
+// /proc/self/exe with CLONE_NEWNET|CLONE_NEWUTS and a marker in its
+// environment (this package's init function recognises it). The helper
+// sets the hostname, brings loopback up, makes the TUN device "splinter0"
+// with the host's addresses (/32 and /128, no DAD), the world's MTU, no
+// IPv6 link-local address, multicast off, and the only two routes besides
+// loopback's: 0.0.0.0/0 and ::/0 through it; it passes the TUN device and
+// the namespaces' files back and exits. The World holds them: the TUN is
+// bridged into the host, and the namespace lives as long as some program
+// holds an Entry of it. When the last lets go, the bridge closes, the host's
+// own stack gets its packets back, and the namespace, never named in
+// /run/netns, disappears with the files: nothing is left in `ip netns list`
+// or `ip link`.
+//
+// # A program
+//
+// Each program's first process is the current binary again, re-executed
+// with CLONE_NEWNS|CLONE_NEWPID: it is process 1 of a PID namespace of its
+// own. In package init (where the main goroutine is locked to the main
+// thread) it joins the host's network and UTS namespaces with setns(2) and
+// sets up its mount namespace:
 //
 //   - mounts are made private, so nothing below propagates to the machine;
 //   - a tmpfs covers the system certificate directory (/etc/ssl/certs or
@@ -44,19 +66,17 @@
 //     line becomes "files dns", and the sockets of the machine's caching
 //     resolvers (systemd-resolved, nscd) are hidden, so names are never
 //     resolved outside the world;
-//   - the hostname is the host's name;
-//   - loopback comes up; the TUN device "splinter0" gets the host's
-//     addresses (/32 and /128, no DAD), the world's MTU, no IPv6 link-local
-//     address, multicast off, and the only two routes besides loopback's:
-//     0.0.0.0/0 and ::/0 through it.
+//   - a fresh sysfs and /proc show the namespace's own devices and the PID
+//     namespace's own processes.
 //
-// The child then passes the TUN's descriptor to its parent, which attaches
-// it to the World, and executes the program once told to. The program's
-// exit status is the command's. The child carries PR_SET_PDEATHSIG=SIGKILL,
-// so if the parent dies the program dies with it, and the namespace, which
-// was never named in /run/netns and whose devices live only as long as it
-// does, disappears with its last process: nothing is left in `ip netns list`
-// or `ip link`.
+// It then starts the program (from the thread that joined) and stays as
+// its reaper: it passes SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 on (SIGINT and
+// SIGQUIT reach the program from the terminal), reaps orphans, and exits
+// with the program's status (128+N if signal N killed it). When it exits,
+// the kernel kills everything left in the PID namespace: what the program
+// started in the background dies with it. It carries
+// PR_SET_PDEATHSIG=SIGKILL, so if the process that ran Command dies, the
+// program and its children die too.
 //
 // # Isolation
 //

@@ -90,8 +90,11 @@ func TestIsolation(t *testing.T) {
 	sent := uint64(100 * len(unassigned))
 	for k, d := range during {
 		// A counter that was still while idle must stay still; a noisy
-		// one must not have moved by anything like what the probe sent.
-		if _, noisy := noise[k]; !noisy || d >= sent/2 {
+		// one (the machine is shared) must not have moved by anything
+		// like what the probe sent: packets compared with packets, as a
+		// noisy byte counter moves by the bytes of whatever else runs.
+		_, noisy := noise[k]
+		if !noisy || strings.HasSuffix(k, "_packets") && d >= sent/2 {
 			t.Errorf("%s moved by %d while the probe sent %d packets", k, d, sent)
 		}
 	}
@@ -131,7 +134,7 @@ func TestIsolation(t *testing.T) {
 func TestKilled(t *testing.T) {
 	_, l := lab(t)
 	sock := filepath.Join(t.TempDir(), "control.sock")
-	srv, err := portal.Listen(sock, l, "portal-lab")
+	srv, err := portal.Listen(sock, l, portal.ServerConfig{Scenario: "portal-lab"})
 	if err != nil {
 		t.Fatal(err)
 	}

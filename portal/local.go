@@ -4,8 +4,6 @@ package portal
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"sync"
@@ -15,82 +13,123 @@ import (
 	"github.com/splinter-lab/splinter/world"
 )
 
-// Local attaches namespaces to a world running in this process. Each host
-// takes at most one namespace at a time. Its methods are safe for concurrent
-// use; make one with NewLocal.
+// Local runs the namespaces of a world in this process. A host's namespace
+// is made when a first program enters the host, shared by every program
+// that enters it after, and detached when the last one leaves. Its methods
+// are safe for concurrent use; make one with NewLocal.
 type Local struct {
 	w *world.World
 
-	mu       sync.Mutex
-	attached map[string]*bridge
-	closed   bool
+	mu     sync.Mutex
+	ns     map[string]*namespace
+	closed bool
 }
 
 var _ World = (*Local)(nil)
 
-// NewLocal returns a World that bridges namespaces into w.
-func NewLocal(w *world.World) *Local {
-	return &Local{w: w, attached: map[string]*bridge{}}
+// namespace is a host's namespace with the programs that hold it.
+type namespace struct {
+	cfg      *Config
+	net, uts *os.File
+	bridge   *bridge
+	entries  map[*Entry]struct{}
 }
 
-// Config describes a host of the world, named by its name or by the domain
-// of a site it serves.
-func (l *Local) Config(host string) (*Config, error) { return configFor(l.w, host) }
+// NewLocal returns a World that bridges namespaces into w.
+func NewLocal(w *world.World) *Local {
+	return &Local{w: w, ns: map[string]*namespace{}}
+}
 
-// Attach diverts the host's interface to tun until the returned Closer is
-// closed (see world.Host.Divert).
-func (l *Local) Attach(host string, tun *os.File) (io.Closer, error) {
-	h := lookup(l.w, host)
-	if h == nil {
-		tun.Close()
-		return nil, fmt.Errorf("portal: no host %q", host)
+// Enter returns the host's namespace, making it and diverting the host's
+// interface to its TUN device (see world.Host.Divert) if no program holds
+// it yet.
+func (l *Local) Enter(host string) (*Entry, error) {
+	h, err := lookup(l.w, host)
+	if err != nil {
+		return nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		tun.Close()
 		return nil, errors.New("portal: world closed")
 	}
-	if _, busy := l.attached[h.Name()]; busy {
-		tun.Close()
-		return nil, fmt.Errorf("portal: host %s is already entered by another command", h.Name())
-	}
-	b := newBridge(h, tun)
-	b.onClose = func() {
-		l.mu.Lock()
-		if l.attached[h.Name()] == b {
-			delete(l.attached, h.Name())
+	ns := l.ns[h.Name()]
+	if ns == nil {
+		cfg := configFor(l.w, h)
+		netns, utsns, tun, err := makeNamespace(cfg)
+		if err != nil {
+			return nil, err
 		}
-		l.mu.Unlock()
+		ns = &namespace{cfg: cfg, net: netns, uts: utsns, bridge: newBridge(h, tun), entries: map[*Entry]struct{}{}}
+		l.ns[h.Name()] = ns
 	}
-	l.attached[h.Name()] = b
-	return b, nil
+	e := &Entry{Config: ns.cfg, net: ns.net, uts: ns.uts, gone: make(chan struct{})}
+	e.release = func() { l.leave(h.Name(), ns, e) }
+	ns.entries[e] = struct{}{}
+	return e, nil
 }
 
-// Attached lists the hosts that have a namespace attached now.
+// leave drops e's hold on ns; the last one out detaches it.
+func (l *Local) leave(host string, ns *namespace, e *Entry) {
+	l.mu.Lock()
+	delete(ns.entries, e)
+	last := len(ns.entries) == 0 && l.ns[host] == ns
+	if last {
+		delete(l.ns, host)
+	}
+	l.mu.Unlock()
+	if last {
+		ns.close()
+	}
+}
+
+func (ns *namespace) close() {
+	ns.bridge.Close()
+	ns.net.Close()
+	ns.uts.Close()
+}
+
+// Attached lists the hosts that have a namespace now, in plan order.
 func (l *Local) Attached() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var names []string
 	for _, h := range l.w.Hosts() {
-		if _, ok := l.attached[h.Name()]; ok {
+		if _, ok := l.ns[h.Name()]; ok {
 			names = append(names, h.Name())
 		}
 	}
 	return names
 }
 
-// Close detaches every namespace. The world itself is the caller's to close.
+// Entered reports whether a program holds the namespace of the named host
+// (its packets then go to the namespace, not to the host's own stack).
+func (l *Local) Entered(host string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.ns[host]
+	return ok
+}
+
+// Close detaches every namespace; the Entries still open see Gone. The
+// world itself is the caller's to close.
 func (l *Local) Close() error {
 	l.mu.Lock()
 	l.closed = true
-	bs := make([]*bridge, 0, len(l.attached))
-	for _, b := range l.attached {
-		bs = append(bs, b)
+	all := l.ns
+	l.ns = map[string]*namespace{}
+	var gone []*Entry
+	for _, ns := range all {
+		for e := range ns.entries {
+			gone = append(gone, e)
+		}
 	}
 	l.mu.Unlock()
-	for _, b := range bs {
-		b.Close()
+	for _, e := range gone {
+		close(e.gone)
+	}
+	for _, ns := range all {
+		ns.close()
 	}
 	return nil
 }
@@ -104,7 +143,6 @@ type bridge struct {
 	v4, v6  netip.Addr
 	done    chan struct{}
 	once    sync.Once
-	onClose func()
 	// dropped counts packets from the TUN that were not let into the world.
 	dropped atomic.Uint64
 }
@@ -173,9 +211,6 @@ func (b *bridge) Close() error {
 		b.w.close()
 		b.f.Close()
 		<-b.done
-		if b.onClose != nil {
-			b.onClose()
-		}
 	})
 	return nil
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // State is the state directory of a world that runs until interrupted
-// (`splinter up`): it holds the control socket, the decision log and the
-// scenario CA, and `splinter exec` finds the world there. Such a world runs
+// (`splinter up`): it holds the control socket, the decision log, the
+// scenario CA and the services' addresses, and `splinter exec` and
+// `splinter measure` find the world there. Such a world runs
 // as root, so the directory is held to the rules of a root tool's working
 // directory (issue 12, D1 and D8):
 //
@@ -25,7 +26,8 @@ import (
 //     refused: whoever can write in it could plant a link where splinter
 //     writes.
 //   - Files in it are opened relative to the directory's descriptor and
-//     without following symbolic links; new files with O_EXCL.
+//     without following symbolic links; new files with O_EXCL; WriteFile
+//     replaces a file by renaming a new one over it.
 //   - A lock file (up.lock, flock) is held for the life of the world: a
 //     second world on a live state directory is refused.
 //   - The decision log of an earlier world is kept: CreateLog renames
@@ -123,6 +125,32 @@ func (s *State) CreateLog() (*os.File, string, error) {
 		return nil, "", fmt.Errorf("portal: decision log %s: %w", s.Path(LogName), err)
 	}
 	return os.NewFile(uintptr(fd), s.Path(LogName)), kept, nil
+}
+
+// WriteFile writes data to the file name in the state directory, replacing
+// a previous one whole: it writes a new file (O_EXCL, not following links)
+// and renames it over the old, so a reader sees the old file or the new,
+// never a part, and a link planted at name is replaced, not followed.
+func (s *State) WriteFile(name string, data []byte, perm os.FileMode) error {
+	tmp := "." + name + ".new"
+	unix.Unlinkat(s.fd, tmp, 0) // a leftover of a world that crashed
+	fd, err := unix.Openat(s.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return fmt.Errorf("portal: %s: %w", s.Path(name), err)
+	}
+	f := os.NewFile(uintptr(fd), s.Path(tmp))
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(s.fd, tmp, s.fd, name)
+	}
+	if err != nil {
+		unix.Unlinkat(s.fd, tmp, 0)
+		return fmt.Errorf("portal: %s: %w", s.Path(name), err)
+	}
+	return nil
 }
 
 // Close releases the lock and the directory.

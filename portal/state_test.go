@@ -175,3 +175,37 @@ func TestStateKeepsOldLogs(t *testing.T) {
 		t.Errorf("the new log is %v, %v: want a regular file", fi.Mode(), err)
 	}
 }
+
+// TestStateWriteFile: WriteFile replaces a file whole, and replaces a link
+// planted at its name instead of writing through it.
+func TestStateWriteFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lab")
+	s, err := portal.OpenState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, text := range []string{"first\n", "second\n"} {
+		if err := s.WriteFile("services.json", []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "services.json")); err != nil || string(b) != text {
+			t.Fatalf("services.json = %q, %v; want %q", b, err, text)
+		}
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte(victimText), 0o600)
+	if err := os.Symlink(victim, filepath.Join(dir, "ca.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteFile("ca.pem", []byte("pem\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	victimIntact(t, victim)
+	if fi, err := os.Lstat(filepath.Join(dir, "ca.pem")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Errorf("ca.pem is %v, %v: want a regular file, mode 0644", fi.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 { // up.lock, services.json, ca.pem
+		t.Errorf("the state directory holds %d files, want 3 (no leftover)", len(entries))
+	}
+}

@@ -77,6 +77,9 @@ var (
 		exclude: []string{"www.thames-observer.com", "www.noticias-do-sul.br", "www.bharat-samachar.in", "www.delhi-diary.in", "www.kashmir-today.in"},
 		home:    "IR",
 	}
+	// What Iran lets through in its shutdowns (2025-26): the default
+	// scenario's Google-like search site and its GitHub-Pages-like host.
+	irAllowedSel = selection{include: []string{"www.findall-search.com", "www.pageforge-sites.net"}}
 	// The TSPU's list (2022): exile media, Meta's and other banned social
 	// networks, VPN sites.
 	ruSel = selection{
@@ -84,7 +87,16 @@ var (
 			"www.tunnelgate-vpn.com", "www.vpn-bastion.net", "www.proxyfree-relay.net", "www.onionbridge-project.org",
 			"www.rainbow-alliance.org", "www.queer-europa.org", "www.lucky-star-casino.com", "www.longform-magazine.com"},
 	}
-	tmSel = selection{
+	// Roskomnadzor's register as ISPs enforce it from 2012 (NDSS 2020):
+	// gambling, drugs and alcohol sales, extremism, piracy.
+	ruRegistrySel = selection{
+		cats:    []string{"GMB", "ALDR", "MILX", "HATE"},
+		include: []string{"www.torrent-harbor.net"},
+		home:    "RU",
+	}
+	// Telegram (2018): the default scenario's Telegram-like messenger.
+	ruTelegramSel = selection{include: []string{"www.chatterbox-messenger.com"}}
+	tmSel         = selection{
 		cats:    []string{"NEWS", "POLR", "HUMR", "ANON", "COMT", "GRP", "MMED", "PORN", "GMB", "LGBT", "DATE", "FILE"},
 		exclude: []string{"www.people-daily.cn", "www.huaxia-news.cn"},
 		home:    "TM",
@@ -263,6 +275,93 @@ func generatedLists(t testing.TB) []listFile {
 		}
 	}
 	out = append(out, listFile{"lists/in-jio-dests.txt", "Addresses Jio's filter applies to (SNI plus destination IP): the blocked sites' hosts.", dests})
+	var telegram []string
+	for _, s := range ruTelegramSel.pick(plan) {
+		for _, a := range s.Addrs {
+			telegram = append(telegram, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+	}
+	out = append(out,
+		listFile{"lists/ru-registry.txt", "Roskomnadzor's unified register as ISPs enforce it (since 2012-11-01; NDSS 2020 [composition unverified]).\nScenario sites, then 3000 filler names.",
+			append(regs(ruRegistrySel.pick(plan)), filler(1112, 3000, taken)...)},
+		listFile{"lists/ru-telegram.txt", "Telegram's addresses blocked from 2018-04-16: the default scenario's Telegram-like messenger.", telegram})
+	for _, s := range ruStandIns {
+		out = append(out, listFile{s.path, s.head, networkPrefixes(t, plan, s.network)})
+	}
+	out = append(out,
+		listFile{"lists/ru-mobile-shutdown.txt", "Mobile subscribers of a region under shutdown with an allowlist (since about 2025-09-01; net4people/bbs#516, #650):\n" +
+			"the default scenario's ru-client-2, its one mobile subscriber (on ru-mts, AS8359, MTS's ASN; #650 met the allowlists on MTS).\n" +
+			"The operator's resolver is not listed: its DNS keeps working (#516).", hostPrefixes(t, plan, "ru-client-2")},
+		listFile{"lists/ru-mobile-allowed.txt", "Foreign destinations a mobile allowlist lets through (net4people/bbs#516: 8.8.8.8 answers, 1.1.1.1 and 9.9.9.9 do not):\n" +
+			"the default scenario's us-public-resolver stands for 8.8.8.8, de-public-resolver for the others. The rest of the\n" +
+			"allowlist is Russian (Yandex, VK, government sites): the default scenario's Russian sites, which never cross the border.", hostPrefixes(t, plan, "us-public-resolver")})
+	var irAllowedAddrs []string
+	for _, s := range irAllowedSel.pick(plan) {
+		for _, a := range s.Addrs {
+			irAllowedAddrs = append(irAllowedAddrs, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+	}
+	out = append(out,
+		listFile{"lists/ir-allowed-dests.txt", "Foreign destinations Iran lets through in its shutdowns (net4people/bbs#484, 2025: 216.239.38.120, api.github.com):\n" +
+			"the default scenario's search site (for Google's address) and its page-hosting site (for GitHub's API).", irAllowedAddrs},
+		listFile{"lists/ir-allowed-names.txt", "Names Iran lets through when it filters by an SNI allowlist (net4people/bbs#489, 2025; bbs#561, 2026: chatgpt.com and a few others):\n" +
+			"the default scenario's sites that stand for the allowlisted destinations, as in ir-allowed-dests.txt.", domains(irAllowedSel.pick(plan))},
+		listFile{"lists/ir-mci-tci.txt", "Subscribers of MCI (AS197207) and TCI (AS58224), on whom the filter of June 2025 was harshest (net4people/bbs#489):\n" +
+			"the default scenario's ir-mobile and ir-tci, which carry those ASNs.", append(networkPrefixes(t, plan, "ir-mobile"), networkPrefixes(t, plan, "ir-tci")...)},
+		listFile{"lists/ir-mci.txt", "Subscribers of MCI (AS197207), where only allowlisted SNIs passed in January 2026 (net4people/bbs#561):\n" +
+			"the default scenario's ir-mobile, which carries that ASN.", networkPrefixes(t, plan, "ir-mobile")},
+		listFile{"lists/ir-allowed-sources.txt", "Source addresses Iran's 2026 allowlist lets out (net4people/bbs#630: about 0.017% of Iran's addresses; MCI's among them):\n" +
+			"the default scenario's ISP resolvers (so that names resolve) and ir-mobile-client-1, for the allowlisted subscribers;\n" +
+			"ir-client-1 stands for the rest, whose traffic abroad is dropped.", hostPrefixes(t, plan, "ir-tci-resolver", "ir-mobile-resolver", "ir-mobile-client-1")})
+	return out
+}
+
+// hostPrefixes returns the addresses of the named hosts of plan, each as a
+// one-address prefix.
+func hostPrefixes(t testing.TB, plan *scenario.Plan, names ...string) []string {
+	var out []string
+	for _, name := range names {
+		h := plan.Host(name)
+		if h == nil {
+			t.Fatalf("the default scenario has no host %s", name)
+		}
+		for _, a := range h.Addrs {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+	}
+	return out
+}
+
+// ruStandIns are the networks of the default scenario that stand for the
+// operators and hosting providers Russia's 2025 rules name. Two of them
+// carry the provider's own ASN in the scenario; the others are chosen
+// where the provider has a region and the scenario has no network of its
+// ASN.
+var ruStandIns = []struct{ path, head, network string }{
+	{"lists/ru-cloudflare.txt", "Cloudflare's ranges (AS13335), frozen from Russia since 2025-06-09 (ntc.party via net4people/bbs#417):\n" +
+		"the default scenario's us-hosting-west, the network with Cloudflare's ASN.", "us-hosting-west"},
+	{"lists/ru-hetzner.txt", "Hetzner's ranges (AS24940), frozen from Russia since 2025-06-09 (ntc.party via net4people/bbs#417):\n" +
+		"the default scenario's de-hosting, the network with Hetzner's ASN.", "de-hosting"},
+	{"lists/ru-digitalocean.txt", "DigitalOcean's ranges (AS14061), frozen from Russia since 2025-06-09, from Rostelecom since 2025-10-27:\n" +
+		"the default scenario's gb-hosting (AS20860) stands for them, as DigitalOcean's London region (LON1);\n" +
+		"the scenario has no network with DigitalOcean's ASN.", "gb-hosting"},
+	{"lists/ru-ovh.txt", "OVH's addresses (AS16276) where a UDP packet arms a 10-minute HTTPS block since 2025-05-28 (ntc.party/t/16713 via net4people/bbs#417):\n" +
+		"the default scenario's in-hosting (AS133982) stands for them, as OVHcloud's Mumbai region;\n" +
+		"the scenario has no network with OVH's ASN, and which of OVH's addresses arm the block is not published.", "in-hosting"},
+	{"lists/ru-rostelecom.txt", "Rostelecom's subscribers (AS12389), spared the DigitalOcean freeze until 2025-10-27:\n" +
+		"the default scenario's ru-rostelecom, the network with Rostelecom's ASN.", "ru-rostelecom"},
+}
+
+// networkPrefixes returns the prefixes of the named network of plan.
+func networkPrefixes(t testing.TB, plan *scenario.Plan, name string) []string {
+	n := plan.Network(name)
+	if n == nil {
+		t.Fatalf("the default scenario has no network %s", name)
+	}
+	var out []string
+	for _, p := range n.Prefixes {
+		out = append(out, p.String())
+	}
 	return out
 }
 

@@ -146,11 +146,12 @@ func TestIR(t *testing.T) {
 	})
 }
 
-// TestRU: SNI-triggered throttling (loose patterns, collateral damage), a
-// random first packet evades it; the TSPU drops by SNI.
+// TestRU: SNI-triggered throttling of 2021 (loose patterns, collateral
+// damage; a random first packet evades it); the TSPU's drops by SNI from
+// 2022.
 func TestRU(t *testing.T) {
 	t.Parallel()
-	l := newLab(t, t2024, nil)
+	l := newLab(t, time.Date(2021, 4, 1, 12, 0, 0, 0, time.UTC), nil)
 	h := l.w.Host("ru-client-1")
 	payload := make([]byte, 96<<10)
 	srv := listenAccept(t, l, "us-vps-1", 9443, func(c net.Conn) {
@@ -200,6 +201,8 @@ func TestRU(t *testing.T) {
 		}
 	}
 	t.Run("tspu-sni", func(t *testing.T) {
+		l := newLab(t, t2024, nil)
+		h := l.w.Host("ru-client-1")
 		c, err := h.DialAddr(t.Context(), "tcp", netip.AddrPortFrom(l.site(t, "www.russia-free-media.com"), 443))
 		if err != nil {
 			t.Fatal(err)

@@ -114,9 +114,9 @@ const auditHTML = `{{if .Audit}}<section>
 <h2>What the borders declared, and what they did</h2>
 <p class="sub">Every border enforces a policy version from the transparency log and cites its index in each decision. <b>Undeclared</b>: decisions that no rule of the logged version explains (a rule it does not have, or a list item none of its lists holds), with the blocked measurements they caused. <b>Declared, not seen</b>: logged rules that no measurement of this run observed.</p>
 {{if .Audit.Undeclared}}<p class="flag">{{len .Audit.Undeclared}} undeclared finding(s): what these borders block is not what they published.</p>{{else}}<p>No undeclared blocking: every decision is explained by the logged version its border cites.</p>{{end}}
-<table><tr><th>border</th><th>log index</th><th>policy version</th><th>rules</th><th style="text-align:left">findings</th></tr>
+<div class="scroll"><table><tr><th>border</th><th>log index</th><th>policy version</th><th>rules</th><th style="text-align:left">findings</th></tr>
 {{range .AuditBorders}}<tr><td><b>{{.Border}}</b></td><td>{{if ge .Index 0}}{{.Index}}{{else}}—{{end}}</td><td>{{.Policy}} {{.Version}}</td><td>{{.Rules}}</td><td style="text-align:left">{{range .Undeclared}}<div class="flag">undeclared: {{.}}</div>{{end}}{{if .NotSeen}}<div class="rules">declared, not seen: {{range $i, $r := .NotSeen}}{{if $i}}, {{end}}{{$r}}{{end}}</div>{{end}}</td></tr>
-{{end}}</table>
+{{end}}</table></div>
 </section>
 {{end}}`
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/score"
 )
@@ -54,8 +55,17 @@ type methodRow struct {
 	Vantages   string
 	Total      int
 	Bars       []bar
-	Rules      []string
+	Rules      []ruleLine
 	Behind     string
+}
+
+// ruleLine is one rule that acted on a jurisdiction's measurements, with
+// what it did and its citation.
+type ruleLine struct {
+	Border, Rule string
+	Actions      string // "dns-inject × 152, residual × 3"
+	Citation
+	Cited bool
 }
 
 type evidence struct {
@@ -64,13 +74,18 @@ type evidence struct {
 	MColor, TColor                string
 	Agree                         bool
 	Reason                        string
-	Lines                         []evLine
+	Lines                         []ChainStep
 }
 
-type evLine struct {
-	Kind string // dns, tcp, tls, quic, http, thr, res, border
-	Text string
-	Bad  bool
+// ChainStep is one line of an evidence chain: what a measurement saw at one
+// step, or a border decision behind it.
+type ChainStep struct {
+	// Kind is dns, ctrl, tcp, tls, quic, http, thr (throughput), res
+	// (residual) or border.
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+	// Bad marks a step that failed or was tampered with.
+	Bad bool `json:"bad,omitempty"`
 }
 
 type view struct {
@@ -87,6 +102,7 @@ type view struct {
 	Elapsed    string
 	HeatWidth  int
 	HeatHeight int
+	Glossary   Glossary
 }
 
 type heatCell struct {
@@ -104,7 +120,7 @@ type matrixCell struct {
 
 // WriteHTML writes the self-contained report.html.
 func (r *Report) WriteHTML(w io.Writer) error {
-	v := &view{Report: r}
+	v := &view{Report: r, Glossary: NewGlossary()}
 	s := r.Score
 	if s == nil {
 		s = &score.Result{}
@@ -156,10 +172,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		if len(j.Behind) > 0 {
 			mr.Behind = methods(j.Behind)
 		}
-		for rule, n := range j.Rules {
-			mr.Rules = append(mr.Rules, fmt.Sprintf("%s × %d", rule, n))
-		}
-		sort.Strings(mr.Rules)
+		mr.Rules = r.ruleLines(j.Rules)
 		v.Methods = append(v.Methods, mr)
 	}
 	// Accuracy.
@@ -201,7 +214,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		v.Evidence = append(v.Evidence, evidence{
 			Domain: it.Domain, Vantage: it.Vantage, CC: it.CC, Category: it.Category,
 			Measured: it.Measured, Truth: it.Truth, MColor: verdictColors[it.Measured], TColor: verdictColors[it.Truth],
-			Agree: it.Measured == it.Truth, Reason: it.Reason, Lines: chain(m, it),
+			Agree: it.Measured == it.Truth, Reason: it.Reason, Lines: Chain(m, it.Measured, it.Decisions),
 		})
 	}
 	sort.SliceStable(v.Evidence, func(a, b int) bool {
@@ -213,9 +226,44 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return page.Execute(w, v)
 }
 
-// chain lists what a measurement saw and what the borders did, in order.
-func chain(m *probe.Measurement, it score.Item) []evLine {
-	var out []evLine
+// ruleLines groups a jurisdiction's rule counts by rule, with citations.
+func (r *Report) ruleLines(counts map[RuleAction]int) []ruleLine {
+	type key struct{ border, policy, rule string }
+	acts := map[key]map[border.ActionKind]int{}
+	for ra, n := range counts {
+		k := key{ra.Border, ra.Policy, ra.Rule}
+		if acts[k] == nil {
+			acts[k] = map[border.ActionKind]int{}
+		}
+		acts[k][ra.Action] += n
+	}
+	var out []ruleLine
+	for k, as := range acts {
+		var parts []string
+		for a, n := range as {
+			parts = append(parts, fmt.Sprintf("%s × %d", a, n))
+		}
+		sort.Strings(parts)
+		l := ruleLine{Border: k.border, Rule: k.rule, Actions: strings.Join(parts, ", ")}
+		l.Citation, l.Cited = r.citation(k.policy, k.rule)
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Border != out[j].Border {
+			return out[i].Border < out[j].Border
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out
+}
+
+// Chain lists what a measurement saw and what the borders did, in order:
+// its DNS answers, the control's view, failed connects and handshakes, its
+// fetches, throughput and residual checks, then the decisions (ds) joined
+// to it. measured is its verdict (a fetch that succeeded is marked bad on
+// an http-diff).
+func Chain(m *probe.Measurement, measured probe.Verdict, ds []border.Decision) []ChainStep {
+	var out []ChainStep
 	if m != nil && m.TestKeys != nil {
 		tk := m.TestKeys
 		for _, q := range tk.Queries {
@@ -226,19 +274,19 @@ func chain(m *probe.Measurement, it score.Item) []evLine {
 			for _, l := range q.Late {
 				t += "; then " + answers(l)
 			}
-			out = append(out, evLine{Kind: "dns", Text: t, Bad: q.Failure != nil || len(q.Late) > 0})
+			out = append(out, ChainStep{Kind: "dns", Text: t, Bad: q.Failure != nil || len(q.Late) > 0})
 		}
 		if c := tk.Control; c != nil {
-			out = append(out, evLine{Kind: "ctrl", Text: "control resolved " + addrs(c.DNS.Addrs) + fmt.Sprintf(", fetched status %d, %d bytes, title %q", c.HTTPRequest.StatusCode, c.HTTPRequest.BodyLength, c.HTTPRequest.Title)})
+			out = append(out, ChainStep{Kind: "ctrl", Text: "control resolved " + addrs(c.DNS.Addrs) + fmt.Sprintf(", fetched status %d, %d bytes, title %q", c.HTTPRequest.StatusCode, c.HTTPRequest.BodyLength, c.HTTPRequest.Title)})
 		}
 		for _, c := range tk.TCPConnect {
 			if c.Status.Failure != nil {
-				out = append(out, evLine{Kind: "tcp", Text: fmt.Sprintf("connect %s: %s", netip.AddrPortFrom(c.IP, c.Port), *c.Status.Failure), Bad: true})
+				out = append(out, ChainStep{Kind: "tcp", Text: fmt.Sprintf("connect %s: %s", netip.AddrPortFrom(c.IP, c.Port), *c.Status.Failure), Bad: true})
 			}
 		}
 		for _, h := range tk.TLSHandshakes {
 			if h.Failure != nil {
-				out = append(out, evLine{Kind: "tls", Text: fmt.Sprintf("TLS %s SNI %s: %s at %s (%.2fs)", h.Address, h.ServerName, *h.Failure, h.Operation, h.T), Bad: true})
+				out = append(out, ChainStep{Kind: "tls", Text: fmt.Sprintf("TLS %s SNI %s: %s at %s (%.2fs)", h.Address, h.ServerName, *h.Failure, h.Operation, h.T), Bad: true})
 			}
 		}
 		for _, q := range tk.QUICHandshakes {
@@ -246,7 +294,7 @@ func chain(m *probe.Measurement, it score.Item) []evLine {
 			if q.Failure != nil {
 				t = fmt.Sprintf("QUIC %s SNI %s: %s", q.Address, q.ServerName, *q.Failure)
 			}
-			out = append(out, evLine{Kind: "quic", Text: t, Bad: q.Failure != nil})
+			out = append(out, ChainStep{Kind: "quic", Text: t, Bad: q.Failure != nil})
 		}
 		for _, rq := range tk.Requests {
 			t := fmt.Sprintf("GET %s via %s: ", rq.Request.URL, rq.Address)
@@ -255,7 +303,7 @@ func chain(m *probe.Measurement, it score.Item) []evLine {
 			} else {
 				t += fmt.Sprintf("status %d, %d bytes, title %q", rq.Response.Code, len(rq.Response.Body), probe.Title(rq.Response.Body))
 			}
-			out = append(out, evLine{Kind: "http", Text: t, Bad: rq.Failure != nil || it.Measured == probe.HTTPDiff})
+			out = append(out, ChainStep{Kind: "http", Text: t, Bad: rq.Failure != nil || measured == probe.HTTPDiff})
 		}
 		if th := tk.Throughput; th != nil {
 			t := fmt.Sprintf("download %d/%d bytes in %.2fs = %.0f kbit/s", th.Bytes, th.Wanted, th.Seconds, th.BitsPerS/1000)
@@ -265,7 +313,7 @@ func chain(m *probe.Measurement, it score.Item) []evLine {
 			if th.Failure != nil {
 				t += " — " + *th.Failure
 			}
-			out = append(out, evLine{Kind: "thr", Text: t, Bad: th.Throttled || th.Failure != nil})
+			out = append(out, ChainStep{Kind: "thr", Text: t, Bad: th.Throttled || th.Failure != nil})
 		}
 		if rs := tk.Residual; rs != nil {
 			t := fmt.Sprintf("benign %s request to %s right after: ", rs.Protocol, rs.Address)
@@ -274,11 +322,11 @@ func chain(m *probe.Measurement, it score.Item) []evLine {
 			} else {
 				t += "answered"
 			}
-			out = append(out, evLine{Kind: "res", Text: t, Bad: rs.Blocked})
+			out = append(out, ChainStep{Kind: "res", Text: t, Bad: rs.Blocked})
 		}
 	}
-	for _, d := range it.Decisions {
-		out = append(out, evLine{Kind: "border", Text: d.Time.Format("15:04:05.000") + " " + score.Describe(d), Bad: true})
+	for _, d := range ds {
+		out = append(out, ChainStep{Kind: "border", Text: d.Time.Format("15:04:05.000") + " " + score.Describe(d), Bad: true})
 	}
 	return out
 }
@@ -317,5 +365,11 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"mul38":  func(i int) int { return 38 * i },
 	"mul30":  func(i int) int { return 30 * i },
 	"midx":   func(x, w float64) float64 { return x + w/2 },
+	"barpct": func(w float64) float64 { return w / 6 }, // bar widths are in 600ths
 	"vcolor": func(v probe.Verdict) string { return verdictColors[v] },
 }).Parse(pageHTML))
+
+// HeatColor is the colour of a heatmap square whose share of measurements
+// reachable is share (from red at 0 through amber to green at 1; a pale
+// grey for an empty square, share < 0).
+func HeatColor(share float64) string { return heat(share) }

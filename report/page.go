@@ -5,6 +5,7 @@ package report
 const pageHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>splinter — {{.Scenario}}</title>
 <style>
 :root{--ink:#1f2430;--mute:#687083;--line:#e3e6ec;--bg:#f7f8fa;--card:#fff}
@@ -30,7 +31,7 @@ th{font-weight:600;color:var(--mute);font-size:12px;text-transform:uppercase;let
 .legend{display:flex;gap:12px;flex-wrap:wrap;margin:6px 0 12px}
 .legend span{display:inline-flex;align-items:center;gap:5px;font-size:12px;color:var(--mute)}
 .legend i{width:12px;height:12px;border-radius:3px;display:inline-block}
-.grid2{display:grid;grid-template-columns:minmax(380px,1fr) minmax(380px,1fr);gap:22px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(380px,100%),1fr));gap:22px}
 .matrix td{text-align:center;min-width:64px;border:1px solid var(--line)}
 .matrix th{text-align:center}
 .matrix th.row{text-align:right}
@@ -46,13 +47,48 @@ ol.chain{margin:8px 0 6px 0;padding-left:22px;font:12px/1.6 ui-monospace,SFMono-
 ol.chain li.bad{color:#a61e4d}
 ol.chain li .k{display:inline-block;width:52px;color:var(--mute);text-transform:uppercase}
 ol.chain li.border .k{color:#c92a2a;font-weight:700}
-#q{padding:7px 10px;border:1px solid var(--line);border-radius:6px;width:360px;font:inherit;margin-bottom:10px}
+#q{padding:7px 10px;border:1px solid var(--line);border-radius:6px;width:360px;max-width:100%;font:inherit;margin-bottom:10px}
 .dis li{margin-bottom:6px}
 footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
+.scroll{overflow-x:auto;max-width:100%}
+.mrow{display:flex;flex-wrap:wrap;align-items:center;gap:6px 12px;margin-top:10px}
+.mrow .who{width:220px;flex:none}
+.bars{display:flex;flex:1 1 300px;max-width:640px;height:20px;border-radius:3px;overflow:hidden}
+.bars span{display:block;height:20px;color:#fff;font-size:11px;line-height:20px;text-align:center;overflow:hidden;white-space:nowrap}
+.mpills{font-size:12px;flex-basis:100%;padding-left:232px}
+ul.cites{list-style:none;margin:4px 0 12px 232px;padding:0;font-size:12px}
+ul.cites li{margin:3px 0;color:var(--ink)}
+ul.cites .what{color:var(--mute)}
+ul.cites cite{color:var(--mute);font-style:normal}
+ul.cites cite::before{content:"— "}
+dl.gl{display:grid;grid-template-columns:max-content 1fr;gap:6px 14px;margin:8px 0 16px}
+dl.gl dt{font-weight:600}
+dl.gl dd{margin:0;color:var(--ink)}
+h3{font-size:15px;margin:16px 0 4px}
+ol.chain li{overflow-wrap:anywhere}
+summary .why{min-width:0}
+@media (max-width:700px){
+header{padding:18px 14px 14px}
+header h1{font-size:21px}
+main{padding:12px 8px 40px}
+section{padding:14px 12px;border-radius:8px}
+footer{padding:0 14px 20px}
+.stat{min-width:0;flex:1 1 40%;padding:8px 10px}
+.mrow .who{width:100%}
+.mpills{padding-left:0}
+ul.cites{margin-left:0}
+summary{flex-wrap:wrap}
+summary .dom,summary .van{min-width:0}
+summary .why{white-space:normal;max-width:100%}
+#q{width:100%}
+dl.gl{grid-template-columns:1fr}
+dl.gl dd{margin-bottom:6px}
+}
 </style></head><body>
 <header>
 <h1>splinter · {{.Scenario}}</h1>
 <p>{{.Description}}</p>
+{{template "date" .}}
 <div class="stats">
 <div class="stat"><b>{{.Score.Total}}</b><span>measurements</span></div>
 <div class="stat"><b>{{.NBlocked}}</b><span>found blocked</span></div>
@@ -62,6 +98,7 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 </div>
 </header>
 <main>
+{{template "timeline" .}}
 <section>
 <h2>Reachability by jurisdiction and category</h2>
 <p class="sub">Share of the test list reachable from inside each jurisdiction (web_connectivity, all vantages). Hover a square for the sites blocked there.</p>
@@ -76,15 +113,15 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 
 <section>
 <h2>How each jurisdiction blocks</h2>
-<p class="sub">Measured verdicts per jurisdiction, and the border rules whose decisions touched those measurements.</p>
+<p class="sub">Measured verdicts per jurisdiction, and the border rules whose decisions touched those measurements, each with what it models, the study it is modelled on and the year the behaviour was observed. The <a href="#glossary">glossary</a> says what each verdict and method means.</p>
 <div class="legend">{{range .Legend}}<span><i style="background:{{.Color}}"></i>{{.Verdict}}</span>{{end}}</div>
 {{range .Methods}}
-<div style="display:flex;align-items:center;gap:12px;margin-top:8px">
-<div style="width:220px"><b>{{.Code}}</b> <span style="color:#687083">{{.Name}}</span><br><span style="color:#687083;font-size:11px">{{.Vantages}}</span></div>
-<svg width="640" height="24">{{range .Bars}}<rect x="{{f1 .X}}" y="2" width="{{f1 .W}}" height="20" fill="{{.Color}}"><title>{{.Verdict}}: {{.N}}</title></rect>{{if gt .W 26.0}}<text x="{{f1 (midx .X .W)}}" y="16" font-size="11" fill="#fff" text-anchor="middle">{{.N}}</text>{{end}}{{end}}</svg>
-<div style="font-size:12px">{{range .Bars}}{{if ne .Verdict "accessible"}}<span class="pill" style="background:{{.Color}}">{{.Verdict}} {{.N}}</span> {{end}}{{end}}{{if .Behind}}<br><span style="color:#687083">behind them: {{.Behind}}</span>{{end}}</div>
+<div class="mrow">
+<div class="who"><b>{{.Code}}</b> <span style="color:#687083">{{.Name}}</span><br><span style="color:#687083;font-size:11px">{{.Vantages}}</span></div>
+<div class="bars">{{range .Bars}}<span style="width:{{f1 (barpct .W)}}%;background:{{.Color}}" title="{{.Verdict}}: {{.N}}">{{if gt .W 26.0}}{{.N}}{{end}}</span>{{end}}</div>
+<div class="mpills">{{range .Bars}}{{if ne .Verdict "accessible"}}<span class="pill" style="background:{{.Color}}">{{.Verdict}} {{.N}}</span> {{end}}{{end}}{{if .Behind}}<br><span style="color:#687083">behind them: {{.Behind}}</span>{{end}}</div>
 </div>
-{{if .Rules}}<div class="rules" style="margin-left:232px">{{range $i, $r := .Rules}}{{if $i}} · {{end}}{{$r}}{{end}}</div>{{end}}
+{{if .Rules}}<ul class="cites">{{range .Rules}}<li><b>{{.Rule}}</b> <span class="what">{{.Border}} · {{.Actions}}</span>{{if .Cited}}{{if .Description}}: {{.Description}}{{end}} <cite>{{.Source}}{{if .Year}} ({{.Year}}){{end}}</cite>{{end}}</li>{{end}}</ul>{{end}}
 {{end}}
 </section>
 
@@ -92,12 +129,12 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 <h2>Measurement against ground truth</h2>
 <p class="sub">Each measurement's verdict against the verdict implied by the decisions the borders recorded for it.</p>
 <div class="grid2">
-<div>
+<div class="scroll">
 <table><tr><th>class</th><th>true</th><th>tp</th><th>fp</th><th>fn</th><th>precision</th><th>recall</th></tr>
 {{range .Classes}}<tr><td><span class="pill" style="background:{{vcolor .Class}}">{{.Class}}</span></td><td>{{.Support}}</td><td>{{.TP}}</td><td>{{.FP}}</td><td>{{.FN}}</td><td>{{pct .Precision}}</td><td>{{pct .Recall}}</td></tr>
 {{end}}</table>
 </div>
-<div>
+<div class="scroll">
 <table class="matrix"><tr><th class="row">truth ↓ measured →</th>{{range .Labels}}<th>{{.}}</th>{{end}}</tr>
 {{range $i, $row := .Matrix}}<tr><th class="row">{{index $.Labels $i}}</th>{{range $row}}<td style="background:{{.Color}}">{{if .N}}{{.N}}{{end}}</td>{{end}}</tr>
 {{end}}</table>
@@ -120,6 +157,23 @@ footer{color:var(--mute);font-size:12px;padding:0 40px 30px}
 </details>
 {{end}}
 </div>
+</section>
+
+<section id="glossary">
+<h2>Glossary</h2>
+<p class="sub">What the verdicts, the methods and the other words of this report mean.</p>
+<h3>Verdicts: what a measurement concluded</h3>
+<dl class="gl">{{range .Glossary.Verdicts}}<dt><span class="pill" style="background:{{.Color}}">{{.Name}}</span></dt><dd>{{.Meaning}}</dd>
+{{end}}</dl>
+<h3>Methods: what a border does (the action kinds of the policy language)</h3>
+<dl class="gl">{{range .Glossary.Methods}}<dt>{{.Name}}</dt><dd>{{.Meaning}}</dd>
+{{end}}</dl>
+<h3>Layers: what a rule looks at</h3>
+<dl class="gl">{{range .Glossary.Layers}}<dt>{{.Name}}</dt><dd>{{.Meaning}}</dd>
+{{end}}</dl>
+<h3>Other words</h3>
+<dl class="gl">{{range .Glossary.Words}}<dt>{{.Name}}</dt><dd>{{.Meaning}}</dd>
+{{end}}</dl>
 </section>
 </main>
 <footer>splinter report · OONI web_connectivity measurements scored against the border decision log · self-contained: no external resources</footer>

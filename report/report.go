@@ -5,8 +5,11 @@
 // blocking methods seen per jurisdiction, the confusion matrix against the
 // ground truth, and for every blocked or disputed site the evidence chain
 // (DNS answers, failed handshakes and fetches, and the decisions the borders
-// recorded, injected packets included), and, when the run was audited
-// against a transparency log, what each border declared and what it did.
+// recorded, injected packets included), each rule listed with its
+// description, source and year (Cite), a glossary of verdicts and methods
+// (NewGlossary, which the explorer prints too), and, when the run was
+// audited against a transparency log, what each border declared and what it
+// did. The page reads on a phone as on a desktop (400 px and up).
 //
 // It measures nothing and scores nothing itself (packages probe and score
 // do).
@@ -19,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
@@ -27,8 +32,15 @@ import (
 // Report is a run, arranged for presentation. Build makes one; the zero
 // value is an empty report.
 type Report struct {
-	Scenario      string
-	Description   string
+	Scenario    string
+	Description string
+	// At is the world's date the run measured (zero if not given), and
+	// Policies what each border applied then.
+	At       time.Time
+	Policies []Policy
+	// Timeline, if set, is reachability over several dates (a timeline
+	// run); the rest of the report is its last date's.
+	Timeline      *Timeline
 	Elapsed       time.Duration
 	Jurisdictions []Jurisdiction
 	Categories    []scenario.Category
@@ -40,6 +52,47 @@ type Report struct {
 	Audit *score.AuditResult
 	// Health, if set, is how steady the run was (probe.NewHealth).
 	Health *probe.Health
+	// Citations are the rules of the run's policies (Cite sets them), so
+	// that every rule the report lists comes with its description, source
+	// and year.
+	Citations []Citation
+}
+
+// Citation is one rule of a policy as the report cites it.
+type Citation struct {
+	Policy       string `json:"policy"`
+	Rule         string `json:"rule"`
+	Jurisdiction string `json:"jurisdiction"`
+	Description  string `json:"description"`
+	Source       string `json:"source"`
+	Year         int    `json:"year,omitempty"`
+}
+
+// Cite adds the rules of ps to the report's citations (a policy cited
+// twice is listed once).
+func (r *Report) Cite(ps ...*policy.Policy) {
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		for _, rule := range p.Rules {
+			if _, dup := r.citation(p.Name, rule.ID); dup {
+				continue
+			}
+			r.Citations = append(r.Citations, Citation{Policy: p.Name, Rule: rule.ID, Jurisdiction: p.Meta.Jurisdiction,
+				Description: rule.Description, Source: rule.Source, Year: rule.Year})
+		}
+	}
+}
+
+// citation returns the citation of a policy's rule, if the report has it.
+func (r *Report) citation(policy, rule string) (Citation, bool) {
+	for _, c := range r.Citations {
+		if c.Policy == policy && c.Rule == rule {
+			return c, true
+		}
+	}
+	return Citation{}, false
 }
 
 // Jurisdiction is one row of the heatmap.
@@ -56,7 +109,19 @@ type Jurisdiction struct {
 	Truth   map[probe.Verdict]int
 	// Rules counts the decisions of each border rule on this jurisdiction's
 	// measurements.
-	Rules map[string]int
+	Rules map[RuleAction]int
+}
+
+// RuleAction is a rule of a border's policy and one action it took.
+type RuleAction struct {
+	Border, Policy, Rule string
+	Action               border.ActionKind
+}
+
+// String is "border rule (action)", as the timeline names a rule whose
+// decisions moved an index: "RU ru-tspu-sni (drop)".
+func (ra RuleAction) String() string {
+	return ra.Border + " " + ra.Rule + " (" + string(ra.Action) + ")"
 }
 
 // Cell is one jurisdiction × category square.
@@ -83,7 +148,7 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, decisions int, res *score
 	for _, j := range plan.Jurisdictions {
 		jidx[j.Code] = len(r.Jurisdictions)
 		r.Jurisdictions = append(r.Jurisdictions, Jurisdiction{Code: j.Code, Name: j.Name,
-			Methods: map[probe.Verdict]int{}, Behind: map[probe.Verdict]int{}, Truth: map[probe.Verdict]int{}, Rules: map[string]int{}})
+			Methods: map[probe.Verdict]int{}, Behind: map[probe.Verdict]int{}, Truth: map[probe.Verdict]int{}, Rules: map[RuleAction]int{}})
 	}
 	used := map[string]bool{}
 	for _, it := range res.Items {
@@ -124,7 +189,7 @@ func Build(sc *scenario.Scenario, plan *scenario.Plan, decisions int, res *score
 		}
 		j.Truth[it.Truth]++
 		for _, d := range it.Decisions {
-			j.Rules[d.Border+" "+d.Rule+" ("+string(d.Action)+")"]++
+			j.Rules[RuleAction{Border: d.Border, Policy: d.Policy, Rule: d.Rule, Action: d.Action}]++
 		}
 		c := &r.Cells[ji][cidx[it.Category]]
 		c.Total++
@@ -147,10 +212,12 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// WriteSummary prints the terminal summary: reachability per category and
-// jurisdiction, blocking methods per jurisdiction, accuracy, and the run's
-// health (with its warning, last, where it is seen).
+// WriteSummary prints the terminal summary: the world's date and the
+// policies in force, reachability per category and jurisdiction, blocking
+// methods per jurisdiction, accuracy, and the run's health (with its
+// warning, last, where it is seen).
 func (r *Report) WriteSummary(w io.Writer) {
+	r.writeDate(w)
 	fmt.Fprintf(w, "\nShare of sites reachable (%s), by category and jurisdiction:\n\n", r.Scenario)
 	fmt.Fprintf(w, "%-6s", "")
 	for _, j := range r.Jurisdictions {

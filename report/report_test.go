@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/border"
+	"github.com/splinter-lab/splinter/policy"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
@@ -36,7 +37,7 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	ms := []*probe.Measurement{mk("www.freepress-herald.com", "CN", probe.TLS), mk("www.people-daily.cn", "CN", probe.Accessible)}
-	ds := []border.Decision{{Time: start.Add(time.Millisecond), Border: "CN", Rule: "cn-sni", Action: border.ActionRST, Effect: border.EffectReset, Layer: border.LayerTLS, Proto: "tcp",
+	ds := []border.Decision{{Time: start.Add(time.Millisecond), Border: "CN", Policy: "CN", Rule: "cn-sni", Action: border.ActionRST, Effect: border.EffectReset, Layer: border.LayerTLS, Proto: "tcp",
 		Client: netip.MustParseAddrPort("198.18.0.66:40000"), Server: netip.MustParseAddrPort("198.18.96.5:443"),
 		Evidence: []border.Evidence{{Kind: "sni", Value: "www.freepress-herald.com"}}}}
 	res := score.Score(ms, ds)
@@ -44,11 +45,15 @@ func TestWriteHTML(t *testing.T) {
 		t.Fatalf("agree %d of 2: %+v", res.Agree, res.Disagree)
 	}
 	var b bytes.Buffer
-	if err := Build(sc, plan, len(ds), res).WriteHTML(&b); err != nil {
+	r := Build(sc, plan, len(ds), res)
+	r.Cite(&policy.Policy{Name: "CN", Meta: policy.Meta{Jurisdiction: "CN"}, Rules: []policy.Rule{
+		{ID: "cn-sni", Description: "resets <b>handshakes</b> by SNI", Source: "FOCI 2021 (MB-RA)", Year: 2021}}})
+	if err := r.WriteHTML(&b); err != nil {
 		t.Fatal(err)
 	}
 	html := b.String()
-	for _, want := range []string{"<svg", "Reachability by jurisdiction", "How each jurisdiction blocks", "truth ↓ measured →", "www.freepress-herald.com", "cn-sni"} {
+	for _, want := range []string{"<svg", "Reachability by jurisdiction", "How each jurisdiction blocks", "truth ↓ measured →", "www.freepress-herald.com", "cn-sni",
+		"resets &lt;b&gt;handshakes&lt;/b&gt; by SNI", "<cite>FOCI 2021 (MB-RA) (2021)</cite>", `id="glossary"`, "dns-inject", "http-failure", "@media (max-width:700px)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

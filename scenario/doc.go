@@ -4,8 +4,9 @@
 // it (Load, LoadFile), its validation (Validate, which collects every
 // problem into an *Error whose lines read "file:line:column: message"), the
 // address plan (Plan: every address, generated host, DNS zone and site page,
-// allocated deterministically) and the embedded scenarios (Names, Embedded,
-// Open; Default is "splinternet").
+// allocated deterministically; Plan.WithSites adds sites, such as the names
+// of a test list, without moving anything) and the embedded scenarios
+// (Names, Embedded, Open; Default is "splinternet").
 //
 // Scenario does not build or run anything: the world package builds a
 // running network from a Plan, and policy names in borders are checked

@@ -64,8 +64,10 @@ func TestHopsPlan(t *testing.T) {
 		// .66, aa-two .67, aa-net-resolver .68; then its hops.
 		{"network: after its hosts", net.Hops, "198.18.0.69 2001:db8:a:1::5; 198.18.0.70 2001:db8:a:1::6; "},
 		{"host: after its network's", p.Host("aa-one").Hops, "198.18.0.71 2001:db8:a:1::7; "},
-		// aa-fixed: aa-vps .3 (declared), five generated hosts .2, .4-.7.
-		{"declared prefix: after every host", fixed.Hops, "198.18.15.8 2001:db8:a:ff::8; 198.18.15.9 2001:db8:a:ff::9; 198.18.15.10 2001:db8:a:ff::a; "},
+		// aa-fixed: aa-vps .3 (declared), six generated hosts .2, .4-.8
+		// (the last the control the plan adds, as no jurisdiction sets
+		// one).
+		{"declared prefix: after every host", fixed.Hops, "198.18.15.9 2001:db8:a:ff::9; 198.18.15.10 2001:db8:a:ff::a; 198.18.15.11 2001:db8:a:ff::b; "},
 	}
 	for _, tt := range tests {
 		if got := addrs(tt.got); got != tt.want {

@@ -20,6 +20,8 @@ type layout struct {
 	// maps each to its jurisdiction index.
 	genericTLDs []string
 	ccTLDs      []string
+	// jurPolicy is each jurisdiction's border policy.
+	jurPolicy []string
 }
 
 type netRef struct {
@@ -87,10 +89,23 @@ func (l *layout) hostingOrFirst(s *Scenario, j int) int {
 	return l.firstNet(s, j, "")
 }
 
+// uncensoredHosting returns the first hosting network, in scenario order,
+// of a jurisdiction whose border applies no policy and that has no border
+// policy of its own, or -1.
+func (l *layout) uncensoredHosting() int {
+	for i, r := range l.nets {
+		if r.n.Kind == Hosting && r.n.Border.Policy == "" && l.jurPolicy[r.j] == "" {
+			return i
+		}
+	}
+	return -1
+}
+
 func (s *Scenario) layout() *layout {
-	l := &layout{netByName: make(map[string]int), rootNet: -1}
+	l := &layout{netByName: make(map[string]int), rootNet: -1, jurPolicy: make([]string, len(s.Jurisdictions))}
 	for j := range s.Jurisdictions {
 		ju := &s.Jurisdictions[j]
+		l.jurPolicy[j] = ju.Border.Policy
 		for k := range ju.Networks {
 			n := &ju.Networks[k]
 			if _, dup := l.netByName[n.Name]; !dup {
@@ -152,9 +167,11 @@ func (s *Scenario) layout() *layout {
 			add(l.hostingOrFirst(s, j), genHost{Name: strings.ToLower(ju.Code) + "-public-resolver", Role: RolePublicResolver, Why: "the public resolver of " + quote(ju.Code)})
 		}
 	}
+	anyControl := false
 	for j := range s.Jurisdictions {
 		ju := &s.Jurisdictions[j]
 		if ju.Control {
+			anyControl = true
 			add(l.firstNet(s, j, Hosting), genHost{Name: strings.ToLower(ju.Code) + "-control", Role: RoleControl, Why: "the test helper of " + quote(ju.Code)})
 		}
 	}
@@ -203,6 +220,15 @@ func (s *Scenario) layout() *layout {
 		for _, si := range webs[i] {
 			d := s.Sites[si].Domain
 			add(i, genHost{Name: webHostName(d), Role: RoleWeb, Site: si, Why: "the web host of site " + quote(d)})
+		}
+	}
+	if !anyControl {
+		// Measurements need a control: without one declared, the first
+		// uncensored hosting network holds it, after its other hosts, so
+		// that their addresses are those they had without it.
+		if i := l.uncensoredHosting(); i >= 0 {
+			code := s.Jurisdictions[l.nets[i].j].Code
+			add(i, genHost{Name: strings.ToLower(code) + "-control", Role: RoleControl, Why: "the test helper (no jurisdiction sets control; the first uncensored hosting network holds it)"})
 		}
 	}
 	return l

@@ -266,9 +266,6 @@ func (pl *planner) sites(p *Plan) {
 		if site.Title == "" {
 			site.Title = siteTitle(site.Domain, site.Category)
 		}
-		if site.Body == "" {
-			site.Body = siteBody(site)
-		}
 		p.Sites[i] = &PlannedSite{Site: site, Host: h.Name, Addrs: slices.Clone(h.Addrs)}
 	}
 }

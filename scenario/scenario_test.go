@@ -262,7 +262,7 @@ func TestREADMEExample(t *testing.T) {
 		if h := p.Host("cn-vps-1"); h == nil || h.Addrs[0] != netip.MustParseAddr("198.18.15.10") {
 			t.Errorf("cn-vps-1 = %+v, want its declared address", h)
 		}
-		if site := p.Sites[2]; site.Title != "VPN Bastion" || !strings.Contains(site.Body, "Get around") {
+		if site := p.Sites[2]; site.Title != "VPN Bastion" || !strings.Contains(site.Page(), "Get around") {
 			t.Errorf("given title and body not kept: %+v", site.Site)
 		}
 	}
@@ -405,7 +405,7 @@ func TestTwoLandsHosts(t *testing.T) {
 		fmt.Fprintf(&b, "network %s %v router %v\n", n.Name, n.Prefixes, n.Router)
 	}
 	fmt.Fprintf(&b, "backbone %v %v\n", p.BackbonePrefixes, p.Backbone)
-	fmt.Fprintf(&b, "site %s %q\n%s", p.Sites[0].Domain, p.Sites[0].Title, p.Sites[0].Body)
+	fmt.Fprintf(&b, "site %s %q\n%s", p.Sites[0].Domain, p.Sites[0].Title, p.Sites[0].Page())
 	golden(t, "testdata/two-lands.golden", b.Bytes())
 }
 
@@ -515,7 +515,7 @@ func checkPlan(t *testing.T, p *Plan) {
 		if !zones[siteZone(site.Domain)+"."] || !zones[tldOf(site.Domain)+"."] {
 			t.Errorf("site %s: its zone or TLD is missing", site.Domain)
 		}
-		if site.Title == "" || !strings.Contains(site.Body, html.EscapeString(site.Title)) && !strings.Contains(site.Body, site.Title) {
+		if site.Title == "" || !strings.Contains(site.Page(), html.EscapeString(site.Title)) && !strings.Contains(site.Page(), site.Title) {
 			t.Errorf("site %s: title %q not in body", site.Domain, site.Title)
 		}
 	}
@@ -593,5 +593,31 @@ func TestRepeatedKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%d other keys: %v\nwant %s", n, err, want)
 		}
+	}
+}
+
+// TestAt: a scenario's at: is a day (midnight UTC) or an RFC 3339 instant.
+func TestAt(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"2022-06-01":                time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC),
+		"2025-08-20T00:34:00+08:00": time.Date(2025, 8, 19, 16, 34, 0, 0, time.UTC),
+	} {
+		data, err := os.ReadFile("testdata/bad/at.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load("at.yaml", []byte(strings.Replace(string(data), "2022-13-01", in, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if !s.At.Equal(want) {
+			t.Errorf("at %s = %v, want %v", in, s.At, want)
+		}
+		if got, err := ParseDate(in); err != nil || !got.Equal(want) {
+			t.Errorf("ParseDate(%s) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseDate("June 2022"); err == nil {
+		t.Error("ParseDate accepted prose")
 	}
 }

@@ -15,6 +15,10 @@ type Scenario struct {
 	Name string
 	// Description is one paragraph for people.
 	Description string
+	// At, if set, is the world's date: its clock starts there and every
+	// border whose policy is a censor's history applies the version then in
+	// force (a run's --at overrides it). Zero means now.
+	At time.Time
 	// Backbone describes the transit links that join jurisdiction borders.
 	Backbone Link
 	// BackbonePrefixes is the address space reserved for the backbone (the
@@ -61,7 +65,9 @@ type Jurisdiction struct {
 	// resolver that any host in the world may query (like 8.8.8.8).
 	PublicResolver bool
 	// Control, when true, puts a measurement test helper (an uncensored
-	// vantage) in this jurisdiction.
+	// vantage) in this jurisdiction. When no jurisdiction sets it, the plan
+	// puts one in the first uncensored hosting network (see
+	// Plan.HasControl).
 	Control bool
 
 	// Pos is where the jurisdiction was declared, for errors.
@@ -154,9 +160,10 @@ type Site struct {
 	Category string
 	// Network is the hosting network that serves the site.
 	Network string
-	// Title and Body are the site's content. When empty, the plan generates
-	// them deterministically from the domain and category (see PlannedSite);
-	// the scenario itself is left as written. Body is an HTML document.
+	// Title and Body are the site's content. When Title is empty, the plan
+	// generates it from the domain and category (see PlannedSite); Body is
+	// an HTML document as written, and Page generates one when it is empty.
+	// The scenario itself is left as written.
 	Title string
 	Body  string
 	// HTTP3 serves the site over QUIC as well (advertised with Alt-Svc).

@@ -243,6 +243,33 @@ func (d *decoder) str(n *yaml.Node, what string) string {
 	return v
 }
 
+// date reads a day (2022-06-01, midnight UTC) or an instant (RFC 3339).
+func (d *decoder) date(n *yaml.Node, what string) time.Time {
+	v, ok := d.scalar(n, what)
+	if !ok {
+		return time.Time{}
+	}
+	t, err := ParseDate(v)
+	if err != nil {
+		d.errorf(n, "%s %q is not a date (want YYYY-MM-DD, or an RFC 3339 time)", what, v)
+	}
+	return t
+}
+
+// ParseDate reads a day ("2022-06-01", midnight UTC) or an instant in RFC
+// 3339 ("2025-08-20T00:34:00+08:00"), as a scenario's at: and the command
+// line's --at take them.
+func ParseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("scenario: %q is not a date (want YYYY-MM-DD, or an RFC 3339 time)", s)
+	}
+	return t.UTC(), nil
+}
+
 func (d *decoder) boolean(n *yaml.Node, what string) bool {
 	v, ok := d.scalar(n, what)
 	if !ok {
@@ -346,13 +373,15 @@ func (d *decoder) addrs(n *yaml.Node, what, path string) []netip.Addr {
 }
 
 func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
-	d.fields(n, "the scenario", "", []string{"name", "description", "backbone", "root_network", "jurisdictions", "sites"},
+	d.fields(n, "the scenario", "", []string{"name", "description", "backbone", "root_network", "jurisdictions", "sites", "at"},
 		func(key string, v *yaml.Node, path string) {
 			switch key {
 			case "name":
 				s.Name = d.str(v, "name")
 			case "description":
 				s.Description = d.str(v, "description")
+			case "at":
+				s.At = d.date(v, "at")
 			case "backbone":
 				d.backbone(v, path, s)
 			case "root_network":

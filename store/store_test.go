@@ -110,6 +110,10 @@ func cnRules(t testing.TB) ([]store.Rule, []store.Profile) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The fixture's decisions were recorded when a profile was one
+		// policy named after its censor; a history's versions are named
+		// CN-2025 and so on.
+		p.Name = name
 		rules = append(rules, store.RulesOf(p)...)
 		profs = append(profs, store.ProfileOf(p, "test"))
 	}

@@ -50,7 +50,10 @@ type Site struct {
 	Domain string
 	// Title is the page title; empty means one made from the domain.
 	Title string
-	// Body is the page text; blank lines separate paragraphs.
+	// Body is the home page's HTML, as a scenario writes or generates it:
+	// a whole document (starting with <!DOCTYPE or <html) is served as
+	// is; a fragment becomes the body of a page titled Title; empty, the
+	// page has the title for its heading.
 	Body string
 	// Category is a Citizen Lab category code ("NEWS"), shown in a meta tag.
 	Category string
@@ -112,23 +115,46 @@ func normalizeHost(h string) string {
 }
 
 func renderPage(st Site) []byte {
+	if isDocument(st.Body) {
+		return []byte(st.Body)
+	}
 	var b strings.Builder
 	title := html.EscapeString(st.Title)
 	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n", title)
 	if st.Category != "" {
 		fmt.Fprintf(&b, "<meta name=\"category\" content=\"%s\">\n", html.EscapeString(st.Category))
 	}
-	fmt.Fprintf(&b, "</head>\n<body>\n<h1>%s</h1>\n", title)
-	for _, p := range strings.Split(strings.ReplaceAll(st.Body, "\r\n", "\n"), "\n\n") {
-		if p = strings.TrimSpace(p); p != "" {
-			fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(p))
-		}
+	fmt.Fprintf(&b, "</head>\n<body>\n")
+	if body := strings.TrimSpace(st.Body); body != "" {
+		b.WriteString(body)
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "<h1>%s</h1>\n", title)
 	}
 	fmt.Fprintf(&b, "<ul>\n<li><a href=\"/\">Home</a></li>\n<li><a href=\"/robots.txt\">robots.txt</a></li>\n"+
 		"<li><a href=\"/download?bytes=1048576\">Download 1 MiB</a></li>\n<li><a href=\"https://%s/\">%s over HTTPS</a></li>\n</ul>\n",
 		html.EscapeString(st.Domain), html.EscapeString(st.Domain))
 	b.WriteString("</body>\n</html>\n")
 	return []byte(b.String())
+}
+
+// isDocument reports whether page is a whole HTML document rather than a
+// fragment: it starts (after blanks and comments) with a doctype or an
+// html element.
+func isDocument(page string) bool {
+	for {
+		page = strings.TrimLeft(page, " \t\r\n\ufeff")
+		rest, ok := strings.CutPrefix(page, "<!--")
+		if !ok {
+			break
+		}
+		_, page, ok = strings.Cut(rest, "-->")
+		if !ok {
+			return false
+		}
+	}
+	lower := strings.ToLower(page[:min(len(page), 9)])
+	return strings.HasPrefix(lower, "<!doctype") || strings.HasPrefix(lower, "<html") && (len(lower) == 5 || strings.ContainsAny(lower[5:6], " \t\r\n>"))
 }
 
 func renderRobots(st Site) []byte {
@@ -257,6 +283,35 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener, h3 net
 	}
 	var stops []func()
 
+	// HTTP/3 first: Alt-Svc names its port from the first HTTPS answer on.
+	if h3 != nil {
+		tr := &quic.Transport{Conn: h3}
+		ln, err := tr.ListenEarly(http3.ConfigureTLSConfig(tlsConf.Clone()), &quic.Config{})
+		if err != nil {
+			_ = tr.Close()
+			return fmt.Errorf("website: HTTP/3 listener: %w", err)
+		}
+		port := uint16(443)
+		if ap, err := netip.ParseAddrPort(h3.LocalAddr().String()); err == nil {
+			port = ap.Port()
+		}
+		s.mu.Lock()
+		s.altSvcPort = port
+		s.mu.Unlock()
+		srv := &http3.Server{Handler: handler}
+		wg.Go(func() { fail(srv.ServeListener(ln)) })
+		stops = append(stops, func() {
+			s.mu.Lock()
+			s.altSvcPort = 0
+			s.mu.Unlock()
+			sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+			_ = ln.Close()
+			_ = tr.Close()
+		})
+	}
+
 	for _, l := range []struct {
 		ln  net.Listener
 		tls bool
@@ -282,39 +337,6 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener, h3 net
 			if srv.Shutdown(sctx) != nil {
 				_ = srv.Close()
 			}
-		})
-	}
-
-	if h3 != nil {
-		tr := &quic.Transport{Conn: h3}
-		ln, err := tr.ListenEarly(http3.ConfigureTLSConfig(tlsConf.Clone()), &quic.Config{})
-		if err != nil {
-			cancel()
-			for _, stop := range stops {
-				stop()
-			}
-			wg.Wait()
-			_ = tr.Close()
-			return fmt.Errorf("website: HTTP/3 listener: %w", err)
-		}
-		port := uint16(443)
-		if ap, err := netip.ParseAddrPort(h3.LocalAddr().String()); err == nil {
-			port = ap.Port()
-		}
-		s.mu.Lock()
-		s.altSvcPort = port
-		s.mu.Unlock()
-		srv := &http3.Server{Handler: handler}
-		wg.Go(func() { fail(srv.ServeListener(ln)) })
-		stops = append(stops, func() {
-			s.mu.Lock()
-			s.altSvcPort = 0
-			s.mu.Unlock()
-			sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer scancel()
-			_ = srv.Shutdown(sctx)
-			_ = ln.Close()
-			_ = tr.Close()
 		})
 	}
 

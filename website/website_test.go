@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -22,8 +23,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var testSites = []Site{
-	{Domain: "www.news.test", Title: "Daily <News>", Body: "First paragraph.\n\nSecond & last.", Category: "NEWS", HTTP3: true},
-	{Domain: "blog.test", Body: "A blog.", Category: "POLR"},
+	{Domain: "www.news.test", Title: "Daily <News>", Body: "<h1>Daily &lt;News&gt;</h1>\n<p>First paragraph.</p>\n<p>Second &amp; last.</p>", Category: "NEWS", HTTP3: true},
+	{Domain: "blog.test", Body: "<p>A blog.</p>", Category: "POLR"},
 }
 
 // plainPacketConn hides *net.UDPConn, as the world's userspace UDP conns do.
@@ -213,7 +214,7 @@ func TestRouting(t *testing.T) {
 	}{
 		{url: "http://www.news.test/robots.txt", status: 200, want: "User-agent: *"},
 		{url: "http://blog.test/", status: 200, want: "<title>blog.test</title>"},
-		{url: "http://BLOG.test./", status: 200, want: "<h1>blog.test</h1>"},
+		{url: "http://BLOG.test./", status: 200, want: "<title>blog.test</title>"},
 		{url: "http://blog.test/nope", status: 404, want: "Not found: /nope"},
 		{url: "http://unknown.test/", status: 404, want: "No such site"},
 		{url: "http://blog.test/download?bytes=-1", status: 400},
@@ -308,3 +309,49 @@ type discard struct{ h http.Header }
 func (d discard) Header() http.Header       { return d.h }
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (discard) WriteHeader(int)             {}
+
+// TestPageHTML: a site's Body is its page's HTML: a whole document as is,
+// a fragment inside a page with the site's title, nothing escaped (the
+// world once had its generated documents escaped into a paragraph of
+// another page, when Body was text).
+func TestPageHTML(t *testing.T) {
+	const doc = "<!DOCTYPE html>\n<html><head><title>Own</title></head><body><p>x &amp; y</p></body></html>\n"
+	for _, tc := range []struct {
+		name      string
+		site      Site
+		want      []string
+		notWanted []string
+	}{
+		{"document", Site{Domain: "a.test", Title: "Ignored", Body: doc}, []string{doc}, []string{"Ignored", "&lt;"}},
+		{"document-after-comment", Site{Domain: "a.test", Body: "<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!-- made by hand -->\n<HTML lang=en><title>T</title></HTML>"}, []string{"<!DOCTYPE"}},
+		{"fragment", Site{Domain: "b.test", Title: "VPN Bastion", Body: "<h1>VPN Bastion</h1><p>Get around the wall.</p>"},
+			[]string{"<title>VPN Bastion</title>", "<body>\n<h1>VPN Bastion</h1><p>Get around the wall.</p>\n"}, []string{"&lt;"}},
+		{"empty", Site{Domain: "c.test", Title: "A <T>"}, []string{"<title>A &lt;T&gt;</title>", "<h1>A &lt;T&gt;</h1>"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := New([]Site{tc.site}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://"+tc.site.Domain+"/", nil))
+			body := rec.Body.String()
+			if tc.name == "document" && body != doc {
+				t.Errorf("page %q, want the document as is", body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q:\n%s", w, body)
+				}
+			}
+			for _, w := range tc.notWanted {
+				if strings.Contains(body, w) {
+					t.Errorf("page has %q:\n%s", w, body)
+				}
+			}
+			if n := strings.Count(strings.ToLower(body), "<html"); n != 1 {
+				t.Errorf("page has %d <html> elements:\n%s", n, body)
+			}
+		})
+	}
+}

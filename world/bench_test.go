@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,4 +261,46 @@ func BenchmarkBulkInterleaved(b *testing.B) {
 		rates[i] = func() float64 { return sink.Bulk(c, 16<<20) }
 	}
 	interleave.Pairs(b, [2]string{"raw-pair", "two-borders"}, "Gbit/s", rates)
+}
+
+// BenchmarkHTTPConnectionsInterleaved: new HTTP/1.1 connections (dial, GET,
+// close; 2 at a time, 200 per round) through a raw pair of gVisor stacks
+// and across two borders, in alternation; x-raw-pair is the median
+// per-pair ratio.
+func BenchmarkHTTPConnectionsInterleaved(b *testing.B) {
+	var rates [2]func() float64
+	for i, name := range []string{"raw-gvisor-pair", "world-two-borders"} {
+		e := setups(b)[name]()
+		defer e.stop()
+		ln, err := e.listen()
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+		go srv.Serve(ln)
+		defer srv.Close()
+		tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return e.dial(ctx) }}
+		client := &http.Client{Transport: tr}
+		rates[i] = func() float64 {
+			const n, par = 200, 2
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range par {
+				wg.Go(func() {
+					for range n / par {
+						resp, err := client.Get("http://site/")
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				})
+			}
+			wg.Wait()
+			return n / time.Since(start).Seconds()
+		}
+	}
+	interleave.Pairs(b, [2]string{"raw-pair", "two-borders"}, "conns/s", rates)
 }

@@ -103,6 +103,9 @@ func (h *Host) deliver(pkt []byte) {
 
 // stack returns the host's stack, building it if needed.
 func (h *Host) stack() (*netstack.Stack, error) {
+	if h == nil {
+		return nil, errNilHost
+	}
 	if st := h.st.Load(); st != nil {
 		return st, nil
 	}
@@ -167,6 +170,9 @@ func (h *Host) Shim(out, in func(pkt []byte, emit func([]byte))) {
 // "udp", "udp4", "udp6"). The address's host may be a name, resolved through
 // the host's resolver; each address is tried in turn, IPv4 first for "tcp".
 func (h *Host) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if h == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilHost}
+	}
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
@@ -356,6 +362,9 @@ func (q *inbox) stop() {
 }
 
 var errClosed = errors.New("world: stopped")
+
+// errNilHost is what a nil *Host's network methods return.
+var errNilHost = fmt.Errorf("%w: a nil *Host (World.Host returns nil for a name the world does not have; use LookupHost)", ErrNoHost)
 
 // Up builds the host's stack now rather than on first use.
 func (h *Host) Up() error {

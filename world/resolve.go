@@ -17,6 +17,9 @@ func (h *Host) Resolve(ctx context.Context, name string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(name); err == nil {
 		return []netip.Addr{a}, nil
 	}
+	if h == nil {
+		return nil, errNilHost
+	}
 	if len(h.plan.Resolvers) == 0 {
 		return nil, &net.DNSError{Err: "host has no resolver", Name: name}
 	}

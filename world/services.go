@@ -168,7 +168,7 @@ func (w *World) startServices() error {
 				if s == nil {
 					return fmt.Errorf("world: host %q serves unknown site %q", hp.Name, d)
 				}
-				ws = append(ws, website.Site{Domain: s.Domain, Title: s.Title, Body: s.Body, Category: s.Category, HTTP3: s.HTTP3})
+				ws = append(ws, website.Site{Domain: s.Domain, Title: s.Title, Body: s.Page(), Category: s.Category, HTTP3: s.HTTP3})
 			}
 			srv, err := website.New(ws, ca.GetCertificate)
 			if err != nil {
@@ -229,7 +229,10 @@ func (w *World) serveWeb(ctx context.Context, h *Host, srv *website.Server, h3 b
 }
 
 // HTTPClient returns an HTTP client whose connections start at h and that
-// trusts the scenario CA. It speaks HTTP/1.1 and HTTP/2 (over TLS).
+// trusts the scenario CA. It speaks HTTP/1.1 and HTTP/2 (over TLS). A
+// request gives up after 30 s in all (http.Client.Timeout; a context
+// deadline may cut it shorter), a TLS handshake after 10 s: a blocked site
+// ends in an error, never a wait without end.
 func (h *Host) HTTPClient() *http.Client {
 	tr := &http.Transport{
 		DialContext:         h.DialContext,
@@ -256,7 +259,9 @@ func (h *Host) HTTP3Client() *http.Client {
 // for serverName ("" lets crypto/tls take it from the dialled address).
 func (h *Host) TLSConfig(serverName string) *tls.Config {
 	var cfg *tls.Config
-	if ca := h.w.svc.ca; ca != nil {
+	if h == nil {
+		cfg = &tls.Config{}
+	} else if ca := h.w.svc.ca; ca != nil {
 		cfg = ca.ClientTLSConfig()
 	} else {
 		cfg = &tls.Config{}
@@ -269,6 +274,9 @@ func (h *Host) TLSConfig(serverName string) *tls.Config {
 // socket of its own that is closed with the connection. It has the signature
 // of http3.Transport's Dial hook.
 func (h *Host) DialQUIC(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+	if h == nil {
+		return nil, errNilHost
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err

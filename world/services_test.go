@@ -3,7 +3,9 @@ package world_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -217,4 +219,56 @@ func Example() {
 	resp.Body.Close()
 	fmt.Println(client.Jurisdiction(), resp.Status, resp.Proto)
 	// Output: CN 200 OK HTTP/2.0
+}
+
+// TestSitePagesAreHTML: every site's home page is its plan's page, served
+// as HTML: one document, its title in <title>, none of it escaped into a
+// paragraph of another page (as every generated page once was).
+func TestSitePagesAreHTML(t *testing.T) {
+	w := startEmbedded(t, "two-lands")
+	c := w.Host("cn-client-1").HTTPClient()
+	for _, s := range w.Plan().Sites {
+		_, body := get(t, c, "http://"+s.Domain+"/")
+		if body != s.Page() {
+			t.Errorf("%s serves a page other than its plan's:\n%s", s.Domain, body)
+		}
+		if strings.Contains(body, "&lt;") || strings.Count(strings.ToLower(body), "<html") != 1 || !strings.Contains(body, "<title>"+html.EscapeString(s.Title)+"</title>") {
+			t.Errorf("%s: the page is not one HTML document titled %q:\n%s", s.Domain, s.Title, body)
+		}
+	}
+}
+
+// TestNoHost: a name the world does not have is an error from LookupHost,
+// and the nil *Host that Host returns for it fails its network calls with
+// ErrNoHost instead of panicking.
+func TestNoHost(t *testing.T) {
+	w := startEmbedded(t, "two-lands")
+	if _, err := w.LookupHost("cn-clinet-1"); !errors.Is(err, world.ErrNoHost) || !strings.Contains(err.Error(), `"cn-clinet-1"`) {
+		t.Fatalf("LookupHost of a typo: %v", err)
+	}
+	h := w.Host("cn-clinet-1")
+	if h != nil {
+		t.Fatalf("Host of a typo: %v", h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://www.people-daily.cn/", nil)
+	if _, err := h.HTTPClient().Do(req); !errors.Is(err, world.ErrNoHost) {
+		t.Errorf("HTTPClient of a nil host: %v", err)
+	}
+	if _, err := h.Dial(ctx, "tcp", "www.people-daily.cn:80"); !errors.Is(err, world.ErrNoHost) {
+		t.Errorf("Dial: %v", err)
+	}
+	if _, err := h.DialAddr(ctx, "udp", netip.MustParseAddrPort("198.18.0.1:53")); !errors.Is(err, world.ErrNoHost) {
+		t.Errorf("DialAddr: %v", err)
+	}
+	if _, err := h.Listen("tcp", ":80"); !errors.Is(err, world.ErrNoHost) {
+		t.Errorf("Listen: %v", err)
+	}
+	if _, err := h.ListenPacket("udp", ":53"); !errors.Is(err, world.ErrNoHost) {
+		t.Errorf("ListenPacket: %v", err)
+	}
+	if _, err := h.Resolve(ctx, "www.people-daily.cn"); !errors.Is(err, world.ErrNoHost) {
+		t.Errorf("Resolve: %v", err)
+	}
 }

@@ -19,6 +19,7 @@
 package world
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -96,18 +97,26 @@ type World struct {
 // Plan returns the plan the world was built from.
 func (w *World) Plan() *scenario.Plan { return w.plan }
 
-// Host returns the host with the given name, or nil. Use LookupHost where
-// the name comes from a user.
+// Host returns the host with the given name, or nil when the world has
+// none: use LookupHost where the name comes from a user or a file, so that
+// a typo is an error where it is made. A nil *Host's Dial, DialAddr,
+// Listen, ListenPacket, Resolve, HTTPClient and HTTP3Client fail with
+// ErrNoHost rather than panic; its other methods panic.
 func (w *World) Host(name string) *Host { return w.hosts[name] }
 
-// LookupHost returns the host with the given name, or an error saying there
-// is none.
+// LookupHost returns the host with the given name, or an error wrapping
+// ErrNoHost saying there is none.
 func (w *World) LookupHost(name string) (*Host, error) {
 	if h := w.hosts[name]; h != nil {
 		return h, nil
 	}
-	return nil, fmt.Errorf("world: no host %q in scenario %s", name, w.plan.Scenario.Name)
+	return nil, fmt.Errorf("%w %q in scenario %s", ErrNoHost, name, w.plan.Scenario.Name)
 }
+
+// ErrNoHost is the error of a host name the world does not have (from
+// LookupHost), and of the network methods of the nil *Host that Host
+// returns for one.
+var ErrNoHost = errors.New("world: no host")
 
 // Clock is the world's clock.
 func (w *World) Clock() clock.Clock { return w.clk }

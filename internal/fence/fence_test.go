@@ -26,6 +26,8 @@ var chain = []string{"scenario", "world", "border", "probe", "score", "report"}
 // forbidden lists, per package, module packages it must never import.
 var forbidden = map[string][]string{
 	"world": {"policy", "profiles", "lab"},
+	// The explorer presents what the store holds: it runs no world.
+	"explorer": {"lab", "world", "portal", "cli"},
 }
 
 // violations checks the fences over pkgs.
