@@ -92,7 +92,7 @@ type TestKeys struct {
 	// TimeoutFactor is the pacer's factor when the attempt started: its
 	// timeouts were that many times the configured ones (absent for 1).
 	TimeoutFactor float64 `json:"x_timeout_factor,omitempty"`
-	Vantage       Vantage   `json:"x_vantage"`
+	Vantage       Vantage `json:"x_vantage"`
 	// Start is when the measurement started, to the nanosecond.
 	Start time.Time `json:"x_start"`
 }

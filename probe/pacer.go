@@ -88,18 +88,18 @@ type Pacer struct {
 	cfg PacerConfig
 	clk clock.Clock
 
-	mu        sync.Mutex
-	limit     int
-	inFlight  int
-	peak      int // the most in flight or waiting this window
-	waiters   []*pacerWaiter
-	lastCut   time.Time
-	winStart  time.Time
-	lastRev   time.Time
-	window    []time.Duration // delays since the last revision
-	rtts      []time.Duration // the last round trips
-	rttBase   time.Duration   // the smallest round trip
-	factor    float64
+	mu       sync.Mutex
+	limit    int
+	inFlight int
+	peak     int // the most in flight or waiting this window
+	waiters  []*pacerWaiter
+	lastCut  time.Time
+	winStart time.Time
+	lastRev  time.Time
+	window   []time.Duration // delays since the last revision
+	rtts     []time.Duration // the last round trips
+	rttBase  time.Duration   // the smallest round trip
+	factor   float64
 
 	delays    histogram
 	rttHist   histogram
