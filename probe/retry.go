@@ -103,6 +103,7 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 		tk.Timeout = p.timeoutBasis(tk)
 		if tk.Timeout == "" || n >= p.cfg.Retries || ctx.Err() != nil {
 			tk.Attempts = earlier
+			undecided(tk)
 			return m
 		}
 		pause := p.scale(p.cfg.RetryPause)
@@ -116,6 +117,21 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			return m
 		}
 	}
+}
+
+// undecided turns a last attempt's accessible verdict that rests on an
+// inconclusive throughput test into unknown: the first download ran slow
+// and, measured again, the downloads still ran too slow beside each other
+// (baselines under Config.ThrottledBelow: a path or a machine too slow) to
+// tell throttling from slowness. Saying accessible would hide a throttled
+// site; the reason says why the test could not judge.
+func undecided(tk *TestKeys) {
+	t := tk.Throughput
+	if tk.Verdict != Accessible || tk.Timeout != TimeoutThroughput || t == nil || !t.Inconclusive {
+		return
+	}
+	tk.Verdict, tk.Blocking, tk.Accessible = Unknown, BlockingUnknown, nil
+	tk.VerdictReason = "cannot judge throttling: the downloads ran too slow to tell a throttled site from a slow path or a busy machine (" + t.summary() + ")"
 }
 
 // timeoutBasis is what tk's verdict rests on when that is a timeout: a

@@ -274,3 +274,41 @@ func TestRetryKeepsCensorship(t *testing.T) {
 		}
 	}
 }
+
+// TestThroughputCannotJudge: a site a censor throttles by SNI, measured
+// where every download, the baselines beside them included, runs under the
+// threshold (here a threshold no path reaches, as a path or a machine too
+// slow for the test has): the test cannot tell throttling from slowness.
+// It is measured again and then reported unknown, "cannot judge
+// throttling", resting on the throughput test: never accessible.
+func TestThroughputCannotJudge(t *testing.T) {
+	t.Parallel()
+	g := goldens[slices.IndexFunc(goldens, func(g golden) bool { return g.name == "throttled" })]
+	l := startLab(t, policyFor(t, g), func(c *probe.Config) {
+		c.ThrottledBelow = 1e12 // 1 Tbit/s
+		c.RetryPause = 100 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	m := l.p.WebConnectivity(ctx, inputFor(t, g), "test")
+	tk := m.TestKeys
+	if tk.Verdict != probe.Unknown || tk.Accessible != nil || tk.Blocking != probe.BlockingUnknown || !strings.HasPrefix(tk.VerdictReason, "cannot judge throttling") {
+		t.Errorf("verdict %s, accessible %v, blocking %v (%s); want unknown, null, null, cannot judge throttling", tk.Verdict, tk.Accessible, tk.Blocking, tk.VerdictReason)
+	}
+	if tk.Timeout != probe.TimeoutThroughput || len(tk.Attempts) != 1 || tk.Attempts[0].Timeout != probe.TimeoutThroughput {
+		t.Errorf("x_timeout %q, x_attempts %+v: want throughput, one earlier attempt on it", tk.Timeout, tk.Attempts)
+	}
+	if th := tk.Throughput; th == nil || !th.Inconclusive || th.Throttled || len(th.Baselines) == 0 {
+		t.Errorf("x_throughput %+v: want inconclusive after baselines", th)
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateOONI(line); err != nil {
+		t.Errorf("OONI format: %v", err)
+	}
+	if res := score.Score([]*probe.Measurement{m}, l.Log().Decisions()); res.Items[0].Truth != probe.Throttled {
+		t.Errorf("truth %s, want throttled", res.Items[0].Truth)
+	}
+}

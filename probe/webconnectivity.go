@@ -191,7 +191,10 @@ func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurem
 				tk.Methods = append(tk.Methods, Throttled)
 				tk.Verdict, tk.VerdictReason = Throttled, t.summary()
 			}
-			if tk.Verdict == Accessible && len(t.Baselines) > 0 {
+			switch {
+			case tk.Verdict == Accessible && t.Inconclusive:
+				tk.VerdictReason += "; the throughput test could not tell: " + t.summary()
+			case tk.Verdict == Accessible && len(t.Baselines) > 0:
 				tk.VerdictReason += "; not throttled: " + t.summary()
 			}
 			tk.Blocking = tk.Verdict.Blocking()
