@@ -52,6 +52,11 @@ type Health struct {
 	// again, unless retries were off).
 	OnTimeout   int                  `json:"rest_on_timeout"`
 	OnTimeoutBy map[TimeoutBasis]int `json:"rest_on_timeout_by"`
+	// Undecided is how many reported verdicts are unknown because what
+	// they rest on timed out or ran too slow, measured again: no control
+	// came back, or the throughput test could not tell throttling from
+	// slowness ("cannot judge throttling").
+	Undecided int `json:"undecided"`
 	// Suspect estimates how many reported verdicts still rest on the
 	// machine rather than a censor: each attempt gave a transient timeout
 	// verdict with the chance Changed / attempts, so a measurement of an
@@ -100,13 +105,18 @@ func NewHealth(ms []*Measurement, elapsed time.Duration, p *Pacer) *Health {
 			h.Retried++
 			h.Retries += n
 			attempts = max(attempts, n+1)
-			if tk.Attempts[0].Verdict != tk.Verdict {
+			// An undecided verdict came back as undecided as the first
+			// attempt's: not a change.
+			if tk.Attempts[0].Verdict != tk.Verdict && !(tk.Verdict == Unknown && tk.Timeout != "") {
 				h.Changed++
 			}
 		}
 		if tk.Timeout != "" {
 			h.OnTimeout++
 			h.OnTimeoutBy[tk.Timeout]++
+			if tk.Verdict == Unknown {
+				h.Undecided++
+			}
 		}
 	}
 	if total := h.Measurements + h.Retries; total > 0 && h.Changed > 0 {
@@ -120,6 +130,9 @@ func NewHealth(ms []*Measurement, elapsed time.Duration, p *Pacer) *Health {
 	if h.Measurements > 0 && h.Suspect >= SuspectShare*float64(h.Measurements) {
 		why = append(why, fmt.Sprintf("about %.0f verdicts may rest on the machine's slowness rather than a censor (a retry changed %d verdicts in %d attempts)",
 			h.Suspect, h.Changed, h.Measurements+h.Retries))
+	}
+	if h.Undecided > 0 {
+		why = append(why, fmt.Sprintf("%d verdicts could not be judged (no control came back, or the downloads ran too slow to tell throttling), measured again", h.Undecided))
 	}
 	if h.DelayP99 > float64(BusyDelayP99)/float64(time.Millisecond) {
 		why = append(why, fmt.Sprintf("the scheduling delay's 99th percentile was %.0f ms", h.DelayP99))
@@ -144,7 +157,7 @@ func (h *Health) Summary() string {
 		parts = append(parts, fmt.Sprintf("timeouts ×%.1f (median), ×%.1f (largest); in flight %d to %d", h.FactorMedian, h.FactorMax, h.InFlightMin, h.InFlightMax))
 	}
 	parts = append(parts, fmt.Sprintf("%d measured again (%d attempts, %d changed their verdict)", h.Retried, h.Retries, h.Changed))
-	parts = append(parts, fmt.Sprintf("%d verdicts rest on a timeout%s", h.OnTimeout, h.byBasis()))
+	parts = append(parts, fmt.Sprintf("%d verdicts rest on a timeout%s, %d of them unknown", h.OnTimeout, h.byBasis(), h.Undecided))
 	parts = append(parts, fmt.Sprintf("%.1f measurements/s", h.PerSecond))
 	s := strings.Join(parts, "; ")
 	if h.Warning != "" {

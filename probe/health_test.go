@@ -52,6 +52,25 @@ func TestHealth(t *testing.T) {
 		t.Errorf("quiet run: suspect %.2f, busy %v, warning %q", h.Suspect, h.Busy, h.Warning)
 	}
 
+	// Verdicts that could not be judged, measured again: unknown on the
+	// throughput test (or the control); the first attempt's accessible
+	// rested on the same inconclusive test, so no verdict changed. The run
+	// warns: those sites were not judged.
+	undecided := append(measured(98, probe.Accessible, "", ""), measured(2, probe.Unknown, probe.Accessible, probe.TimeoutThroughput)...)
+	h = probe.NewHealth(undecided, 10*time.Second, nil)
+	if h.Undecided != 2 || h.OnTimeout != 2 || h.Changed != 0 || !h.Busy || !strings.Contains(h.Warning, "2 verdicts could not be judged") {
+		t.Errorf("undecided run: undecided %d, busy %v, warning %q", h.Undecided, h.Busy, h.Warning)
+	}
+	if s := h.Summary(); !strings.Contains(s, "2 verdicts rest on a timeout (throughput 2), 2 of them unknown") {
+		t.Errorf("summary %q", s)
+	}
+	// An unknown verdict that rests on no timeout (a bad input) is not
+	// the machine's.
+	bad := append(measured(99, probe.Accessible, "", ""), measured(1, probe.Unknown, "", "")...)
+	if h := probe.NewHealth(bad, 10*time.Second, nil); h.Undecided != 0 || h.Busy {
+		t.Errorf("bad input: undecided %d, busy %v", h.Undecided, h.Busy)
+	}
+
 	// A pacer that saw a quarter of its timers fire 300 ms late.
 	clk := clock.NewManual(t0)
 	p := probe.NewPacer(probe.PacerConfig{Clock: clk})

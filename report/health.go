@@ -42,6 +42,9 @@ func (r *Report) HealthLines() []string {
 		}
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
+	if h.Undecided > 0 {
+		line += fmt.Sprintf("; %d of them unknown: the measurement could not judge", h.Undecided)
+	}
 	out = append(out, line)
 	out = append(out, fmt.Sprintf("%.1f measurements per second", h.PerSecond))
 	return out

@@ -29,7 +29,7 @@ func TestHealthSection(t *testing.T) {
 	}
 	r.Health = &probe.Health{Measurements: 2445, PerSecond: 18.5, DelaySamples: 9000, DelayMedian: 0.9, DelayP99: 55, DelayMax: 450,
 		RTTBase: 15, RTTMedian: 26, RTTMax: 678, FactorMedian: 1.4, FactorMax: 3.2, FactorCap: 8, InFlightStart: 64, InFlightMin: 20, InFlightMax: 384,
-		Retried: 60, Retries: 61, Changed: 11, OnTimeout: 49, OnTimeoutBy: map[probe.TimeoutBasis]int{probe.TimeoutTLS: 31, probe.TimeoutThroughput: 16, probe.TimeoutTCPConnect: 2},
+		Retried: 60, Retries: 61, Changed: 11, OnTimeout: 49, OnTimeoutBy: map[probe.TimeoutBasis]int{probe.TimeoutTLS: 31, probe.TimeoutThroughput: 16, probe.TimeoutTCPConnect: 2}, Undecided: 3,
 		Suspect: 0.1, Busy: true, Warning: "the machine was too busy for these figures to be trusted: <b>"}
 	var s bytes.Buffer
 	r.WriteSummary(&s)
@@ -40,7 +40,7 @@ func TestHealthSection(t *testing.T) {
 		"round trip to the control host: median 26 ms (smallest 15 ms, largest 678 ms)",
 		"timeouts stretched ×1.4 (median), ×3.2 at most; measurements in flight bounded between 20 and 384",
 		"measured again because the verdict rested on a timeout: 60 (61 more attempts; 11 changed their verdict)",
-		"verdicts that rest on a timeout: 49 (tcp_connect 2, throughput 16, tls_handshake 31)",
+		"verdicts that rest on a timeout: 49 (tcp_connect 2, throughput 16, tls_handshake 31); 3 of them unknown: the measurement could not judge",
 		"18.5 measurements per second",
 	} {
 		if !strings.Contains(out, want) {
