@@ -22,13 +22,17 @@ import (
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the conformance table of evade/README.md from this run")
 
-// enforceConformance makes TestConformance fail when the published table
-// is not reproduced. The censor's TCP model, Linux-like hosts and realistic
-// hop counts are all in; China's column still misses the 90% bar (about
-// 25 of 37 rows: see evade/README.md for the rows and why), so the test
-// measures, reports and skips rather than fail every build. Issue 10 stays
-// open until it holds; turn this on then.
-const enforceConformance = false
+// Each column must have at least its floor of rows within tolerance. The
+// issue's bar is 90% of the rows (34 of 37). India holds it. China does
+// not yet (27-28 of 37: see evade/README.md for the rows and why), so its
+// floor is a regression floor below what it measures, and the rows it
+// misses are logged; issue 10 stays open until China's floor is the bar.
+func (c column) floor(rows int) int {
+	if c.regressionFloor > 0 {
+		return c.regressionFloor
+	}
+	return (9*rows + 9) / 10
+}
 
 // row is one row of Table 1 of the Geneva paper (CCS 2019).
 type row struct {
@@ -142,14 +146,17 @@ type column struct {
 	from    string
 	url     string
 	rate    func(row) float64
+	// regressionFloor, when set, is the rows within tolerance enforced in
+	// place of the 90% bar, while the column does not reach it.
+	regressionFloor int
 }
 
 var columns = []column{
 	// The 2019 GFW: an HTTP GET whose path holds a keyword on CN-2019's
 	// list, to a foreign site no list names.
-	{"China", "CN-2019", "CN", "cn-client-1", "http://www.plain-control-page.com/?q=ultrasurf", func(r row) float64 { return r.china }},
+	{"China", "CN-2019", "CN", "cn-client-1", "http://www.plain-control-page.com/?q=ultrasurf", func(r row) float64 { return r.china }, 25},
 	// Airtel: an HTTP GET of a site on Airtel's Host list.
-	{"India", "IN-airtel", "IN-airtel", "in-airtel-client-1", "http://www.proxyfree-relay.net/", func(r row) float64 { return r.india }},
+	{"India", "IN-airtel", "IN-airtel", "in-airtel-client-1", "http://www.proxyfree-relay.net/", func(r row) float64 { return r.india }, 0},
 }
 
 // measured is one cell of the table.
@@ -164,8 +171,7 @@ type measured struct {
 // 100 trials a row (20 with -short), and checks each rate against the
 // published one, that at least 90% of each column's rows agree, and that
 // every before/after teardown twin keeps the published order. Nothing is
-// tuned per row. While enforceConformance is false it logs the table and
-// skips instead of failing.
+// tuned per row. A column below its floor, or a twin out of order, fails.
 func TestConformance(t *testing.T) {
 	rows := readTable(t)
 	if len(rows) < 30 {
@@ -213,18 +219,15 @@ func TestConformance(t *testing.T) {
 			results[ci] = append(results[ci], measured{tally: tally, ok: within(tally.Success, tally.Trials, col.rate(r)), why: why(tally, trials)})
 		}
 	}
-	table, summary, failures := render(rows, results, n)
+	table, summary, misses, failures := render(rows, results, n)
 	t.Logf("Geneva CCS 2019 Table 1 against splinter, %d trials a row, %.0fs:\n%s\n%s", n, time.Since(start).Seconds(), table, summary)
 	if *updateREADME {
 		if err := writeREADME("README.md", table, summary, n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(failures) == 0 {
-		return
-	}
-	if !enforceConformance {
-		t.Skipf("not enforced until the tcb, linuxtcp and hops branches are merged (enforceConformance):\n%s", strings.Join(failures, "\n"))
+	if len(misses) > 0 {
+		t.Logf("rows outside the tolerance:\n%s", strings.Join(misses, "\n"))
 	}
 	for _, f := range failures {
 		t.Error(f)
@@ -274,7 +277,7 @@ func why(t evade.Tally, trials []*evade.Trial) string {
 }
 
 // render makes the markdown table, a summary and the list of failures.
-func render(rows []row, res [][]measured, n int) (table, summary string, failures []string) {
+func render(rows []row, res [][]measured, n int) (table, summary string, misses, failures []string) {
 	var b strings.Builder
 	b.WriteString("| row |")
 	for _, c := range columns {
@@ -304,12 +307,16 @@ func render(rows []row, res [][]measured, n int) (table, summary string, failure
 			if res[ci][i].ok {
 				ok++
 			} else {
-				failures = append(failures, fmt.Sprintf("%s, %s: %d/%d, published %.0f%%", c.name, r.name, res[ci][i].tally.Success, res[ci][i].tally.Trials, 100*c.rate(r)))
+				misses = append(misses, fmt.Sprintf("%s, %s: %d/%d, published %.0f%%", c.name, r.name, res[ci][i].tally.Success, res[ci][i].tally.Trials, 100*c.rate(r)))
 			}
 		}
-		fmt.Fprintf(&s, "%s (%s): %d/%d rows within tolerance (want ≥ 90%%)", c.name, c.profile, ok, len(rows))
-		if 10*ok < 9*len(rows) {
-			failures = append(failures, fmt.Sprintf("%s: %d/%d rows within tolerance, want at least 90%%", c.name, ok, len(rows)))
+		fmt.Fprintf(&s, "%s (%s): %d/%d rows within tolerance (the bar: 90%%, %d rows", c.name, c.profile, ok, len(rows), (9*len(rows)+9)/10)
+		if c.regressionFloor > 0 {
+			fmt.Fprintf(&s, "; enforced for now: a floor of %d", c.regressionFloor)
+		}
+		s.WriteString(")")
+		if ok < c.floor(len(rows)) {
+			failures = append(failures, fmt.Sprintf("%s: %d/%d rows within tolerance, want at least %d", c.name, ok, len(rows), c.floor(len(rows))))
 		}
 		// Twins keep the published order (where the paper shows one).
 		pairs, held := 0, 0
@@ -336,7 +343,7 @@ func render(rows []row, res [][]measured, n int) (table, summary string, failure
 		s.WriteString("\n")
 	}
 	fmt.Fprintf(&s, "%d trials a row; tolerance ±10 points or the 95%% Wilson interval of the measured rate, whichever is wider.\n", n)
-	return b.String(), s.String(), failures
+	return b.String(), s.String(), misses, failures
 }
 
 const (
