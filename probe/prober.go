@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/splinter-lab/splinter/clock"
@@ -83,7 +84,10 @@ type Config struct {
 	Pacer *Pacer
 	// Retries is how many times WebConnectivity measures a URL again when
 	// its verdict rests on a timeout (see the package doc); 0 means once,
-	// negative never.
+	// negative never. On a quiet machine (the pacer's factor under
+	// QuietFactor) a prober stops measuring again for a timeout that its
+	// retries have confirmed ConfirmedRetries times and never changed: a
+	// censor at work, not the machine.
 	Retries int
 	// RetryPause is the pause before measuring again, multiplied by the
 	// pacer's factor; 0 means 1 s.
@@ -114,6 +118,9 @@ type Prober struct {
 	net  Network
 	cfg  Config
 	thru chan struct{} // throughput tests in flight
+
+	mu      sync.Mutex
+	retried map[TimeoutBasis]retryYield // what the prober's retries gave
 }
 
 // New returns a Prober measuring through n.

@@ -101,7 +101,10 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			tk.TimeoutFactor = math.Round(factor*100) / 100
 		}
 		tk.Timeout = p.timeoutBasis(tk)
-		if tk.Timeout == "" || n >= p.cfg.Retries || ctx.Err() != nil {
+		if n > 0 {
+			p.yield(earlier[0].Timeout, earlier[0].Verdict == tk.Verdict)
+		}
+		if tk.Timeout == "" || n >= p.cfg.Retries || ctx.Err() != nil || p.confirmed(tk.Timeout) {
 			tk.Attempts = earlier
 			undecided(tk)
 			return m
@@ -117,6 +120,46 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 			return m
 		}
 	}
+}
+
+// Thresholds of the retry policy: a prober stops measuring again for a
+// timeout basis once its retries of that basis confirmed the verdict
+// ConfirmedRetries times and never changed one, while the pacer's factor
+// is under QuietFactor (a machine that keeps up: its timeouts are a
+// censor's). On a busier machine every such verdict is measured again.
+const (
+	ConfirmedRetries = 4
+	QuietFactor      = 1.25
+)
+
+// retryYield is what a prober's retries of one timeout basis gave.
+type retryYield struct{ confirmed, changed int }
+
+// yield records a retry of a verdict resting on basis: whether the next
+// attempt saw the same verdict.
+func (p *Prober) yield(basis TimeoutBasis, same bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retried == nil {
+		p.retried = map[TimeoutBasis]retryYield{}
+	}
+	y := p.retried[basis]
+	if same {
+		y.confirmed++
+	} else {
+		y.changed++
+	}
+	p.retried[basis] = y
+}
+
+// confirmed reports whether a verdict resting on basis needs no retry: the
+// machine is quiet and the prober's retries of that basis have only ever
+// confirmed their verdicts, ConfirmedRetries times at least.
+func (p *Prober) confirmed(basis TimeoutBasis) bool {
+	p.mu.Lock()
+	y := p.retried[basis]
+	p.mu.Unlock()
+	return y.changed == 0 && y.confirmed >= ConfirmedRetries && p.cfg.Pacer.Factor() < QuietFactor
 }
 
 // undecided turns a last attempt's accessible verdict that rests on an

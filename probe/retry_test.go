@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splinter-lab/splinter/clock"
 	"github.com/splinter-lab/splinter/probe"
 	"github.com/splinter-lab/splinter/score"
 )
@@ -310,5 +311,51 @@ func TestThroughputCannotJudge(t *testing.T) {
 	}
 	if res := score.Score([]*probe.Measurement{m}, l.Log().Decisions()); res.Items[0].Truth != probe.Throttled {
 		t.Errorf("truth %s, want throttled", res.Items[0].Truth)
+	}
+}
+
+// TestRetryStopsWhenConfirmed: on a quiet machine a prober stops measuring
+// again for a timeout its retries have confirmed ConfirmedRetries times
+// (a censor that drops a site's packets does it every time); on a busy one
+// (its pacer's factor at QuietFactor or above) it measures every such
+// verdict again. The verdict is tcp_ip on its timeout either way.
+func TestRetryStopsWhenConfirmed(t *testing.T) {
+	t.Parallel()
+	g := goldens[slices.IndexFunc(goldens, func(g golden) bool { return g.name == "tcp_ip" })]
+	clk := clock.NewManual(t0)
+	busy := probe.NewPacer(probe.PacerConfig{Clock: clk, MaxFactor: 2})
+	for range 10 {
+		busy.ObserveDelay(time.Second)
+	}
+	clk.Advance(time.Second)
+	if f := busy.Factor(); f < probe.QuietFactor {
+		t.Fatalf("busy pacer's factor %.2f", f)
+	}
+	for _, c := range []struct {
+		name  string
+		pacer *probe.Pacer
+		want  []int // earlier attempts of each measurement, in order
+	}{
+		{"quiet", nil, []int{1, 1, 1, 1, 0}},
+		{"busy", busy, []int{1, 1, 1, 1, 1}},
+	} {
+		l := startLab(t, policyFor(t, g), fastRetry, func(cfg *probe.Config) {
+			cfg.Pacer = c.pacer
+			cfg.HandshakeTimeout, cfg.HTTPTimeout, cfg.QUIC = 300*time.Millisecond, 300*time.Millisecond, new(bool)
+		})
+		var got []int
+		for range c.want {
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			m := l.p.WebConnectivity(ctx, inputFor(t, g), "test")
+			cancel()
+			tk := m.TestKeys
+			if tk.Verdict != probe.TCPIP || tk.Timeout != probe.TimeoutTCPConnect {
+				t.Errorf("%s: verdict %s on %q, want tcp_ip on tcp_connect", c.name, tk.Verdict, tk.Timeout)
+			}
+			got = append(got, len(tk.Attempts))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: earlier attempts %v, want %v", c.name, got, c.want)
+		}
 	}
 }
