@@ -11,8 +11,8 @@ import (
 // Health is how steady a run of measurements was: what the machine did to
 // them (the pacer's figures) and what the probe did about it (the
 // measurements made again, the verdicts that still rest on a timeout).
-// Busy and Warning say when the machine was too busy for the figures to be
-// trusted. NewHealth makes one.
+// Busy says when the machine was too busy for the figures to be trusted,
+// Warning why, and which verdicts were left undecided. NewHealth makes one.
 type Health struct {
 	Measurements int     `json:"measurements"`
 	Seconds      float64 `json:"seconds"`
@@ -64,7 +64,8 @@ type Health struct {
 	// attempts.
 	Suspect float64 `json:"suspect"`
 	// Busy is set when the machine was too busy for the figures to be
-	// trusted; Warning then says why, for people.
+	// trusted. Warning says why, for people, and names the verdicts left
+	// undecided (Undecided), whatever the cause.
 	Busy    bool   `json:"busy"`
 	Warning string `json:"warning,omitempty"`
 }
@@ -131,16 +132,18 @@ func NewHealth(ms []*Measurement, elapsed time.Duration, p *Pacer) *Health {
 		why = append(why, fmt.Sprintf("about %.0f verdicts may rest on the machine's slowness rather than a censor (a retry changed %d verdicts in %d attempts)",
 			h.Suspect, h.Changed, h.Measurements+h.Retries))
 	}
-	if h.Undecided > 0 {
-		why = append(why, fmt.Sprintf("%d verdicts could not be judged (no control came back, or the downloads ran too slow to tell throttling), measured again", h.Undecided))
-	}
 	if h.DelayP99 > float64(BusyDelayP99)/float64(time.Millisecond) {
 		why = append(why, fmt.Sprintf("the scheduling delay's 99th percentile was %.0f ms", h.DelayP99))
 	}
+	var warn []string
 	if len(why) > 0 {
 		h.Busy = true
-		h.Warning = "the machine was too busy for these figures to be trusted: " + strings.Join(why, "; ") + "; measure again on a quieter machine"
+		warn = append(warn, "the machine was too busy for these figures to be trusted: "+strings.Join(why, "; ")+"; measure again on a quieter machine")
 	}
+	if h.Undecided > 0 {
+		warn = append(warn, fmt.Sprintf("%d verdicts could not be judged, even measured again (no control came back, or the downloads ran too slow, on a slow path or a busy machine, to tell throttling): they are unknown, not accessible", h.Undecided))
+	}
+	h.Warning = strings.Join(warn, ". ")
 	return h
 }
 

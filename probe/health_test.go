@@ -55,10 +55,11 @@ func TestHealth(t *testing.T) {
 	// Verdicts that could not be judged, measured again: unknown on the
 	// throughput test (or the control); the first attempt's accessible
 	// rested on the same inconclusive test, so no verdict changed. The run
-	// warns: those sites were not judged.
+	// warns, those sites were not judged, but does not blame the machine
+	// (a slow path does it too).
 	undecided := append(measured(98, probe.Accessible, "", ""), measured(2, probe.Unknown, probe.Accessible, probe.TimeoutThroughput)...)
 	h = probe.NewHealth(undecided, 10*time.Second, nil)
-	if h.Undecided != 2 || h.OnTimeout != 2 || h.Changed != 0 || !h.Busy || !strings.Contains(h.Warning, "2 verdicts could not be judged") {
+	if h.Undecided != 2 || h.OnTimeout != 2 || h.Changed != 0 || h.Busy || !strings.HasPrefix(h.Warning, "2 verdicts could not be judged") {
 		t.Errorf("undecided run: undecided %d, busy %v, warning %q", h.Undecided, h.Busy, h.Warning)
 	}
 	if s := h.Summary(); !strings.Contains(s, "2 verdicts rest on a timeout (throughput 2), 2 of them unknown") {
