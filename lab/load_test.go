@@ -45,6 +45,8 @@ var openCountries = []string{"US", "DE", "GB", "BR"}
 //
 //	SPLINTER_LOAD_BURNERS=4 go test -p 1 -count=1 -run TestDefaultScenarioUnderLoad -v ./lab
 //
+// SPLINTER_LOAD_AT=YYYY-MM-DD sets the world's date (lab.Options.At), to
+// measure load alone on a date whose policies the quiet run scores well.
 // It is bounded: the run and the burners stop after 20 minutes; the
 // burners are killed, by their ids, when the test ends, and by the kernel
 // if it dies.
@@ -60,10 +62,16 @@ func TestDefaultScenarioUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var opts lab.Options
+	if at := os.Getenv("SPLINTER_LOAD_AT"); at != "" {
+		if opts.At, err = time.Parse(time.DateOnly, at); err != nil {
+			t.Fatalf("SPLINTER_LOAD_AT: %v", err)
+		}
+	}
 	procs := startBurners(t, n, time.Now().Add(bound))
 	t.Cleanup(func() { stopBurners(procs) })
 	load0 := loadAvg()
-	res, err := lab.Run(ctx, spec, lab.RunOptions{Out: t.TempDir()})
+	res, err := lab.Run(ctx, spec, lab.RunOptions{Out: t.TempDir(), Lab: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
