@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,13 @@ func TestDefaultScenario(t *testing.T) {
 	}
 	for _, d := range s.Disagree {
 		t.Logf("disagreement: %s from %s: %s", d.Domain, d.Vantage, d.Explanation)
+	}
+	if res.Health == nil {
+		t.Fatal("no run health")
+	}
+	t.Logf("health: %s", res.Health.Summary())
+	if data, err := os.ReadFile(filepath.Join(out, "score.json")); err != nil || !strings.Contains(string(data), `"health": {`) {
+		t.Errorf("score.json lacks the run's health (%v)", err)
 	}
 	if s.Accuracy < 0.99 {
 		t.Errorf("agreement %.4f < 0.99", s.Accuracy)

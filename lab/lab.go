@@ -58,6 +58,10 @@ type Options struct {
 	// Transparency, if set, has every border enforce only a logged policy
 	// version, and cite its index in every decision (see Transparency).
 	Transparency *Transparency
+	// Pacer, if set, paces the lab's probers and its test helper to the
+	// machine's load (probe.Pacer); Start starts its sampling for the
+	// lab's life (see startPacer). Run makes one when none is given.
+	Pacer *probe.Pacer
 }
 
 // Lab is a running laboratory: a world with its borders and services.
@@ -69,6 +73,7 @@ type Lab struct {
 	geo      *probe.Geo
 	control  *probe.ControlClient
 	services *backend.Backend
+	pacer    *probe.Pacer
 	cancel   context.CancelFunc
 	// gates are the borders, each with the engine of the version in force
 	// (date.go).
@@ -134,6 +139,7 @@ func (s *Spec) Start(ctx context.Context, opts Options) (*Lab, error) {
 	l.gates.follow()
 	l.geo = probe.PlanGeo(s.Plan)
 	ctx, l.cancel = context.WithCancel(ctx)
+	l.startPacer(ctx, opts.Pacer)
 	if !opts.NoServices {
 		if err := l.startControl(ctx, opts.Reports); err != nil {
 			l.Close()
@@ -162,7 +168,7 @@ func (l *Lab) startControl(ctx context.Context, reports string) error {
 	if h == nil {
 		return nil
 	}
-	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}}))
+	helper := probe.ControlHandler(probe.New(h, probe.Config{RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk, Vantage: probe.Vantage{Host: h.Name()}, Pacer: l.pacer}))
 	name := h.Name() + "." + strings.TrimSuffix(world.HostsZone, ".")
 	// Its certificate names it, and the services it stands in for
 	// (scenario.LookupNames: www.cloudflare.com, geoip.ubuntu.com).
@@ -252,6 +258,7 @@ func (l *Lab) Prober(host string, tune ...func(*probe.Config)) (*probe.Prober, e
 	cfg := probe.Config{
 		RootCAs: l.w.CA().Pool(), Geo: l.geo, Clock: l.clk,
 		Vantage: probe.Vantage{Host: h.Name(), CC: h.Jurisdiction()},
+		Pacer:   l.pacer,
 	}
 	if l.control != nil {
 		cfg.Control = l.control

@@ -26,6 +26,7 @@ type pipeline struct {
 	stream  *score.Stream
 	auditor *score.Auditor
 	keep    bool
+	health  probe.HealthTally
 	tee     *json.Encoder // RunOptions.Lab.Decisions
 	fail    func(error)   // ends the campaign on a write error
 
@@ -127,6 +128,7 @@ func (p *pipeline) loop() {
 			p.stream.Begin(ev.id, ev.t)
 		case evMeasurement:
 			p.measured++
+			p.health.Add(ev.m)
 			if p.out != nil {
 				p.out.measurements.write(ev.m)
 				p.check(p.out.measurements.err)

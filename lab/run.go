@@ -112,6 +112,10 @@ type RunResult struct {
 	Log string
 	// RunID names the run in the store, if it had one.
 	RunID string
+	// Health is how steady the run was: the machine's scheduling delay,
+	// the retries, the verdicts that rest on a timeout, and a warning
+	// when the machine was too busy for the figures to be trusted.
+	Health *probe.Health
 }
 
 // Outputs are the files Run writes into RunOptions.Out.
@@ -184,6 +188,9 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		}
 	} else if opts.Lab.Transparency != nil {
 		logDir = opts.Lab.Transparency.Log.Dir()
+	}
+	if opts.Lab.Pacer == nil {
+		opts.Lab.Pacer = probe.NewPacer(probe.PacerConfig{MaxInFlight: opts.Concurrency})
 	}
 	start := time.Now()
 	p := newPipeline(out)
@@ -282,11 +289,13 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	}
 	res.Decisions, res.Measured, res.Measurements = p.decisions, p.measured, p.ms
 	res.Score = p.stream.Result()
+	res.Health = p.health.Health(res.Elapsed, opts.Lab.Pacer)
 	if p.err != nil {
 		return nil, p.err
 	}
 	res.Report = builder.Report(res.Decisions, res.Score)
 	res.Report.Elapsed = res.Elapsed
+	res.Report.Health = res.Health
 	res.Report.At, res.Report.Policies = res.At, reportPolicies(res.Versions)
 	res.Report.Interrupted, res.Report.Planned = res.Interrupted, res.Planned
 	for _, b := range s.Borders {
@@ -597,7 +606,7 @@ func (o *outputs) finishRun(res *RunResult, status store.Status, extra ...extraF
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(datedScore{At: res.At.UTC().Format(time.RFC3339), Policies: res.Versions, Status: status,
-			Planned: res.Planned, Run: res.RunID, Result: res.Score})
+			Planned: res.Planned, Run: res.RunID, Result: res.Score, Health: res.Health})
 	}); err != nil {
 		return err
 	}
@@ -629,8 +638,8 @@ func (o *outputs) finish(ms []*probe.Measurement, res *RunResult, extra ...extra
 	return o.finishRun(res, store.Complete, extra...)
 }
 
-// datedScore is score.json: the scoring, with the world's date and the
-// policies in force beside its keys.
+// datedScore is score.json: the scoring, with the world's date, the
+// policies in force and the run's health beside its keys.
 type datedScore struct {
 	At       string    `json:"at"`
 	Policies []InForce `json:"policies"`
@@ -641,6 +650,7 @@ type datedScore struct {
 	// Run is the run's ID in the store, if it had one.
 	Run string `json:"run,omitempty"`
 	*score.Result
+	Health *probe.Health `json:"health,omitempty"`
 }
 
 func reportPolicies(fs []InForce) []report.Policy {

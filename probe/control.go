@@ -241,11 +241,12 @@ func (c *ControlClient) Addr() netip.AddrPort { return c.addr }
 func (c *ControlClient) URL() string { return "http://" + c.addr.String() }
 
 // Control implements Controller. A failed request is not cached, nor is an
-// answer whose own lookup failed for no reason the name explains (the
-// helper's unknown_error: a timeout or a SERVFAIL, a transient on the
-// helper's side that would otherwise leave every vantage measuring the URL
-// without a DNS reference); the callers waiting on it get it, the next
-// asks again.
+// answer with a step that timed out (controlTimeout: its lookup failed for
+// no reason the name explains, the helper's unknown_error, or its fetch, or
+// a connect or handshake with an address it resolved, timed out): a
+// transient on the helper's side that would otherwise leave every vantage
+// measuring the URL without a reference; the callers waiting on it get it,
+// the next asks again.
 func (c *ControlClient) Control(ctx context.Context, req ControlRequest) (*ControlResponse, error) {
 	c.mu.Lock()
 	e, ok := c.cache[req.HTTPRequest]
@@ -263,7 +264,7 @@ func (c *ControlClient) Control(ctx context.Context, req ControlRequest) (*Contr
 		}
 	}
 	e.resp, e.err = c.ask(ctx, req)
-	if e.err != nil || (e.resp.DNS.Failure != nil && *e.resp.DNS.Failure == ControlFailureUnknown) {
+	if e.err != nil || controlTimeout(e.resp) != "" {
 		c.mu.Lock()
 		delete(c.cache, req.HTTPRequest)
 		c.mu.Unlock()

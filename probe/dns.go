@@ -185,7 +185,7 @@ func (p *Prober) exchangeUDP(ctx context.Context, server netip.AddrPort, msg *dn
 	// Like a stub resolver, resend the query until an answer comes.
 	got := make(chan struct{})
 	go func() {
-		t := time.NewTicker(p.cfg.DNSRetry)
+		t := time.NewTicker(p.scale(p.cfg.DNSRetry))
 		defer t.Stop()
 		for {
 			select {

@@ -49,7 +49,8 @@
 //	accessible    none of the above                                  false          true
 //	unknown       no control measurement; or the control's own       null           null
 //	              lookup failed (unknown_error) and the probe got no
-//	              page: nothing to judge by
+//	              page: nothing to judge by; or the throughput test
+//	              could not tell, measured again (see below)
 //
 // So an https:// URL whose handshake a censor resets by SNI is "tls", as
 // its http:// form is (whose TLS step fails alike): the fetch's failure in
@@ -87,15 +88,32 @@
 //     control's handshake with that endpoint and name succeeded.
 //   - throttled: the first download with SNI ran under Config.ThrottledBelow,
 //     then pairs of downloads side by side, one without SNI (the baseline)
-//     and one with. The median download with SNI must run under the
-//     threshold and the best baseline at least Config.ThrottleRatio (2.5)
-//     times as fast. Noise only slows a download, so the best baseline is
-//     the path's capacity; a first-packet censor misses a flow now and then,
-//     so one fast download with SNI must not clear a throttled site. Two
-//     pairs are made, and up to two more while every baseline ran under the
-//     threshold (a loaded path, not a censor) or a pair failed. On the
-//     default scenario noise reaches a ratio of about 1.8 and Russia's
-//     140 kbit/s throttle at least 3.4.
+//     and one with; a download with SNI is compared only with the baseline
+//     made beside it, never with one of another moment (a busy machine
+//     slows every download, by a factor that changes from one second to the
+//     next). A pair is judged when both completed and its baseline ran at
+//     least at the threshold, and shows the gap when its baseline ran at
+//     least Config.ThrottleRatio (2.5) times as fast as the download with
+//     SNI, under the threshold. Throttled needs two pairs judged, the gap in
+//     most of them, and the median download with SNI under the threshold (a
+//     first-packet censor misses a flow now and then). At most four pairs
+//     are made. Fewer than two pairs judged and fewer than two fast
+//     downloads with SNI leave the test inconclusive (x_throughput's
+//     inconclusive): the path or the machine ran too slow to tell.
+//
+// Steady under load (Config.Pacer, Config.Retries): a verdict that rests on
+// a timeout (x_timeout: the step whose timeout, or slowness, it follows
+// from, TimeoutBasis) is measured again, the whole measurement, after
+// Config.RetryPause; the earlier attempts are in x_attempts. A censor does
+// the same thing again, a busy machine seldom does. An accessible verdict
+// whose throughput test was inconclusive is measured again too, and when
+// the last attempt is still inconclusive the verdict is unknown with the
+// reason "cannot judge throttling": a site the test cannot judge is not
+// called accessible. A Pacer, shared by a campaign's probers and the helper,
+// stretches every timeout by a factor drawn from the scheduling delay and
+// the world's round trip, and bounds the measurements in flight to what the
+// machine keeps up with; Health sums a run up and warns when the machine
+// was too busy for its figures to be trusted.
 //
 // Time is injected (Config.Clock): the residual test's wait for a
 // censor's window is optional and, in tests, need not sleep.

@@ -68,8 +68,8 @@ type TLSHandshake struct {
 	PeerCertificates   []Binary       `json:"peer_certificates"`
 	TLSVersion         string         `json:"tls_version"`
 	Failure            *string        `json:"failure"`
-	// Retried is set when the handshake timed out once and was tried
-	// again (splinter).
+	// Retried is set when the handshake timed out at its connect, as every
+	// connect of a tcp_ip verdict did, and was tried again (splinter).
 	Retried bool `json:"x_retried,omitempty"`
 	// Operation is the step that failed: "connect" or "tls_handshake"
 	// (OONI's failed_operation).
@@ -86,21 +86,9 @@ type Binary struct {
 
 // TLS connects to ep and performs a TLS handshake with SNI serverName,
 // offering alpn. It returns the connection on success (the caller closes it).
-// A handshake that times out after the TCP connect is tried once more (a lost segment on a busy
-// link is not censorship; a censor that drops or holds the handshake does
-// it again).
+// A handshake that times out is not tried again here: a verdict that rests
+// on it is, the whole measurement after a pause (WebConnectivity).
 func (p *Prober) TLS(ctx context.Context, ep netip.AddrPort, serverName string, alpn []string) (TLSHandshake, *tls.Conn) {
-	r, c := p.tls1(ctx, ep, serverName, alpn)
-	if r.Failure != nil && *r.Failure == FailureTimeout && r.Operation == "tls_handshake" && ctx.Err() == nil {
-		t0 := r.T
-		r, c = p.tls1(ctx, ep, serverName, alpn)
-		r.T += t0
-		r.Retried = true
-	}
-	return r, c
-}
-
-func (p *Prober) tls1(ctx context.Context, ep netip.AddrPort, serverName string, alpn []string) (TLSHandshake, *tls.Conn) {
 	start := p.now()
 	r := TLSHandshake{Address: ep, ServerName: serverName}
 	tcp, c := p.Connect(ctx, ep)
@@ -163,7 +151,7 @@ func (p *Prober) QUIC(ctx context.Context, ep netip.AddrPort, serverName string)
 	tcfg := p.tlsConfig(serverName, []string{"h3"})
 	tcfg.CurvePreferences = []tls.CurveID{tls.X25519}
 	qc, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(ep), tcfg,
-		&quic.Config{HandshakeIdleTimeout: p.cfg.HandshakeTimeout, Versions: []quic.Version{quic.Version1}})
+		&quic.Config{HandshakeIdleTimeout: p.scale(p.cfg.HandshakeTimeout), Versions: []quic.Version{quic.Version1}})
 	r.T = p.since(start)
 	if err != nil {
 		r.Failure = Classify(err)
@@ -342,23 +330,35 @@ type Throughput struct {
 	// was slow: a censor that throttles by SNI cannot single them out.
 	Baselines []Download `json:"baselines,omitempty"`
 	// Repeats are the downloads with SNI again, each made alongside the
-	// baseline of the same index.
+	// baseline of the same index: a pair shares the moment, the path,
+	// the access link and the machine's load.
 	Repeats []Download `json:"repeats,omitempty"`
-	// BestBaseline is the fastest download without SNI, in bit/s: noise
-	// only ever slows a download, so the best of several is the truest
-	// view of the path's capacity.
+	// BestBaseline is the fastest download without SNI, in bit/s.
 	BestBaseline float64 `json:"best_baseline_bits_per_second,omitempty"`
 	// MedianSNI is the (upper) median of the downloads with SNI, and
-	// BestSNI the fastest, in bit/s. The median, not the best, judges
-	// them: a censor that inspects a flow's first packet misses one now
-	// and then, and a download it missed runs at the path's speed.
+	// BestSNI the fastest, in bit/s. A censor that inspects a flow's first
+	// packet misses one now and then, and a download it missed runs at the
+	// path's speed, so one fast download does not clear a site.
 	MedianSNI float64 `json:"median_sni_bits_per_second,omitempty"`
 	BestSNI   float64 `json:"best_sni_bits_per_second,omitempty"`
-	// Throttled is set when the median download with SNI ran under
-	// Config.ThrottledBelow and the best baseline at least
-	// Config.ThrottleRatio times as fast.
-	Throttled bool    `json:"throttled"`
-	Failure   *string `json:"failure"`
+	// Pairs is how many pairs judged (both downloads completed and the
+	// baseline ran at least Config.ThrottledBelow: a slower baseline
+	// shows a path or a machine too slow to tell), and Gaps how many of
+	// them had the baseline at least Config.ThrottleRatio times as fast as
+	// the download with SNI beside it, under Config.ThrottledBelow.
+	Pairs int `json:"pairs"`
+	Gaps  int `json:"gaps"`
+	// Throttled is set by Judge: at least two pairs judged, the gap in
+	// most of them, and the median download with SNI under
+	// Config.ThrottledBelow.
+	Throttled bool `json:"throttled"`
+	// Inconclusive is set by Judge when the first download ran slow and
+	// the test could not tell why: fewer than two pairs judged, and fewer
+	// than two downloads with SNI ran fast (a path or a machine too slow,
+	// or too many downloads lost). A verdict that rests on it is measured
+	// again (TimeoutThroughput).
+	Inconclusive bool    `json:"inconclusive,omitempty"`
+	Failure      *string `json:"failure"`
 }
 
 // Download is one transfer of the throughput test.
@@ -369,24 +369,63 @@ type Download struct {
 	Failure  *string `json:"failure"`
 }
 
-// throughputPairs is how many pairs of downloads (a baseline beside one
-// with SNI) the throughput test completes after a slow first download; it
-// makes at most two more (for failed pairs, or while every baseline ran
-// slow).
-const throughputPairs = 2
+// Judge compares each download with SNI with the baseline made beside it
+// at the same moment and sets the medians, Pairs, Gaps, Throttled and
+// Inconclusive (see their docs), with below the rate under which a download may be throttled
+// and ratio how many times faster its baseline must run. Downloads made
+// at different moments are never compared: a busy machine slows all of
+// them, by a factor that changes from one second to the next.
+func (t *Throughput) Judge(below, ratio float64) {
+	var sni []float64
+	if t.Failure == nil && t.Bytes > 0 {
+		sni = append(sni, t.BitsPerS)
+	}
+	t.BestBaseline, t.Pairs, t.Gaps = 0, 0, 0
+	fast := 0
+	for i := range min(len(t.Baselines), len(t.Repeats)) {
+		b, s := t.Baselines[i], t.Repeats[i]
+		if s.Failure == nil && s.BitsPerS >= below {
+			fast++
+		}
+		if b.Failure != nil || s.Failure != nil {
+			continue
+		}
+		sni = append(sni, s.BitsPerS)
+		t.BestBaseline = max(t.BestBaseline, b.BitsPerS)
+		if b.BitsPerS < below {
+			continue
+		}
+		t.Pairs++
+		if s.BitsPerS < below && b.BitsPerS >= ratio*s.BitsPerS {
+			t.Gaps++
+		}
+	}
+	t.BestSNI, t.MedianSNI = 0, 0
+	if len(sni) > 0 {
+		slices.Sort(sni)
+		t.BestSNI, t.MedianSNI = sni[len(sni)-1], sni[len(sni)/2]
+	}
+	t.Throttled = t.Pairs >= 2 && 2*t.Gaps > t.Pairs && t.MedianSNI < below
+	t.Inconclusive = t.Failure == nil && t.BitsPerS < below && t.Pairs < 2 && fast < 2
+}
+
+// throughputPairs is how many judged pairs of downloads (a baseline
+// beside one with SNI) the throughput test wants after a slow first
+// download; it makes at most throughputMaxPairs.
+const (
+	throughputPairs    = 2
+	throughputMaxPairs = 4
+)
 
 // Throughput downloads Config.ThroughputBytes from https://serverName at ep
 // (the scenario's sites serve /download?bytes=N) for at most
 // Config.ThroughputTime. When that runs under Config.ThrottledBelow it
 // downloads twice at once, with and without SNI (Host still names the site),
-// and does so again: a slow path or a busy access link, which slows both
-// alike and comes and goes, is told apart from SNI-triggered throttling,
-// which caps the downloads with SNI and none without. The verdict compares
-// the median download with SNI with the best baseline (see
-// Throughput.Throttled). It stops early once two downloads with SNI ran
-// fast, and makes up to two more pairs while every baseline has run under
-// Config.ThrottledBelow: a baseline that slow has measured a loaded path,
-// not a censor.
+// and does so again: a slow path or a busy machine, which slows both alike
+// and comes and goes, is told apart from SNI-triggered throttling, which
+// caps the downloads with SNI and none without. It stops once two judged
+// pairs agree (both with the gap, or both without), or two downloads with
+// SNI ran fast, and makes at most four pairs; Judge gives the verdict.
 func (p *Prober) Throughput(ctx context.Context, ep netip.AddrPort, serverName string) Throughput {
 	want := int64(p.cfg.ThroughputBytes)
 	r := Throughput{Address: ep, Wanted: want, URL: fmt.Sprintf("https://%s/download?bytes=%d", serverName, want)}
@@ -400,15 +439,11 @@ func (p *Prober) Throughput(ctx context.Context, ep netip.AddrPort, serverName s
 	d := p.download(ctx, ep, serverName, true)
 	r.Bytes, r.Seconds, r.BitsPerS, r.Failure = d.Bytes, d.Seconds, d.BitsPerS, d.Failure
 	if d.Failure != nil || d.BitsPerS >= p.cfg.ThrottledBelow {
-		r.BestSNI, r.MedianSNI = d.BitsPerS, d.BitsPerS
+		r.Judge(p.cfg.ThrottledBelow, p.cfg.ThrottleRatio)
 		return r
 	}
-	sni := []float64{d.BitsPerS}
-	good, fast := 0, 0
-	for range throughputPairs + 2 {
-		if good >= throughputPairs && r.BestBaseline >= p.cfg.ThrottledBelow {
-			break
-		}
+	fast := 0
+	for range throughputMaxPairs {
 		// The baseline and a download with SNI run side by side, so the
 		// path, the access link and the load are the same for both.
 		var b, d2 Download
@@ -418,29 +453,19 @@ func (p *Prober) Throughput(ctx context.Context, ep netip.AddrPort, serverName s
 		wg.Wait()
 		r.Baselines, r.Repeats = append(r.Baselines, b), append(r.Repeats, d2)
 		if ctx.Err() != nil {
-			return r
+			break
 		}
-		// A pair with a failed download (a connect lost under load)
-		// does not count; another is tried in its place.
-		if b.Failure != nil || d2.Failure != nil {
-			continue
-		}
-		good++
-		sni = append(sni, d2.BitsPerS)
-		r.BestBaseline = max(r.BestBaseline, b.BitsPerS)
-		if d2.BitsPerS >= p.cfg.ThrottledBelow {
+		if d2.Failure == nil && d2.BitsPerS >= p.cfg.ThrottledBelow {
 			if fast++; fast == 2 {
 				break // most downloads with SNI ran fast: not throttled
 			}
 		}
+		r.Judge(p.cfg.ThrottledBelow, p.cfg.ThrottleRatio)
+		if r.Pairs >= throughputPairs && (r.Gaps == 0 || r.Gaps == r.Pairs) {
+			break
+		}
 	}
-	slices.Sort(sni)
-	r.BestSNI = sni[len(sni)-1]
-	r.MedianSNI = sni[len(sni)/2]
-	if good == 0 {
-		return r
-	}
-	r.Throttled = r.MedianSNI < p.cfg.ThrottledBelow && r.BestBaseline >= p.cfg.ThrottleRatio*r.MedianSNI
+	r.Judge(p.cfg.ThrottledBelow, p.cfg.ThrottleRatio)
 	return r
 }
 
@@ -462,7 +487,8 @@ func (t *Throughput) summary() string {
 		base = append(base, rate(d.BitsPerS, d.Failure))
 	}
 	return "downloads with SNI ran at " + strings.Join(sni, ", ") + " kbit/s (median " + itoa(int(t.MedianSNI/1000)) +
-		"), without SNI beside them at " + strings.Join(base, ", ") + " kbit/s (best " + itoa(int(t.BestBaseline/1000)) + ")"
+		"), without SNI beside them at " + strings.Join(base, ", ") + " kbit/s (best " + itoa(int(t.BestBaseline/1000)) +
+		"); far faster without SNI in " + itoa(t.Gaps) + " of " + itoa(t.Pairs) + " pairs judged"
 }
 
 // download is one GET of /download over TLS, with or without SNI.
@@ -487,7 +513,7 @@ func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName str
 		return d
 	}
 	start := p.now()
-	tc.SetDeadline(time.Now().Add(p.cfg.ThroughputTime)) // sockets keep real time
+	tc.SetDeadline(time.Now().Add(p.scale(p.cfg.ThroughputTime))) // sockets keep real time
 	fmt.Fprintf(tc, "GET /download?bytes=%d HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", want, serverName, userAgent)
 	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
 	if err == nil {

@@ -79,6 +79,7 @@ rules:
 		want:  probe.TCPIP,
 		check: func(t *testing.T, tk *probe.TestKeys) {
 			wantBlocking(t, tk, probe.BlockingTCPIP)
+			wantRetried(t, tk, probe.TimeoutTCPConnect)
 			for _, c := range tk.TCPConnect {
 				wantFailure(t, "tcp_connect", c.Status.Failure, probe.FailureTimeout)
 				if !c.Retried {
@@ -139,6 +140,7 @@ rules:
 		want:  probe.QUIC,
 		check: func(t *testing.T, tk *probe.TestKeys) {
 			wantBlocking(t, tk, probe.BlockingHTTPFailure)
+			wantRetried(t, tk, probe.TimeoutQUIC)
 			if len(tk.QUICHandshakes) == 0 {
 				t.Fatal("no QUIC handshake")
 			}
@@ -154,7 +156,8 @@ rules:
 		want:  probe.Throttled,
 		check: func(t *testing.T, tk *probe.TestKeys) {
 			wantBlocking(t, tk, probe.BlockingNone)
-			if tk.Throughput == nil || len(tk.Throughput.Baselines) == 0 || !tk.Throughput.Throttled {
+			wantRetried(t, tk, probe.TimeoutThroughput)
+			if tk.Throughput == nil || len(tk.Throughput.Baselines) == 0 || !tk.Throughput.Throttled || tk.Throughput.Pairs < 2 {
 				t.Errorf("x_throughput = %+v", tk.Throughput)
 			}
 		},
@@ -319,6 +322,15 @@ func wantBlocking(t *testing.T, tk *probe.TestKeys, b probe.Blocking) {
 	t.Helper()
 	if tk.Blocking != b {
 		t.Errorf("blocking = %q, want %q", tk.Blocking, b)
+	}
+}
+
+// wantRetried checks that a verdict resting on a timeout was measured
+// again, the first attempt seeing the same, and still rests on it.
+func wantRetried(t *testing.T, tk *probe.TestKeys, basis probe.TimeoutBasis) {
+	t.Helper()
+	if tk.Timeout != basis || len(tk.Attempts) != 1 || tk.Attempts[0].Verdict != tk.Verdict || tk.Attempts[0].Timeout != basis {
+		t.Errorf("x_timeout %q, x_attempts %+v: want %s, one earlier attempt with the same verdict", tk.Timeout, tk.Attempts, basis)
 	}
 }
 

@@ -23,7 +23,8 @@ import (
 )
 
 // The helper's bounds, oohelperd's: a connect with its TLS handshake, a
-// QUIC handshake and a fetch each have their own. A lookup is bounded by
+// QUIC handshake and a fetch each have their own (stretched by the
+// prober's pacer, Config.Pacer, as its own timeouts are). A lookup is bounded by
 // the prober's DNS timeouts (oohelperd gives it 4 s, which a cold cache on
 // a loaded machine, a query timed out and asked again, overruns).
 const (
@@ -271,7 +272,7 @@ func helperEndpoints(u *url.URL, info map[string]ControlIPInfo) []helperEndpoint
 // helperTCPTLS connects to ep and, on port 443, hand-shakes TLS over the
 // same connection with host as SNI.
 func (p *Prober) helperTCPTLS(ctx context.Context, ep helperEndpoint, host string) (ControlTCP, *ControlTLS) {
-	ctx, cancel := context.WithTimeout(ctx, helperTCPTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.scale(helperTCPTimeout))
 	defer cancel()
 	ap, err := netip.ParseAddrPort(ep.endpoint)
 	if err != nil {
@@ -286,7 +287,7 @@ func (p *Prober) helperTCPTLS(ctx context.Context, ep helperEndpoint, host strin
 		return out, nil
 	}
 	defer c.Close()
-	hctx, hcancel := context.WithTimeout(ctx, p.cfg.HandshakeTimeout)
+	hctx, hcancel := context.WithTimeout(ctx, p.scale(p.cfg.HandshakeTimeout))
 	defer hcancel()
 	err = tls.Client(c, p.tlsConfig(host, []string{"h2", "http/1.1"})).HandshakeContext(hctx)
 	return out, &ControlTLS{ServerName: host, Status: err == nil, Failure: Classify(err)}
@@ -294,7 +295,7 @@ func (p *Prober) helperTCPTLS(ctx context.Context, ep helperEndpoint, host strin
 
 // helperQUIC hand-shakes QUIC with ep, SNI host, ALPN h3.
 func (p *Prober) helperQUIC(ctx context.Context, ep helperEndpoint, host string) ControlTLS {
-	ctx, cancel := context.WithTimeout(ctx, helperQUICTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.scale(helperQUICTimeout))
 	defer cancel()
 	ap, err := netip.ParseAddrPort(ep.endpoint)
 	if err != nil {
@@ -318,7 +319,7 @@ func (e *helperResolveError) Error() string { return "probe: helper lookup: " + 
 // when searchH3 is set looks for the h3 endpoint the first response of the
 // redirect chain advertised.
 func (p *Prober) helperFetch(ctx context.Context, lookups *helperLookups, rawURL string, headers map[string][]string, searchH3, h3 bool) ControlHTTP {
-	ctx, cancel := context.WithTimeout(ctx, helperHTTPTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.scale(helperHTTPTimeout))
 	defer cancel()
 	failed := func(err error) ControlHTTP {
 		var re *helperResolveError

@@ -81,7 +81,18 @@ type TestKeys struct {
 	// order; the verdict is the first.
 	Methods       []Verdict `json:"x_methods"`
 	VerdictReason string    `json:"x_verdict_reason"`
-	Vantage       Vantage   `json:"x_vantage"`
+	// Timeout names the timeout the verdict rests on, if it rests on one
+	// (see TimeoutBasis); such a verdict was measured again before it was
+	// reported, unless Config.Retries forbade it.
+	Timeout TimeoutBasis `json:"x_timeout,omitempty"`
+	// Attempts are the earlier attempts of a measurement made again
+	// because their verdict rested on a timeout, oldest first: what each
+	// saw. These test keys are the last attempt's.
+	Attempts []Attempt `json:"x_attempts,omitempty"`
+	// TimeoutFactor is the pacer's factor when the attempt started: its
+	// timeouts were that many times the configured ones (absent for 1).
+	TimeoutFactor float64 `json:"x_timeout_factor,omitempty"`
+	Vantage       Vantage `json:"x_vantage"`
 	// Start is when the measurement started, to the nanosecond.
 	Start time.Time `json:"x_start"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/splinter-lab/splinter/clock"
@@ -60,8 +61,9 @@ type Config struct {
 	// throttled (and is compared with a download without SNI); 0 means
 	// 300 kbit/s.
 	ThrottledBelow float64
-	// ThrottleRatio is how many times faster than the best download with
-	// SNI the best baseline must run for a throttled verdict; 0 means 3.
+	// ThrottleRatio is how many times faster than the download with SNI
+	// beside it a baseline must run for a pair to show throttling; 0 means
+	// 2.5.
 	ThrottleRatio float64
 	// ResidualWait, if positive, repeats the residual control request after
 	// this long (a censor's residual window is 60–180 s); 0 skips it.
@@ -72,6 +74,24 @@ type Config struct {
 	// QUIC enables the QUIC handshake step when the control saw QUIC work;
 	// nil means enabled.
 	QUIC *bool
+
+	// Pacer, if set, paces the prober to the machine's load: every
+	// timeout above (and the helper's, ThroughputTime and
+	// ConnectRetryPause) is multiplied by its Factor when the step
+	// starts, and each attempt of WebConnectivity holds a place among its
+	// measurements in flight. Probers of one campaign, and the helper
+	// they ask, share one.
+	Pacer *Pacer
+	// Retries is how many times WebConnectivity measures a URL again when
+	// its verdict rests on a timeout (see the package doc); 0 means once,
+	// negative never. On a quiet machine (the pacer's factor under
+	// QuietFactor) a prober stops measuring again for a timeout that its
+	// retries have confirmed ConfirmedRetries times and never changed: a
+	// censor at work, not the machine.
+	Retries int
+	// RetryPause is the pause before measuring again, multiplied by the
+	// pacer's factor; 0 means 1 s.
+	RetryPause time.Duration
 
 	// Clock is the probe's time: measurement timestamps, timeouts and
 	// waits (socket deadlines excepted: they are real time). nil is the
@@ -98,6 +118,9 @@ type Prober struct {
 	net  Network
 	cfg  Config
 	thru chan struct{} // throughput tests in flight
+
+	mu      sync.Mutex
+	retried map[TimeoutBasis]retryYield // what the prober's retries gave
 }
 
 // New returns a Prober measuring through n.
@@ -138,6 +161,12 @@ func New(n Network, cfg Config) *Prober {
 	if cfg.ThrottleRatio == 0 {
 		cfg.ThrottleRatio = 2.5
 	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 1
+	}
+	if cfg.RetryPause == 0 {
+		cfg.RetryPause = time.Second
+	}
 	if cfg.BenignName == "" {
 		cfg.BenignName = "www.example.com"
 	}
@@ -171,9 +200,19 @@ func (p *Prober) Config() Config { return p.cfg }
 
 func (p *Prober) now() time.Time { return p.cfg.Clock.Now() }
 
-// withTimeout bounds ctx by d on the probe's clock.
+// withTimeout bounds ctx by d, stretched by the pacer's factor, on the
+// probe's clock.
 func (p *Prober) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return clock.WithTimeout(ctx, p.cfg.Clock, d)
+	return clock.WithTimeout(ctx, p.cfg.Clock, p.scale(d))
+}
+
+// scale stretches a timeout or a pause by the pacer's factor now.
+func (p *Prober) scale(d time.Duration) time.Duration {
+	f := p.cfg.Pacer.Factor()
+	if f <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) * f)
 }
 
 // since is seconds since t, as OONI's "t" keys.

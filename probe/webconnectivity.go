@@ -18,17 +18,8 @@ import (
 	"github.com/splinter-lab/splinter/clock"
 )
 
-// WebConnectivity measures rawURL in the manner of OONI's web_connectivity
-// (ts-017): resolve the host through the vantage's resolver (and the foreign
-// resolver, if configured) unless it is an IP literal, connect to every
-// address, fetch the URL over plain HTTP (or HTTPS), hand-shake TLS with
-// every address on port 443 with the host as SNI, ask the control for its
-// view of the same URL, then the splinter steps: a QUIC handshake where the
-// control saw QUIC work, a throughput test, and a residual test after a
-// block. The analysis compares probe and control and sets blocking,
-// accessible and the finer x_verdict (see the package doc for the
-// precedence).
-func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *Measurement {
+// attempt is one attempt of WebConnectivity: the whole measurement, once.
+func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurement {
 	start := p.now()
 	m := newMeasurement(rawURL, start, p.cfg.Vantage, reportID)
 	tk := &TestKeys{Agent: "redirect", ClientResolver: p.cfg.Vantage.Resolver, Vantage: p.cfg.Vantage, Start: start}
@@ -200,7 +191,10 @@ func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *
 				tk.Methods = append(tk.Methods, Throttled)
 				tk.Verdict, tk.VerdictReason = Throttled, t.summary()
 			}
-			if tk.Verdict == Accessible && len(t.Baselines) > 0 {
+			switch {
+			case tk.Verdict == Accessible && t.Inconclusive:
+				tk.VerdictReason += "; the throughput test could not tell: " + t.summary()
+			case tk.Verdict == Accessible && len(t.Baselines) > 0:
 				tk.VerdictReason += "; not throttled: " + t.summary()
 			}
 			tk.Blocking = tk.Verdict.Blocking()
@@ -291,7 +285,7 @@ func (p *Prober) retryConnects(ctx context.Context, tk *TestKeys, rawURL string,
 			return false
 		}
 	}
-	if ctx.Err() != nil || clock.Sleep(ctx, p.cfg.Clock, p.cfg.ConnectRetryPause) != nil {
+	if ctx.Err() != nil || clock.Sleep(ctx, p.cfg.Clock, p.scale(p.cfg.ConnectRetryPause)) != nil {
 		return false
 	}
 	var wg sync.WaitGroup

@@ -146,6 +146,7 @@ dl.gl dd{margin-bottom:6px}
 </section>
 
 {{template "audit" .}}
+{{template "health" .}}
 <section>
 <h2>Evidence, site by site</h2>
 <p class="sub">Every blocked or disputed measurement: DNS answers (forged ones and the genuine answer that arrived after), failed connects and handshakes, fetches, and the border's own decisions, injected packets included. Disputed ones (<span class="flag">≠</span>) first.</p>

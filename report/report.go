@@ -57,6 +57,8 @@ type Report struct {
 	// it made Score.Total of Planned measurements.
 	Interrupted bool
 	Planned     int
+	// Health, if set, is how steady the run was (probe.NewHealth).
+	Health *probe.Health
 	// Citations are the rules of the run's policies (Cite sets them), so
 	// that every rule the report lists comes with its description, source
 	// and year.
@@ -290,7 +292,8 @@ func contains(ss []string, s string) bool {
 
 // WriteSummary prints the terminal summary: the world's date and the
 // policies in force, reachability per category and jurisdiction, blocking
-// methods per jurisdiction, and accuracy.
+// methods per jurisdiction, accuracy, and the run's health (with its
+// warning, last, where it is seen).
 func (r *Report) WriteSummary(w io.Writer) {
 	r.writeDate(w)
 	if r.Interrupted && r.Score != nil {
@@ -352,6 +355,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 	}
 	r.writeAudit(w)
+	r.writeHealth(w)
 }
 
 // methods formats verdict counts, blocking ones first, by count.
