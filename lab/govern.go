@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -583,6 +584,11 @@ func verdictChanges(before, after *RunResult) []VerdictChange {
 			out = append(out, VerdictChange{Domain: it.Domain, Vantage: it.Vantage, CC: it.CC, Before: b, After: it.Measured})
 		}
 	}
+	// A run's items come in the order its measurements ended; the changes
+	// are listed in a stable one.
+	slices.SortFunc(out, func(a, b VerdictChange) int {
+		return cmp.Or(cmp.Compare(a.CC, b.CC), cmp.Compare(a.Vantage, b.Vantage), cmp.Compare(a.Domain, b.Domain))
+	})
 	return out
 }
 
