@@ -117,7 +117,7 @@ func (h *Host) stack() (*netstack.Stack, error) {
 	if h.closed {
 		return nil, errClosed
 	}
-	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, Send: h.send})
+	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, Send: h.send, Kernel: h.w.kernel})
 	if err != nil {
 		return nil, fmt.Errorf("world: host %q: %w", h.plan.Name, err)
 	}

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 
 	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
@@ -78,9 +79,13 @@ func (b BorderSpec) Name() string {
 // World is a running emulated Internet. Its methods are safe for concurrent
 // use.
 type World struct {
-	plan     *scenario.Plan
-	opts     Options
-	clk      clock.Clock
+	plan *scenario.Plan
+	opts Options
+	clk  clock.Clock
+	// kernel is the Linux the hosts' TCP follows: that of the world's
+	// date when it was built (netstack.KernelAt); hosts do not upgrade
+	// when the clock jumps.
+	kernel   netstack.Kernel
 	hosts    map[string]*Host
 	order    []*Host
 	routers  map[string]*Router
@@ -192,6 +197,7 @@ func Build(plan *scenario.Plan, opts Options) (*World, error) {
 		links:   make(map[string]*Link),
 	}
 	w.clk = clock.Or(opts.Clock)
+	w.kernel = netstack.KernelAt(w.clk.Now())
 	if err := w.build(); err != nil {
 		w.Close()
 		return nil, err

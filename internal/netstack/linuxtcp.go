@@ -28,7 +28,9 @@ import (
 //   - a segment with a TCP-MD5 (RFC 2385) or TCP-AO (RFC 5925) option, or
 //     whose options do not parse as tcp_do_parse_auth_options reads them,
 //     for a socket that exists: dropped (tcp_inbound_hash; no socket has a
-//     key here);
+//     key here). Before Linux 6.7 (Kernel LinuxMD5, the kernels of a world
+//     dated before 2024) only a well-formed TCP-MD5 option is
+//     (tcp_v4_inbound_md5_hash); options that do not parse are skipped;
 //   - PAWS (RFC 7323 §5; tcp_validate_incoming): a segment whose TSval is
 //     older than ts_recent is dropped with a duplicate ACK, unless it is a
 //     RST, a SYN (gVisor's challenge ACK answers it), a disordered pure
@@ -46,7 +48,8 @@ import (
 //
 // The zero value is not usable; see newLinuxTCP.
 type linuxTCP struct {
-	st *stack.Stack // to ask whether a socket exists
+	st     *stack.Stack // to ask whether a socket exists
+	kernel Kernel       // the Linux whose checks apply where they changed
 
 	mu       sync.Mutex
 	conns    map[connKey]*tcb
@@ -97,8 +100,8 @@ const (
 	established        // both SYNs acknowledged
 )
 
-func newLinuxTCP(st *stack.Stack) *linuxTCP {
-	return &linuxTCP{st: st, conns: make(map[connKey]*tcb)}
+func newLinuxTCP(st *stack.Stack, k Kernel) *linuxTCP {
+	return &linuxTCP{st: st, kernel: k, conns: make(map[connKey]*tcb)}
 }
 
 // verdict is what happens to an inbound packet.
@@ -357,7 +360,7 @@ func (l *linuxTCP) inbound(pkt []byte) (verdict, uint32) {
 	// tcp_v4_rcv → tcp_inbound_hash: a segment for a socket whose
 	// authentication options are malformed, or that carries TCP-MD5 or
 	// TCP-AO (no socket here has a key), is dropped.
-	if authDrop(s.opts) {
+	if l.authDrop(s.opts) {
 		l.mu.Lock()
 		_, known := l.conns[s.key]
 		l.mu.Unlock()
@@ -381,7 +384,7 @@ func (l *linuxTCP) check(c *tcb, s *segment) verdict {
 	// tcp_v4_rcv → tcp_inbound_hash: a segment for a socket whose
 	// authentication options are malformed, or that carries TCP-MD5 or
 	// TCP-AO (no socket here has a key), is dropped.
-	if authDrop(s.opts) && (c != nil || l.hasSocket(s.key)) {
+	if l.authDrop(s.opts) && (c != nil || l.hasSocket(s.key)) {
 		return drop
 	}
 	if c == nil {
@@ -513,6 +516,53 @@ func (c *tcb) disorderedACK(s *segment, tsv uint32) bool {
 // 1200 Hz TSval clock it assumes: the TSval ticks a delayed duplicate ACK
 // may lag by.
 const tsReplay = 240
+
+// authDrop reports whether the kernel's signature check in tcp_v4_rcv
+// drops a segment with these options, for a socket with no key.
+func (l *linuxTCP) authDrop(opts []byte) bool {
+	if l.kernel == LinuxMD5 {
+		return md5Drop(opts)
+	}
+	return authDrop(opts)
+}
+
+// md5Drop reports whether tcp_v4_inbound_md5_hash of Linux before 6.7
+// drops a segment with these options on a socket with no TCP-MD5 key: only
+// when tcp_parse_md5sig_option finds a TCP-MD5 option of exactly 18 bytes
+// (TCPMD5UNEXPECTED). That parser gives up, and so lets the segment
+// through, at options shorter than 18 bytes in all, at EOL, at a length
+// below 2 or past the end, and at an MD5 option of another length; it
+// reads no TCP-AO.
+func md5Drop(opts []byte) bool {
+	const (
+		md5    = 19
+		md5Len = 18 // TCPOLEN_MD5SIG
+	)
+	if len(opts) < md5Len {
+		return false
+	}
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0: // EOL
+			return false
+		case 1: // NOP
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			return false
+		}
+		size := int(opts[i+1])
+		if size < 2 || size > len(opts)-i {
+			return false
+		}
+		if opts[i] == md5 {
+			return size == md5Len
+		}
+		i += size
+	}
+	return false
+}
 
 // authDrop reports whether tcp_inbound_hash drops a segment with these
 // options on a socket with no TCP-MD5 or TCP-AO key: the options do not

@@ -313,7 +313,12 @@ func expectedOutcome(tc establishedCase) string {
 // runEstablished plays one case against a fresh connection and describes
 // the outcome.
 func runEstablished(t *testing.T, tc establishedCase, gvisorOnly bool) string {
-	p := newStackPeer(t, gvisorOnly)
+	return runEstablishedConfig(t, tc, Config{gvisorOnly: gvisorOnly})
+}
+
+// runEstablishedConfig is runEstablished on a stack built from cfg.
+func runEstablishedConfig(t *testing.T, tc establishedCase, cfg Config) string {
+	p := newStackPeerConfig(t, cfg, peerAddr, stackAddr)
 	p.connect()
 	start := p.sndNxt
 	tc.act(p)
@@ -639,6 +644,79 @@ func TestHandshakeRSTWithWrongAckIsIgnored(t *testing.T) {
 			if !bare {
 				t.Fatal("the RST+ACK with a wrong acknowledgment aborted the handshake")
 			}
+		}
+	}
+}
+
+// TestLinuxBefore67: the signature check of tcp_v4_rcv as Linux 4.x to
+// 6.6 make it (tcp_v4_inbound_md5_hash, tcp_parse_md5sig_option in
+// net/ipv4/tcp.c, e.g. v4.19): a segment is dropped for a socket without a
+// key only when it carries a well-formed TCP-MD5 option; options that do
+// not parse are skipped, and the segment goes on to tcp_validate_incoming.
+// The cases that tell the two kernels apart, each run on both.
+func TestLinuxBefore67(t *testing.T) {
+	frapun := uint8(packet.FIN | packet.RST | packet.ACK | packet.PSH | packet.URG)
+	// Geneva's TCB desync with a data offset of 10 (CCS 2019, Table 1):
+	// after the timestamp, 8 bytes of the request read as options.
+	garbage := func(p *peer) []byte { return append(p.tsOption(), []byte("GET /?q=")...) }
+	type outcome struct {
+		read  string
+		reset bool
+	}
+	cases := []struct {
+		tc              establishedCase
+		tcpAO, linuxMD5 outcome // on Linux 6.7 and later; before 6.7
+	}{
+		{tc: establishedCase{name: "FRAPUNWithUnparsableOptions",
+			linux: "6.7+: tcp_do_parse_auth_options returns -EINVAL at the option that runs past the header, tcp_inbound_hash drops (SKB_DROP_REASON_TCP_AUTH_HDR); before: tcp_parse_md5sig_option returns NULL, and tcp_validate_incoming resets on a RST at rcv_nxt",
+			act:   func(p *peer) { p.send(p.raw(frapun, p.rcvNxt, []byte("EVIL"), garbage(p))) }},
+			tcpAO: outcome{read: "."}, linuxMD5: outcome{reset: true}},
+		{tc: establishedCase{name: "DataWithUnparsableOptions",
+			linux: "6.7+: dropped as above; before: the options are skipped and the data taken (sync's \".\" is then old data)",
+			act:   func(p *peer) { p.send(p.raw(packet.ACK|packet.PSH, p.rcvNxt, []byte("EVIL"), garbage(p))) }},
+			tcpAO: outcome{read: "."}, linuxMD5: outcome{read: "EVIL"}},
+		{tc: establishedCase{name: "MD5OfWrongLength",
+			linux: "6.7+: opsize != TCPOLEN_MD5SIG is -EINVAL; before: tcp_parse_md5sig_option returns NULL for it, and the data is taken",
+			act: func(p *peer) {
+				p.send(p.raw(packet.ACK|packet.PSH, p.rcvNxt, []byte("EVIL"), append([]byte{19, 6, 1, 2, 3, 4}, p.tsOption()...)))
+			}},
+			tcpAO: outcome{read: "."}, linuxMD5: outcome{read: "EVIL"}},
+		{tc: establishedCase{name: "WellFormedMD5",
+			linux: "both: TCP_MD5UNEXPECTED, dropped",
+			act: func(p *peer) {
+				p.send(p.raw(packet.ACK|packet.PSH, p.rcvNxt, []byte("EVIL"), append(p.tsOption(), md5Option()...)))
+			}},
+			tcpAO: outcome{read: "."}, linuxMD5: outcome{read: "."}},
+	}
+	for _, c := range cases {
+		for _, k := range []struct {
+			name   string
+			kernel Kernel
+			want   outcome
+		}{{"6.7", LinuxTCPAO, c.tcpAO}, {"4.x", LinuxMD5, c.linuxMD5}} {
+			t.Run(c.tc.name+"/"+k.name, func(t *testing.T) {
+				tc := c.tc
+				tc.read, tc.reset = k.want.read, k.want.reset
+				if got, want := runEstablishedConfig(t, tc, Config{Kernel: k.kernel}), expectedOutcome(tc); got != want {
+					t.Errorf("%s\ngot  %s\nwant %s", tc.linux, got, want)
+				}
+			})
+		}
+	}
+}
+
+func TestKernelAt(t *testing.T) {
+	for _, tc := range []struct {
+		at   time.Time
+		want Kernel
+	}{
+		{time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC), LinuxMD5},
+		{time.Date(2024, 1, 6, 0, 0, 0, 0, time.UTC), LinuxMD5},
+		{time.Date(2024, 1, 7, 0, 0, 0, 0, time.UTC), LinuxTCPAO},
+		{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), LinuxTCPAO},
+	} {
+		if got := KernelAt(tc.at); got != tc.want {
+			t.Errorf("KernelAt(%v) = %d, want %d", tc.at, got, tc.want)
 		}
 	}
 }

@@ -22,6 +22,8 @@
 // hand because nothing else does this: gVisor's TCP has no option for it,
 // and no library models Linux's input checks in front of another stack.
 // Where gVisor already does what Linux does, the layer passes the segment.
+// Where Linux changed in a way crafted segments tell apart, Config.Kernel
+// says which Linux a host runs (KernelAt: that of the world's date).
 // Known deviations it leaves: gVisor keeps the first of two out-of-order
 // segments that start at the same sequence number where Linux keeps the
 // longer; in SYN-RECV it answers a retransmitted SYN with a bare ACK where
@@ -38,6 +40,7 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -67,12 +70,47 @@ type Config struct {
 	// synchronously for the same packet.
 	Send func(pkt []byte)
 
+	// Kernel is the Linux whose input checks the stack follows where they
+	// changed between versions; the zero value is the current one.
+	Kernel Kernel
+
 	// transparent makes a middlebox stack: no local delivery shortcut
 	// (which would take any promiscuously accepted source for our own).
 	transparent bool
 	// gvisorOnly leaves out the Linux input layer (linuxtcp.go): the
 	// stack reacts to crafted segments as bare gVisor does. For tests.
 	gvisorOnly bool
+}
+
+// Kernel names the Linux whose TCP input checks a Stack follows, where
+// they changed in a way crafted segments tell apart. The zero value is
+// the current kernel.
+type Kernel uint8
+
+const (
+	// LinuxTCPAO is Linux 6.7 and later (released 2024-01-07), with TCP-AO
+	// (RFC 5925) built in: tcp_inbound_hash drops a segment whose options
+	// do not parse (tcp_do_parse_auth_options returns -EINVAL), or that
+	// carries a TCP-MD5 or TCP-AO option the socket has no key for.
+	LinuxTCPAO Kernel = iota
+	// LinuxMD5 is Linux before 6.7 (the 4.x and 5.x of 2016-2023):
+	// tcp_v4_inbound_md5_hash drops only a segment with a well-formed
+	// TCP-MD5 option (18 bytes) the socket has no key for; options that
+	// do not parse are skipped (tcp_parse_md5sig_option returns NULL), and
+	// the segment goes on to tcp_validate_incoming.
+	LinuxMD5
+)
+
+// linux67 is when Linux 6.7, the first with TCP-AO, was released.
+var linux67 = time.Date(2024, 1, 7, 0, 0, 0, 0, time.UTC)
+
+// KernelAt is the kernel a host runs in a world dated t: the Linux of the
+// time, as the stack models it.
+func KernelAt(t time.Time) Kernel {
+	if t.Before(linux67) {
+		return LinuxMD5
+	}
+	return LinuxTCPAO
 }
 
 // Stack is a host's userspace TCP/IP stack.
@@ -103,7 +141,7 @@ func New(cfg Config) (*Stack, error) {
 	ep := &endpoint{mtu: mtu, send: cfg.Send}
 	var ltcp *linuxTCP
 	if !cfg.gvisorOnly {
-		ltcp = newLinuxTCP(s)
+		ltcp = newLinuxTCP(s, cfg.Kernel)
 		ep.send = func(b []byte) { ltcp.outbound(b); cfg.Send(b) }
 	}
 	if err := s.CreateNIC(nicID, ep); err != nil {

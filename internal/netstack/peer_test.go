@@ -53,10 +53,19 @@ func newStackPeer(t *testing.T, gvisorOnly bool) *peer {
 // newStackPeerOn is newStackPeer with the peer at me and the stack at them.
 func newStackPeerOn(t *testing.T, gvisorOnly bool, me, them netip.AddrPort) *peer {
 	t.Helper()
+	return newStackPeerConfig(t, Config{gvisorOnly: gvisorOnly}, me, them)
+}
+
+// newStackPeerConfig is newStackPeerOn with a stack built from cfg (its
+// addresses and Send are set here).
+func newStackPeerConfig(t *testing.T, cfg Config, me, them netip.AddrPort) *peer {
+	t.Helper()
 	out := make(chan []byte, 4096)
-	st, err := New(Config{Addrs: []netip.Addr{them.Addr()}, Send: func(b []byte) {
+	cfg.Addrs = []netip.Addr{them.Addr()}
+	cfg.Send = func(b []byte) {
 		out <- append([]byte(nil), b...)
-	}, gvisorOnly: gvisorOnly})
+	}
+	st, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
