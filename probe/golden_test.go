@@ -163,6 +163,29 @@ rules:
 		},
 	},
 	{
+		// Russia's freeze of hosting ranges (shared/censors.md: "connections
+		// stall after about 16 KB"): the page and the handshakes fit, every
+		// download stops after 16-20 KB, with SNI and without.
+		name: "frozen address",
+		rules: `  site: {kind: prefixes, items: ["{{v4}}/32", "{{v6}}/128"]}
+rules:
+  - id: r
+    source: golden test
+    year: 2025
+    scope: {protocols: [tcp], destinations: {list: site}}
+    inspect: {packets: first}
+    match: [any]
+    actions: [{freeze: {after: 16KiB, after-max: 20KiB, direction: server-to-client}}]`,
+		input: "http://" + target + "/",
+		want:  probe.TCPIP,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingTCPIP)
+			if tk.Throughput == nil || tk.Throughput.Stalled != probe.StalledAll || tk.Throughput.Throttled || tk.Throughput.Inconclusive {
+				t.Errorf("x_throughput = %+v", tk.Throughput)
+			}
+		},
+	},
+	{
 		name: "residual",
 		rules: ruleHead("names") + `scope: {protocols: [tcp]}
     match: [{tls-sni: {list: names}}]

@@ -30,8 +30,9 @@ const (
 	// out.
 	TimeoutHTTP TimeoutBasis = "http_request"
 	// TimeoutThroughput: a throttled verdict rests on how fast downloads
-	// ran, which a busy machine slows too; and an accessible one on a
-	// throughput test that could not tell (Throughput.Inconclusive).
+	// ran, which a busy machine slows too; an accessible one on a
+	// throughput test that could not tell (Throughput.Inconclusive); a
+	// tcp_ip or tls one on downloads that stalled (Throughput.Stalled).
 	TimeoutThroughput TimeoutBasis = "throughput"
 	// TimeoutResidual: the benign request of a residual verdict timed
 	// out, after a block that rested on a timeout.
@@ -213,6 +214,9 @@ func probeTimeout(tk *TestKeys, v Verdict) TimeoutBasis {
 			}
 		}
 	case TCPIP:
+		if t := tk.Throughput; t != nil && t.Stalled != "" {
+			return TimeoutThroughput
+		}
 		for _, c := range tk.TCPConnect {
 			if timedOut(c.Status.Failure) {
 				return TimeoutTCPConnect
@@ -223,6 +227,9 @@ func probeTimeout(tk *TestKeys, v Verdict) TimeoutBasis {
 			return TimeoutHTTP
 		}
 	case TLS:
+		if t := tk.Throughput; t != nil && t.Stalled != "" {
+			return TimeoutThroughput
+		}
 		for _, hs := range tk.TLSHandshakes {
 			if hs.Operation == "tls_handshake" && timedOut(hs.Failure) {
 				return TimeoutTLS

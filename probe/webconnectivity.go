@@ -187,6 +187,15 @@ func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurem
 			case t.Failure != nil && *t.Failure != FailureTimeout && ok && c.Status && t.Bytes == 0:
 				tk.Methods = append(tk.Methods, TLS)
 				tk.Verdict, tk.VerdictReason = TLS, "TLS handshake with "+t.Address.String()+" (throughput test) failed ("+*t.Failure+") while the control's succeeded"
+			case t.Stalled == StalledAll:
+				// Not slow: frozen, and not by the name. Any request to
+				// the address that carries some KB stops (OONI would see
+				// the fetch time out): the address is blocked.
+				tk.Methods = append(tk.Methods, TCPIP)
+				tk.Verdict, tk.VerdictReason = TCPIP, "downloads from "+t.Address.String()+" froze after a few KB (no byte more, never completed), with SNI and without: the address's connections stall whatever they carry ("+t.summary()+")"
+			case t.Stalled == StalledSNI:
+				tk.Methods = append(tk.Methods, TLS)
+				tk.Verdict, tk.VerdictReason = TLS, "downloads from "+t.Address.String()+" with SNI "+host+" froze after a few KB while those without SNI beside them completed ("+t.summary()+")"
 			case t.Throttled:
 				tk.Methods = append(tk.Methods, Throttled)
 				tk.Verdict, tk.VerdictReason = Throttled, t.summary()
