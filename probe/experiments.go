@@ -654,6 +654,26 @@ type ResidualCheck struct {
 	Waited float64 `json:"waited,omitempty"`
 	// Blocked is true when the immediate request failed.
 	Blocked bool `json:"blocked"`
+	// BeforeAddress is where the measurement made a benign plain HTTP
+	// request before any request of its own that names the site (port 80
+	// of the address it fetched through), and Before its outcome: nil
+	// when the address answered. A residual block is keyed on the
+	// endpoint a trigger went to (the profiles' 3- and 4-tuples all hold
+	// the server's port): the address answered before the trigger. An
+	// address that took no benign request before and none right after is
+	// blocked whatever the request: tcp_ip, not residual.
+	BeforeAddress netip.AddrPort `json:"before_address,omitzero"`
+	Before        *string        `json:"before_failure,omitempty"`
+	// AnsweredEarlier is set when the address answered the benign request
+	// of an earlier attempt of this measurement: this attempt's failed
+	// because the earlier attempt's trigger blocked it (x_attempts).
+	AnsweredEarlier bool `json:"answered_earlier,omitempty"`
+}
+
+// benignOutcome is the outcome of a benign request to an endpoint.
+type benignOutcome struct {
+	addr    netip.AddrPort
+	failure *string
 }
 
 // ResidualTest sends a benign request to ep over proto ("http" or "tls"),

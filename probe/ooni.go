@@ -75,6 +75,9 @@ type TestKeys struct {
 	QUICHandshakes []QUICHandshake `json:"x_quic_handshakes"`
 	Throughput     *Throughput     `json:"x_throughput"`
 	Residual       *ResidualCheck  `json:"x_residual"`
+	// baseline is the benign request made before the measurement's own
+	// (ResidualCheck.Before), kept for the residual test.
+	baseline *benignOutcome
 	DNSRace        bool            `json:"x_dns_race"`
 	Verdict        Verdict         `json:"x_verdict"`
 	// Methods are every blocking method the analysis found, in Verdicts
