@@ -78,8 +78,8 @@ type TestKeys struct {
 	// baseline is the benign request made before the measurement's own
 	// (ResidualCheck.Before), kept for the residual test.
 	baseline *benignOutcome
-	DNSRace        bool            `json:"x_dns_race"`
-	Verdict        Verdict         `json:"x_verdict"`
+	DNSRace  bool    `json:"x_dns_race"`
+	Verdict  Verdict `json:"x_verdict"`
 	// Methods are every blocking method the analysis found, in Verdicts
 	// order; the verdict is the first.
 	Methods       []Verdict `json:"x_methods"`
