@@ -55,7 +55,8 @@ func (a *FreezeAction) Compile(*Compiler) (Action, error) { return &freezeAct{cf
 
 type freezeAct struct{ cfg *FreezeAction }
 
-// Effect: the client's transfer stops; it times out.
+// Effect: the client's transfer stops; it times out. The decision is
+// logged when it does.
 func (*freezeAct) Effect() Effect { return EffectDrop }
 
 func (fa *freezeAct) Apply(a *Act) packet.Verdict {
@@ -63,9 +64,23 @@ func (fa *freezeAct) Apply(a *Act) packet.Verdict {
 	if fa.cfg.AfterMax > fa.cfg.After {
 		n += float64(a.e.uint32n(uint32(min(fa.cfg.AfterMax-fa.cfg.After, 1<<31)) + 1))
 	}
+	// The decision is logged when the flow freezes (its first packet
+	// dropped), not when the rule fires: a flow that never carries its
+	// allowance (a DNS exchange, a small page) is not blocked, and the
+	// log says what the border did.
+	e, r, f, kind, eff := a.e, a.r, a.f, a.kind, a.effect
+	ev := append([]Evidence(nil), a.ev...)
+	detail := fmt.Sprintf("freeze %s after %d bytes", dirName(fa.cfg.Direction), int64(n))
+	logged := false
+	froze := func() {
+		if !logged {
+			logged = true
+			e.record(r, kind, eff, false, f, ev, detail, nil)
+		}
+	}
 	// A bucket that never refills and queues nothing: the policer of a
 	// throttle at rate zero.
-	mk := func() *bucket { return &bucket{burst: n, tokens: n, last: a.now} }
+	mk := func() *bucket { return &bucket{burst: n, tokens: n, last: a.now, dropped: froze} }
 	set := func(side int) {
 		if a.f.throttle[side] == nil {
 			a.f.throttle[side] = mk()
@@ -80,7 +95,6 @@ func (fa *freezeAct) Apply(a *Act) packet.Verdict {
 	default:
 		set(1)
 	}
-	a.Record(fmt.Sprintf("freeze %s after %d bytes", dirName(fa.cfg.Direction), int64(n)))
 	return packet.Verdict{}
 }
 

@@ -131,7 +131,11 @@ func (t *blockTable) enforce(e *Engine, f *flow, fromClient bool, p *packet.IP, 
 				if b.enforce == EnforceRST && f.proto == packet.TCP {
 					eff = EffectReset
 				}
-				e.record(b.rule, b.action, eff, true, f, b.ev, enforceDetail(b), nil)
+				ev := b.ev
+				if eff == EffectDrop {
+					ev = withDroppedQuery(ev, f, p, fromClient)
+				}
+				e.record(b.rule, b.action, eff, true, f, ev, enforceDetail(b), nil)
 			}
 		}
 		if roll < 0 {

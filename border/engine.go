@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/dissect"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/policy"
 )
@@ -205,6 +206,11 @@ func (e *Engine) record(r *rule, kind ActionKind, eff Effect, enforced bool, f *
 	if e.cfg.Log == nil {
 		return
 	}
+	e.cfg.Log.Record(e.decision(r, kind, eff, enforced, f, ev, detail, page))
+}
+
+// decision is the decision of rule r on flow f, not yet logged.
+func (e *Engine) decision(r *rule, kind ActionKind, eff Effect, enforced bool, f *flow, ev []Evidence, detail string, page *BlockpageFacts) Decision {
 	d := Decision{
 		Time: e.clock.Now(), Border: e.cfg.Border, Jurisdiction: e.cfg.Jurisdiction, Policy: e.pol.Name, PolicyIndex: e.cfg.PolicyIndex,
 		Rule: r.id, FlowID: f.id, Action: kind, Enforced: enforced, Effect: eff, Layer: r.layer,
@@ -214,7 +220,38 @@ func (e *Engine) record(r *rule, kind ActionKind, eff Effect, enforced bool, f *
 	if len(ev) > 0 {
 		d.Evidence = append([]Evidence(nil), ev...)
 	}
-	e.cfg.Log.Record(d)
+	return d
+}
+
+// withDroppedQuery adds to ev, when p (a packet the border discarded) is a
+// DNS query from f's client to port 53, the query's name as
+// EvidenceQName, unless ev names one already: a rule that looked at
+// addresses only (an IP allowlist, a null route) records no query, yet
+// the query it dropped is what made a lookup fail, and scoring joins the
+// decision to the measurements of that name by it.
+func withDroppedQuery(ev []Evidence, f *flow, p *packet.IP, fromClient bool) []Evidence {
+	if p == nil || !fromClient || f.server.Port() != 53 || len(p.Payload) == 0 {
+		return ev
+	}
+	for _, x := range ev {
+		if x.Kind == EvidenceQName {
+			return ev
+		}
+	}
+	var m dissect.DNSMessage
+	var err error
+	switch p.Proto {
+	case packet.UDP:
+		err = dissect.ParseDNS(p.Payload, &m)
+	case packet.TCP:
+		err = dissect.ParseDNSTCP(p.Payload, &m)
+	default:
+		return ev
+	}
+	if err != nil || m.QR() || len(m.Name()) == 0 {
+		return ev
+	}
+	return append(ev[:len(ev):len(ev)], Evidence{EvidenceQName, m.NameString()})
 }
 
 func protoName(p uint8) string {

@@ -239,6 +239,9 @@ type bucket struct {
 	tokens float64
 	last   time.Time
 	idle   time.Duration
+	// dropped, if set, is called on the first packet the bucket drops
+	// (a freeze logs its decision then: the flow froze).
+	dropped func()
 }
 
 // admit returns how long the n-byte packet must wait, or false to drop it.

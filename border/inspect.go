@@ -20,6 +20,7 @@ type scratch struct {
 	req   dissect.RequestHead
 	dns   dissect.DNSMessage
 	quic  dissect.QUICInitial
+	held  []Decision // an action's decisions, until its verdict is known
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}

@@ -197,6 +197,9 @@ type Act struct {
 	dns        *dissect.DNSMessage // set when the rule matched a DNS query
 	kind       ActionKind
 	effect     Effect
+	// held, during Apply, collects the action's decisions; the engine
+	// logs them once it knows the verdict (process.go's act).
+	held *[]Decision
 }
 
 // Packet is the packet that made the rule fire.
@@ -230,7 +233,13 @@ func (a *Act) InjectAfter(d time.Duration, pkt []byte) {
 func (a *Act) Record(detail string) { a.record(detail, nil) }
 
 func (a *Act) record(detail string, page *BlockpageFacts) {
-	a.e.record(a.r, a.kind, a.effect, false, a.f, a.ev, detail, page)
+	if a.held == nil {
+		a.e.record(a.r, a.kind, a.effect, false, a.f, a.ev, detail, page)
+		return
+	}
+	if a.e.cfg.Log != nil {
+		*a.held = append(*a.held, a.e.decision(a.r, a.kind, a.effect, false, a.f, a.ev, detail, page))
+	}
 }
 
 // DropFlow drops the rest of the flow in the given direction ("" both).

@@ -84,6 +84,10 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 		} else {
 			var ok bool
 			if wait, ok = b.admit(len(pkt), now); !ok {
+				if d := b.dropped; d != nil {
+					b.dropped = nil
+					d()
+				}
 				return packet.Verdict{Drop: true}
 			}
 		}
@@ -247,7 +251,19 @@ func (e *Engine) act(sc *scratch, r *rule, f *flow, p *packet.IP, fromClient boo
 		if p.Proto == packet.UDP {
 			a.dns = &sc.dns
 		}
+		sc.held = sc.held[:0]
+		a.held = &sc.held
 		v := ac.Apply(a)
+		// The action's decisions are logged once its verdict is known:
+		// a DNS query it discarded is named in them.
+		for i := range sc.held {
+			if v.Drop {
+				sc.held[i].Evidence = withDroppedQuery(sc.held[i].Evidence, f, p, fromClient)
+			}
+			e.cfg.Log.Record(sc.held[i])
+			sc.held[i] = Decision{}
+		}
+		sc.held = sc.held[:0]
 		verdict.Drop = verdict.Drop || v.Drop
 		verdict.Delay = max(verdict.Delay, v.Delay)
 	}

@@ -31,9 +31,15 @@
 //	dns           the probe's answer (or the foreign resolver's) is  "dns"          false
 //	              inconsistent with the control's
 //	tcp_ip        every connect to the site's addresses failed,      "tcp_ip"       false
-//	              also when tried again, while the control connected
+//	              also when tried again, while the control connected;
+//	              or the address takes no request: after a block, a
+//	              benign request failed, and so did one made before
+//	              the measurement's own; or every download froze,
+//	              with SNI and without
 //	residual      after an http-diff, http-failure or tls block, a   "http-failure" false
-//	              benign request to the same endpoint failed too
+//	              benign request to the same endpoint failed too,
+//	              where one to the address before the measurement's
+//	              own requests was answered
 //	http-diff     the plain HTTP answer differs from the control's   "http-diff"    false
 //	http-failure  the fetch failed over plain HTTP, or after its TLS "http-failure" false
 //	              handshake, while the control's fetch succeeded
@@ -42,6 +48,7 @@
 //	              same endpoint and SNI where the control's succeeded
 //	quic          a QUIC handshake failed where the control's worked "http-failure" false
 //	throttled     downloads with SNI ran far slower than without     false          true
+//	              (downloads that froze are not slow: tcp_ip or tls)
 //	nonexistent   NXDOMAIN for the probe and the control alike: the  false          false
 //	              name exists nowhere
 //	down          the control could not fetch the page either, and   false          false

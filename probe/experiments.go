@@ -357,16 +357,39 @@ type Throughput struct {
 	// than two downloads with SNI ran fast (a path or a machine too slow,
 	// or too many downloads lost). A verdict that rests on it is measured
 	// again (TimeoutThroughput).
-	Inconclusive bool    `json:"inconclusive,omitempty"`
+	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Stalled is set by Judge when most downloads with SNI stalled (see
+	// Download.Stalled): StalledAll when most of those without SNI beside
+	// them stalled too (the address's connections freeze, whatever they
+	// carry), StalledSNI when those completed. A stalled download is not
+	// slow: it is not judged for throttling.
+	Stalled Stall `json:"stalled,omitempty"`
+	// Stalled, Seconds: the first download's own.
+	FirstStalled bool    `json:"first_stalled,omitempty"`
 	Failure      *string `json:"failure"`
 }
+
+// Stall says which downloads of a throughput test froze.
+type Stall string
+
+// Stalls.
+const (
+	StalledAll Stall = "all" // with SNI and without: the address
+	StalledSNI Stall = "sni" // with SNI only: the name
+)
 
 // Download is one transfer of the throughput test.
 type Download struct {
 	Bytes    int64   `json:"bytes"`
 	Seconds  float64 `json:"seconds"`
 	BitsPerS float64 `json:"bits_per_second"`
-	Failure  *string `json:"failure"`
+	// Stalled is set when the transfer received some bytes, then nothing
+	// for at least half of its time, and did not complete: it froze. A
+	// slow path or a throttle still delivers, packet after packet; a
+	// freeze (Russia's ~16-20 KB cut, shared/censors.md) delivers
+	// nothing more.
+	Stalled bool    `json:"stalled,omitempty"`
+	Failure *string `json:"failure"`
 }
 
 // Judge compares each download with SNI with the baseline made beside it
@@ -405,8 +428,44 @@ func (t *Throughput) Judge(below, ratio float64) {
 		slices.Sort(sni)
 		t.BestSNI, t.MedianSNI = sni[len(sni)-1], sni[len(sni)/2]
 	}
-	t.Throttled = t.Pairs >= 2 && 2*t.Gaps > t.Pairs && t.MedianSNI < below
-	t.Inconclusive = t.Failure == nil && t.BitsPerS < below && t.Pairs < 2 && fast < 2
+	t.Stalled = t.stall()
+	t.Throttled = t.Stalled == "" && t.Pairs >= 2 && 2*t.Gaps > t.Pairs && t.MedianSNI < below
+	t.Inconclusive = t.Stalled == "" && t.Failure == nil && t.BitsPerS < below && t.Pairs < 2 && fast < 2
+}
+
+// stall is what froze: most downloads with SNI stalled (the first one
+// included, and two at least), and most baselines beside them stalled too
+// (StalledAll) or completed (StalledSNI); "" otherwise.
+func (t *Throughput) stall() Stall {
+	sni, n := 0, 1
+	if t.FirstStalled {
+		sni++
+	}
+	for _, d := range t.Repeats {
+		n++
+		if d.Stalled {
+			sni++
+		}
+	}
+	if !t.FirstStalled || sni < 2 || 2*sni <= n {
+		return ""
+	}
+	stalled, done := 0, 0
+	for _, b := range t.Baselines {
+		switch {
+		case b.Stalled:
+			stalled++
+		case b.Failure == nil && b.Bytes >= t.Wanted:
+			done++
+		}
+	}
+	switch {
+	case 2*stalled > len(t.Baselines):
+		return StalledAll
+	case 2*done > len(t.Baselines):
+		return StalledSNI
+	}
+	return ""
 }
 
 // throughputPairs is how many judged pairs of downloads (a baseline
@@ -437,7 +496,7 @@ func (p *Prober) Throughput(ctx context.Context, ep netip.AddrPort, serverName s
 		return r
 	}
 	d := p.download(ctx, ep, serverName, true)
-	r.Bytes, r.Seconds, r.BitsPerS, r.Failure = d.Bytes, d.Seconds, d.BitsPerS, d.Failure
+	r.Bytes, r.Seconds, r.BitsPerS, r.Failure, r.FirstStalled = d.Bytes, d.Seconds, d.BitsPerS, d.Failure, d.Stalled
 	if d.Failure != nil || d.BitsPerS >= p.cfg.ThrottledBelow {
 		r.Judge(p.cfg.ThrottledBelow, p.cfg.ThrottleRatio)
 		return r
@@ -464,9 +523,31 @@ func (p *Prober) Throughput(ctx context.Context, ep netip.AddrPort, serverName s
 		if r.Pairs >= throughputPairs && (r.Gaps == 0 || r.Gaps == r.Pairs) {
 			break
 		}
+		if len(r.Repeats) >= throughputPairs && r.Stalled != "" && r.consistentStall() {
+			break // every download so far froze alike
+		}
 	}
 	r.Judge(p.cfg.ThrottledBelow, p.cfg.ThrottleRatio)
 	return r
+}
+
+// consistentStall reports whether every download with SNI stalled and
+// the baselines all stalled (StalledAll) or all completed (StalledSNI).
+func (t *Throughput) consistentStall() bool {
+	if !t.FirstStalled {
+		return false
+	}
+	for _, d := range t.Repeats {
+		if !d.Stalled {
+			return false
+		}
+	}
+	for _, b := range t.Baselines {
+		if b.Stalled != (t.Stalled == StalledAll) {
+			return false
+		}
+	}
+	return true
 }
 
 // summary lists the downloads' rates in kbit/s, with SNI and without, for
@@ -515,7 +596,8 @@ func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName str
 	start := p.now()
 	tc.SetDeadline(time.Now().Add(p.scale(p.cfg.ThroughputTime))) // sockets keep real time
 	fmt.Fprintf(tc, "GET /download?bytes=%d HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", want, serverName, userAgent)
-	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	lr := &lastRead{r: tc, last: time.Now()}
+	resp, err := http.ReadResponse(bufio.NewReader(lr), nil)
 	if err == nil {
 		d.Bytes, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -524,6 +606,9 @@ func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName str
 		}
 	}
 	d.Seconds = p.now().Sub(start).Seconds()
+	if quiet, ran := time.Since(lr.last), time.Since(lr.start); err != nil && lr.n > 0 && d.Bytes < int64(want) && 2*quiet >= ran {
+		d.Stalled = true
+	}
 	if d.Seconds > 0 {
 		d.BitsPerS = float64(d.Bytes*8) / d.Seconds
 	}
@@ -532,6 +617,26 @@ func (p *Prober) download(ctx context.Context, ep netip.AddrPort, serverName str
 		d.Failure = Classify(err)
 	}
 	return d
+}
+
+// lastRead is a reader that notes when bytes last arrived (real time, as
+// sockets keep).
+type lastRead struct {
+	r           io.Reader
+	n           int64
+	start, last time.Time
+}
+
+func (l *lastRead) Read(b []byte) (int, error) {
+	if l.start.IsZero() {
+		l.start = l.last
+	}
+	n, err := l.r.Read(b)
+	if n > 0 {
+		l.n += int64(n)
+		l.last = time.Now()
+	}
+	return n, err
 }
 
 // ResidualCheck is the residual-censorship test (splinter): a control request
@@ -549,6 +654,26 @@ type ResidualCheck struct {
 	Waited float64 `json:"waited,omitempty"`
 	// Blocked is true when the immediate request failed.
 	Blocked bool `json:"blocked"`
+	// BeforeAddress is where the measurement made a benign plain HTTP
+	// request before any request of its own that names the site (port 80
+	// of the address it fetched through), and Before its outcome: nil
+	// when the address answered. A residual block is keyed on the
+	// endpoint a trigger went to (the profiles' 3- and 4-tuples all hold
+	// the server's port): the address answered before the trigger. An
+	// address that took no benign request before and none right after is
+	// blocked whatever the request: tcp_ip, not residual.
+	BeforeAddress netip.AddrPort `json:"before_address,omitzero"`
+	Before        *string        `json:"before_failure,omitempty"`
+	// AnsweredEarlier is set when the address answered the benign request
+	// of an earlier attempt of this measurement: this attempt's failed
+	// because the earlier attempt's trigger blocked it (x_attempts).
+	AnsweredEarlier bool `json:"answered_earlier,omitempty"`
+}
+
+// benignOutcome is the outcome of a benign request to an endpoint.
+type benignOutcome struct {
+	addr    netip.AddrPort
+	failure *string
 }
 
 // ResidualTest sends a benign request to ep over proto ("http" or "tls"),

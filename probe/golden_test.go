@@ -163,6 +163,51 @@ rules:
 		},
 	},
 	{
+		// Russia's freeze of hosting ranges (shared/censors.md: "connections
+		// stall after about 16 KB"): the page and the handshakes fit, every
+		// download stops after 16-20 KB, with SNI and without.
+		name: "frozen address",
+		rules: `  site: {kind: prefixes, items: ["{{v4}}/32", "{{v6}}/128"]}
+rules:
+  - id: r
+    source: golden test
+    year: 2025
+    scope: {protocols: [tcp], destinations: {list: site}}
+    inspect: {packets: first}
+    match: [any]
+    actions: [{freeze: {after: 16KiB, after-max: 20KiB, direction: server-to-client}}]`,
+		input: "http://" + target + "/",
+		want:  probe.TCPIP,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingTCPIP)
+			if tk.Throughput == nil || tk.Throughput.Stalled != probe.StalledAll || tk.Throughput.Throttled || tk.Throughput.Inconclusive {
+				t.Errorf("x_throughput = %+v", tk.Throughput)
+			}
+		},
+	},
+	{
+		// Russia's mobile allowlists (shared/censors.md: "the SYN passes but
+		// the ClientHello does not"): every request to the address fails
+		// once it carries data, a benign one before the measurement's too.
+		name: "address dropped once data flows",
+		rules: `  site: {kind: prefixes, items: ["{{v4}}/32", "{{v6}}/128"]}
+rules:
+  - id: r
+    source: golden test
+    year: 2025
+    scope: {protocols: [tcp], destinations: {list: site}}
+    match: [{payload-size: {min: 1}}]
+    actions: [{drop: {flow: true, direction: both}}]`,
+		input: "http://" + target + "/",
+		want:  probe.TCPIP,
+		check: func(t *testing.T, tk *probe.TestKeys) {
+			wantBlocking(t, tk, probe.BlockingTCPIP)
+			if r := tk.Residual; r == nil || !r.Blocked || r.Before == nil || !r.BeforeAddress.IsValid() {
+				t.Errorf("x_residual = %+v", tk.Residual)
+			}
+		},
+	},
+	{
 		name: "residual",
 		rules: ruleHead("names") + `scope: {protocols: [tcp]}
     match: [{tls-sni: {list: names}}]
@@ -177,6 +222,9 @@ rules:
 				t.Fatalf("x_residual = %+v", tk.Residual)
 			}
 			wantFailure(t, "x_residual.immediate_failure", tk.Residual.Immediate, probe.FailureTimeout)
+			if !tk.Residual.BeforeAddress.IsValid() || tk.Residual.Before != nil {
+				t.Errorf("x_residual: the benign request before the trigger: %v %v, want answered", tk.Residual.BeforeAddress, deref(tk.Residual.Before))
+			}
 		},
 	},
 }

@@ -75,8 +75,11 @@ type TestKeys struct {
 	QUICHandshakes []QUICHandshake `json:"x_quic_handshakes"`
 	Throughput     *Throughput     `json:"x_throughput"`
 	Residual       *ResidualCheck  `json:"x_residual"`
-	DNSRace        bool            `json:"x_dns_race"`
-	Verdict        Verdict         `json:"x_verdict"`
+	// baseline is the benign request made before the measurement's own
+	// (ResidualCheck.Before), kept for the residual test.
+	baseline *benignOutcome
+	DNSRace  bool    `json:"x_dns_race"`
+	Verdict  Verdict `json:"x_verdict"`
 	// Methods are every blocking method the analysis found, in Verdicts
 	// order; the verdict is the first.
 	Methods       []Verdict `json:"x_methods"`

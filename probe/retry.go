@@ -30,11 +30,13 @@ const (
 	// out.
 	TimeoutHTTP TimeoutBasis = "http_request"
 	// TimeoutThroughput: a throttled verdict rests on how fast downloads
-	// ran, which a busy machine slows too; and an accessible one on a
-	// throughput test that could not tell (Throughput.Inconclusive).
+	// ran, which a busy machine slows too; an accessible one on a
+	// throughput test that could not tell (Throughput.Inconclusive); a
+	// tcp_ip or tls one on downloads that stalled (Throughput.Stalled).
 	TimeoutThroughput TimeoutBasis = "throughput"
 	// TimeoutResidual: the benign request of a residual verdict timed
-	// out, after a block that rested on a timeout.
+	// out, after a block that rested on a timeout; or a benign request of
+	// a tcp_ip verdict that rests on them (ResidualCheck.Before).
 	TimeoutResidual TimeoutBasis = "residual"
 	// TimeoutControl: no control measurement came back.
 	TimeoutControl TimeoutBasis = "control"
@@ -91,12 +93,16 @@ type Attempt struct {
 // queue, and none while it pauses.
 func (p *Prober) WebConnectivity(ctx context.Context, rawURL, reportID string) *Measurement {
 	var earlier []Attempt
+	answered := map[netip.Addr]bool{}
 	for n := 0; ; n++ {
 		release, _ := p.cfg.Pacer.Acquire(ctx, n > 0)
 		factor := p.cfg.Pacer.Factor()
-		m := p.attempt(ctx, rawURL, reportID)
+		m := p.attempt(ctx, rawURL, reportID, answered)
 		release()
 		tk := m.TestKeys
+		if b := tk.baseline; b != nil && b.failure == nil {
+			answered[b.addr.Addr()] = true
+		}
 		if factor > 1 {
 			tk.TimeoutFactor = math.Round(factor*100) / 100
 		}
@@ -213,6 +219,12 @@ func probeTimeout(tk *TestKeys, v Verdict) TimeoutBasis {
 			}
 		}
 	case TCPIP:
+		if t := tk.Throughput; t != nil && t.Stalled != "" {
+			return TimeoutThroughput
+		}
+		if r := tk.Residual; r != nil && (timedOut(r.Immediate) || timedOut(r.Before)) {
+			return TimeoutResidual // the benign requests before and after
+		}
 		for _, c := range tk.TCPConnect {
 			if timedOut(c.Status.Failure) {
 				return TimeoutTCPConnect
@@ -223,6 +235,9 @@ func probeTimeout(tk *TestKeys, v Verdict) TimeoutBasis {
 			return TimeoutHTTP
 		}
 	case TLS:
+		if t := tk.Throughput; t != nil && t.Stalled != "" {
+			return TimeoutThroughput
+		}
 		for _, hs := range tk.TLSHandshakes {
 			if hs.Operation == "tls_handshake" && timedOut(hs.Failure) {
 				return TimeoutTLS

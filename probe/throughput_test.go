@@ -67,3 +67,40 @@ func TestThroughputJudge(t *testing.T) {
 		})
 	}
 }
+
+// TestThroughputStall: downloads that froze (some KB, then nothing, never
+// completed) are not slow ones: when those without SNI froze beside them
+// the address's connections freeze; when those completed, the name's.
+func TestThroughputStall(t *testing.T) {
+	const below, ratio = 300e3, 2.5
+	frozen := probe.Download{Bytes: 16 << 10, BitsPerS: 55e3, Stalled: true}
+	done := probe.Download{Bytes: 48 << 10, BitsPerS: 4e6}
+	slow := probe.Download{Bytes: 14 << 10, BitsPerS: 50e3}
+	for _, c := range []struct {
+		name      string
+		first     probe.Download
+		pairs     [][2]probe.Download // baseline, with SNI
+		want      probe.Stall
+		throttled bool
+	}{
+		{"every download froze", frozen, [][2]probe.Download{{frozen, frozen}, {frozen, frozen}}, probe.StalledAll, false},
+		{"with SNI only", frozen, [][2]probe.Download{{done, frozen}, {done, frozen}}, probe.StalledSNI, false},
+		{"one frozen download is not a freeze", frozen, [][2]probe.Download{{done, done}, {done, done}}, "", false},
+		{"slow, not frozen", slow, [][2]probe.Download{{slow, slow}, {slow, slow}}, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tp := probe.Throughput{Wanted: 48 << 10, Bytes: c.first.Bytes, BitsPerS: c.first.BitsPerS, FirstStalled: c.first.Stalled}
+			for _, p := range c.pairs {
+				tp.Baselines = append(tp.Baselines, p[0])
+				tp.Repeats = append(tp.Repeats, p[1])
+			}
+			tp.Judge(below, ratio)
+			if tp.Stalled != c.want || tp.Throttled != c.throttled {
+				t.Errorf("stalled %q, throttled %v; want %q, %v", tp.Stalled, tp.Throttled, c.want, c.throttled)
+			}
+			if c.want != "" && tp.Inconclusive {
+				t.Error("a freeze judged inconclusive")
+			}
+		})
+	}
+}

@@ -19,7 +19,9 @@ import (
 )
 
 // attempt is one attempt of WebConnectivity: the whole measurement, once.
-func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurement {
+// answered holds the addresses that answered the benign request made
+// before an earlier attempt's own (ResidualCheck.Before).
+func (p *Prober) attempt(ctx context.Context, rawURL, reportID string, answered map[netip.Addr]bool) *Measurement {
 	start := p.now()
 	m := newMeasurement(rawURL, start, p.cfg.Vantage, reportID)
 	tk := &TestKeys{Agent: "redirect", ClientResolver: p.cfg.Vantage.Resolver, Vantage: p.cfg.Vantage, Start: start}
@@ -105,10 +107,15 @@ func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurem
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var extraTLS []TLSHandshake
-	// Chain 1: connect to every address, fetch through the first that
-	// answered.
+	// Chain 1: connect to every address, make a benign request to the
+	// first that answered (port 80: chain 2 names the site on 443 at
+	// once), then fetch through it.
 	wg.Go(func() {
-		tk.TCPConnect, tk.Requests, tk.HTTPExperimentFailure = p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure)
+		before := func(a netip.Addr) {
+			ep := netip.AddrPortFrom(a, 80)
+			tk.baseline = &benignOutcome{addr: ep, failure: p.benign(ctx, ep, "http")}
+		}
+		tk.TCPConnect, tk.Requests, tk.HTTPExperimentFailure = p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure, before)
 	})
 	// Chain 2: TLS with every address.
 	wg.Go(func() { tk.TLSHandshakes = p.handshakes(ctx, addrs, host, tlsPort) })
@@ -187,6 +194,15 @@ func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurem
 			case t.Failure != nil && *t.Failure != FailureTimeout && ok && c.Status && t.Bytes == 0:
 				tk.Methods = append(tk.Methods, TLS)
 				tk.Verdict, tk.VerdictReason = TLS, "TLS handshake with "+t.Address.String()+" (throughput test) failed ("+*t.Failure+") while the control's succeeded"
+			case t.Stalled == StalledAll:
+				// Not slow: frozen, and not by the name. Any request to
+				// the address that carries some KB stops (OONI would see
+				// the fetch time out): the address is blocked.
+				tk.Methods = append(tk.Methods, TCPIP)
+				tk.Verdict, tk.VerdictReason = TCPIP, "downloads from "+t.Address.String()+" froze after a few KB (no byte more, never completed), with SNI and without: the address's connections stall whatever they carry ("+t.summary()+")"
+			case t.Stalled == StalledSNI:
+				tk.Methods = append(tk.Methods, TLS)
+				tk.Verdict, tk.VerdictReason = TLS, "downloads from "+t.Address.String()+" with SNI "+host+" froze after a few KB while those without SNI beside them completed ("+t.summary()+")"
 			case t.Throttled:
 				tk.Methods = append(tk.Methods, Throttled)
 				tk.Verdict, tk.VerdictReason = Throttled, t.summary()
@@ -207,8 +223,19 @@ func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurem
 	// The residual test, after an HTTP or TLS block.
 	if ep, proto := residualTarget(tk); ep.IsValid() {
 		r := p.ResidualTest(ctx, ep, proto)
+		if b := tk.baseline; b != nil && b.addr.Addr() == ep.Addr() {
+			r.BeforeAddress, r.Before, r.AnsweredEarlier = b.addr, b.failure, answered[ep.Addr()]
+		}
 		tk.Residual = &r
-		if r.Blocked {
+		switch {
+		case r.Blocked && r.BeforeAddress.IsValid() && r.Before != nil && !r.AnsweredEarlier:
+			// Not a block the trigger left behind: the address took no
+			// benign request before the measurement's own either.
+			tk.Methods = append([]Verdict{TCPIP}, tk.Methods...)
+			tk.VerdictReason = "the address takes no request: " + tk.VerdictReason + "; a benign " + proto + " request to " + ep.String() + " right after failed too (" + *r.Immediate + "), and so did a benign http request to " + r.BeforeAddress.String() + " before the measurement's own (" + *r.Before + ")"
+			tk.Verdict = TCPIP
+			tk.Blocking = TCPIP.Blocking()
+		case r.Blocked:
 			tk.Methods = append([]Verdict{Residual}, tk.Methods...)
 			tk.VerdictReason = tk.VerdictReason + "; a benign " + proto + " request to " + ep.String() + " right after failed too (" + *r.Immediate + ")"
 			tk.Verdict = Residual
@@ -219,9 +246,10 @@ func (p *Prober) attempt(ctx context.Context, rawURL, reportID string) *Measurem
 }
 
 // connectAndFetch connects to every address and fetches rawURL through the
-// first that answered. It returns the connects, the requests (OONI's order:
-// last first) and the HTTP experiment's failure.
-func (p *Prober) connectAndFetch(ctx context.Context, rawURL string, addrs []netip.Addr, port uint16, dnsFailure *string) ([]TCPConnect, []HTTPRequest, *string) {
+// first that answered, calling before (when not nil) with that address
+// first. It returns the connects, the requests (OONI's order: last first)
+// and the HTTP experiment's failure.
+func (p *Prober) connectAndFetch(ctx context.Context, rawURL string, addrs []netip.Addr, port uint16, dnsFailure *string, before func(netip.Addr)) ([]TCPConnect, []HTTPRequest, *string) {
 	conns := make([]TCPConnect, len(addrs))
 	var cwg sync.WaitGroup
 	for i, a := range addrs {
@@ -246,6 +274,9 @@ func (p *Prober) connectAndFetch(ctx context.Context, rawURL string, addrs []net
 			return conns, nil, conns[0].Status.Failure
 		}
 		return conns, nil, dnsFailure
+	}
+	if before != nil {
+		before(first)
 	}
 	reqs := p.Fetch(ctx, rawURL, first)
 	slices.Reverse(reqs)
@@ -290,7 +321,7 @@ func (p *Prober) retryConnects(ctx context.Context, tk *TestKeys, rawURL string,
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		conns, reqs, failure := p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure)
+		conns, reqs, failure := p.connectAndFetch(ctx, rawURL, addrs, port, tk.DNSExperimentFailure, nil)
 		for i := range conns {
 			conns[i].Retried = true
 			conns[i].T += tk.TCPConnect[i].T

@@ -15,11 +15,15 @@
 // vantage (one of its addresses) during the measurement and either its
 // evidence names the measured domain (a query, SNI or Host) or it names no
 // domain at all and its server is an address the measurement connected to; or when its client is the vantage's own resolver and its evidence
-// is a query for the domain (a poisoned recursion, at any time: the
-// resolver's cache carries it). The truth class of a decision follows from
-// what it did and what its rule looked at (Class); a measurement's truth is
-// the first class in probe.Verdicts order among its decisions, or
-// accessible.
+// is a query for the domain (a poisoned or dropped recursion, at any time:
+// the resolver's cache carries it). A border names the DNS query in every
+// decision that dropped one, whatever its rule looked at, so a lookup
+// dropped by an address rule joins by its name too: by the name, not by
+// the resolver's address, since a vantage's measurements in flight share
+// its resolvers. The truth class of a decision follows from what it did
+// and what its rule looked at (Class); a dropped DNS query is dns; a
+// measurement's truth is the first class in probe.Verdicts order among
+// its decisions, or accessible.
 package score
 
 import (
@@ -152,7 +156,7 @@ func NewItem(m *probe.Measurement, ds []border.Decision, opts Options) Item {
 // matcher or action kind is scored by the layer and effect it declares.
 func Class(d border.Decision) probe.Verdict {
 	switch {
-	case d.Effect == border.EffectForgedAnswer || d.Layer == border.LayerDNS:
+	case d.Effect == border.EffectForgedAnswer || d.Layer == border.LayerDNS || droppedQuery(d):
 		return probe.DNS
 	case d.Enforced:
 		return probe.Residual
@@ -173,6 +177,24 @@ func Class(d border.Decision) probe.Verdict {
 		return probe.TCPIP
 	}
 	return probe.Accessible
+}
+
+// droppedQuery reports whether d discarded a DNS query: a border names
+// the query in a decision that dropped it whatever its rule looked at
+// (border's EvidenceQName), so an IP rule that dropped a lookup (the
+// vantage's query to a resolver, or its resolver's recursion for the name)
+// made the lookup fail: the name was not resolved, whatever else the rule
+// blocks.
+func droppedQuery(d border.Decision) bool {
+	if d.Effect != border.EffectDrop {
+		return false
+	}
+	for _, e := range d.Evidence {
+		if e.Kind == border.EvidenceQName {
+			return true
+		}
+	}
+	return false
 }
 
 // Truth is the verdict implied by a measurement's decisions: the first class

@@ -26,6 +26,10 @@ func TestClass(t *testing.T) {
 		{"throttle", border.Decision{Effect: border.EffectThrottle, Layer: border.LayerTLS, Proto: "tcp"}, probe.Throttled},
 		{"residual enforced", border.Decision{Effect: border.EffectReset, Enforced: true, Layer: border.LayerTLS, Proto: "tcp"}, probe.Residual},
 		{"ip drop", border.Decision{Effect: border.EffectDrop, Layer: border.LayerIP, Proto: "tcp"}, probe.TCPIP},
+		{"dns query dropped by an ip rule", border.Decision{Effect: border.EffectDrop, Layer: border.LayerIP, Proto: "udp",
+			Evidence: []border.Evidence{{Kind: "unlisted", Value: "not ip in list allowed-sources"}, {Kind: border.EvidenceQName, Value: "www.example.ir"}}}, probe.DNS},
+		{"dns query dropped by a null route", border.Decision{Effect: border.EffectDrop, Enforced: true, Layer: border.LayerIP, Proto: "udp",
+			Evidence: []border.Evidence{{Kind: border.EvidenceQName, Value: "www.example.ir"}}}, probe.DNS},
 		{"fully encrypted", border.Decision{Effect: border.EffectBlock, Layer: border.LayerPayload, Proto: "tcp"}, probe.TCPIP},
 	} {
 		if got := Class(c.d); got != c.want {
