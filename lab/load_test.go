@@ -71,13 +71,13 @@ func TestDefaultScenarioUnderLoad(t *testing.T) {
 	procs := startBurners(t, n, time.Now().Add(bound))
 	t.Cleanup(func() { stopBurners(procs) })
 	load0 := loadAvg()
-	res, err := lab.Run(ctx, spec, lab.RunOptions{Out: t.TempDir(), Lab: opts})
+	res, err := lab.Run(ctx, spec, lab.RunOptions{Out: t.TempDir(), Lab: opts, Keep: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := res.Score
 	t.Logf("%d burners on %d cores; load average %s before, %s after; %d measurements in %.0fs",
-		len(procs), runtime.NumCPU(), load0, loadAvg(), len(res.Measurements), res.Elapsed.Seconds())
+		len(procs), runtime.NumCPU(), load0, loadAvg(), res.Measured, res.Elapsed.Seconds())
 	t.Logf("agreement %d/%d = %.2f%%", s.Agree, s.Total, 100*s.Accuracy)
 	blockedOpen := 0
 	for _, cc := range openCountries {
@@ -94,6 +94,9 @@ func TestDefaultScenarioUnderLoad(t *testing.T) {
 			}
 		}
 		blockedOpen += blocked
+		if total == 0 {
+			t.Errorf("open country %s: no measurement scored", cc)
+		}
 		t.Logf("open country %s: %d/%d blocked (%s)", cc, blocked, total, tally(verdicts))
 	}
 	t.Logf("health: %s", res.Health.Summary())
