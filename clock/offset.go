@@ -19,7 +19,7 @@ type Offset struct {
 
 // NewOffset returns a clock that reads start now.
 func NewOffset(start time.Time) *Offset {
-	return &Offset{offset: start.Sub(time.Now()), timers: map[*offsetTimer]struct{}{}}
+	return &Offset{offset: time.Until(start), timers: map[*offsetTimer]struct{}{}}
 }
 
 // Now returns the system time moved by the offset.

@@ -324,6 +324,7 @@ func hostPrefixes(t testing.TB, plan *scenario.Plan, names ...string) []string {
 		h := plan.Host(name)
 		if h == nil {
 			t.Fatalf("the default scenario has no host %s", name)
+			return nil
 		}
 		for _, a := range h.Addrs {
 			out = append(out, netip.PrefixFrom(a, a.BitLen()).String())
@@ -357,6 +358,7 @@ func networkPrefixes(t testing.TB, plan *scenario.Plan, name string) []string {
 	n := plan.Network(name)
 	if n == nil {
 		t.Fatalf("the default scenario has no network %s", name)
+		return nil
 	}
 	var out []string
 	for _, p := range n.Prefixes {
