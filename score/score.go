@@ -241,19 +241,7 @@ func (x *Index) Item(m *probe.Measurement, opts Options) Item {
 func (x *Index) join(m *probe.Measurement) []border.Decision {
 	tk := m.TestKeys
 	domain := host(m.Input)
-	start, end := window(m)
-	servers := servers(tk)
-	var out []border.Decision
-	for _, a := range tk.Vantage.Addrs {
-		for _, d := range x.byClient[a.Unmap()] {
-			if d.Time.Before(start) || d.Time.After(end) {
-				continue
-			}
-			if named, match := names(d, domain); match || !named && servers[d.Server.Addr().Unmap()] {
-				out = append(out, d)
-			}
-		}
-	}
+	out := vantageDecisions(m, func(a netip.Addr) []border.Decision { return x.byClient[a] })
 	if r := tk.Vantage.Resolver; r.IsValid() {
 		for _, d := range x.byClient[r.Unmap()] {
 			if qnames(d, domain) {
@@ -262,6 +250,28 @@ func (x *Index) join(m *probe.Measurement) []border.Decision {
 		}
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
+	return out
+}
+
+// vantageDecisions are the decisions about m's vantage (byClient gives
+// those of each of its addresses) that belong to m: taken in its window,
+// naming its domain, or naming none and about a server it connected to.
+func vantageDecisions(m *probe.Measurement, byClient func(netip.Addr) []border.Decision) []border.Decision {
+	tk := m.TestKeys
+	domain := host(m.Input)
+	start, end := window(m)
+	servers := servers(tk)
+	var out []border.Decision
+	for _, a := range tk.Vantage.Addrs {
+		for _, d := range byClient(a.Unmap()) {
+			if d.Time.Before(start) || d.Time.After(end) {
+				continue
+			}
+			if named, match := names(d, domain); match || !named && servers[d.Server.Addr().Unmap()] {
+				out = append(out, d)
+			}
+		}
+	}
 	return out
 }
 

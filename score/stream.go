@@ -203,19 +203,7 @@ func (s *Stream) score(m *probe.Measurement, ds []border.Decision) {
 func (s *Stream) join(m *probe.Measurement) []border.Decision {
 	tk := m.TestKeys
 	domain := host(m.Input)
-	start, end := window(m)
-	servers := servers(tk)
-	var out []border.Decision
-	for _, a := range tk.Vantage.Addrs {
-		for _, d := range s.window[a.Unmap()] {
-			if d.Time.Before(start) || d.Time.After(end) {
-				continue
-			}
-			if named, match := names(d, domain); match || !named && servers[d.Server.Addr().Unmap()] {
-				out = append(out, d)
-			}
-		}
-	}
+	out := vantageDecisions(m, func(a netip.Addr) []border.Decision { return s.window[a] })
 	if r := tk.Vantage.Resolver; r.IsValid() {
 		out = append(out, s.named[nameKey{r.Unmap(), normName(domain)}]...)
 	}

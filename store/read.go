@@ -629,32 +629,7 @@ func (s *Store) Decisions(ctx context.Context, run string) iter.Seq2[Decision, e
 // OONI yields every measurement of a run, in key order, as the probe wrote
 // it (to score a sharded run again, or to hand to OONI's tools).
 func (s *Store) OONI(ctx context.Context, run string) iter.Seq2[*probe.Measurement, error] {
-	return func(yield func(*probe.Measurement, error) bool) {
-		rows, err := s.query(ctx, "SELECT ooni FROM "+s.d.from("measurement_json")+" WHERE run_id = ? ORDER BY vantage, input", run)
-		if err != nil {
-			yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var raw string
-			var m probe.Measurement
-			err := rows.Scan(&raw)
-			if err == nil {
-				err = json.Unmarshal([]byte(raw), &m)
-			}
-			if err != nil {
-				yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
-				return
-			}
-			if !yield(&m, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
-		}
-	}
+	return s.oonis(ctx, run, "SELECT ooni FROM "+s.d.from("measurement_json")+" WHERE run_id = ? ORDER BY vantage, input", run)
 }
 
 // keyedObservation is an observation with its measurement's key.
@@ -1218,4 +1193,35 @@ func (s *Store) Rules(ctx context.Context, run string) ([]RuleUse, error) {
 		return a.Rule.Rule < b.Rule.Rule
 	})
 	return out, nil
+}
+
+// oonis yields the measurements (OONI's JSON) that query, with args,
+// selects; an error ends the sequence.
+func (s *Store) oonis(ctx context.Context, run, query string, args ...any) iter.Seq2[*probe.Measurement, error] {
+	return func(yield func(*probe.Measurement, error) bool) {
+		rows, err := s.query(ctx, query, args...)
+		if err != nil {
+			yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var raw string
+			var m probe.Measurement
+			err := rows.Scan(&raw)
+			if err == nil {
+				err = json.Unmarshal([]byte(raw), &m)
+			}
+			if err != nil {
+				yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
+				return
+			}
+			if !yield(&m, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
+		}
+	}
 }

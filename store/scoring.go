@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"net/netip"
@@ -47,33 +46,8 @@ func (s *Store) Origins(ctx context.Context, run string) ([]Origin, error) {
 // OriginMeasurements yields the measurements src wrote, in input order,
 // as the probe wrote them.
 func (s *Store) OriginMeasurements(ctx context.Context, run string, src Origin) iter.Seq2[*probe.Measurement, error] {
-	return func(yield func(*probe.Measurement, error) bool) {
-		rows, err := s.query(ctx, "SELECT ooni FROM "+s.d.from("measurement_json")+
-			" WHERE run_id = ? AND vantage = ? AND writer = ? ORDER BY input", run, src.Vantage, src.Writer)
-		if err != nil {
-			yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var raw string
-			var m probe.Measurement
-			err := rows.Scan(&raw)
-			if err == nil {
-				err = json.Unmarshal([]byte(raw), &m)
-			}
-			if err != nil {
-				yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
-				return
-			}
-			if !yield(&m, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(nil, fmt.Errorf("store: measurements of %s: %w", run, err))
-		}
-	}
+	return s.oonis(ctx, run, "SELECT ooni FROM "+s.d.from("measurement_json")+
+		" WHERE run_id = ? AND vantage = ? AND writer = ? ORDER BY input", run, src.Vantage, src.Writer)
 }
 
 // ClientDecisions returns the decisions one writer of a run recorded
