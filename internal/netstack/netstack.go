@@ -54,8 +54,8 @@ import (
 
 const nicID = 1
 
-// Config configures a Stack. The zero value is not usable: Addrs and Send are
-// required.
+// Config configures a Stack. The zero value is not usable: Addrs and Send (or
+// SendBuf) are required.
 type Config struct {
 	// Addrs are the host's addresses. Each is installed with a host prefix;
 	// all traffic leaves through the single interface.
@@ -66,6 +66,11 @@ type Config struct {
 	// pkt after it returns (copy it), and must not call back into the stack
 	// synchronously for the same packet.
 	Send func(pkt []byte)
+	// SendBuf, when set, is called instead of Send with every packet the
+	// stack emits, in a Buf the callee may take (Buf.Take) to keep the
+	// packet without copying it; what it does not take the stack releases
+	// when SendBuf returns. The same rules as Send's apply otherwise.
+	SendBuf func(b *Buf)
 
 	// transparent makes a middlebox stack: no local delivery shortcut
 	// (which would take any promiscuously accepted source for our own).
@@ -86,8 +91,8 @@ type Stack struct {
 // New builds a stack with the given addresses and a default route through
 // its one interface.
 func New(cfg Config) (*Stack, error) {
-	if cfg.Send == nil {
-		return nil, errors.New("netstack: Config.Send is nil")
+	if cfg.Send == nil && cfg.SendBuf == nil {
+		return nil, errors.New("netstack: Config.Send and Config.SendBuf are nil")
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
@@ -100,11 +105,15 @@ func New(cfg Config) (*Stack, error) {
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
-	ep := &endpoint{mtu: mtu, send: cfg.Send}
+	send := cfg.SendBuf
+	if send == nil {
+		send = func(b *Buf) { cfg.Send(b.Bytes()) }
+	}
+	ep := &endpoint{mtu: mtu, send: send}
 	var ltcp *linuxTCP
 	if !cfg.gvisorOnly {
 		ltcp = newLinuxTCP(s)
-		ep.send = func(b []byte) { ltcp.outbound(b); cfg.Send(b) }
+		ep.send = func(b *Buf) { ltcp.outbound(b.Bytes()); send(b) }
 	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
@@ -142,6 +151,18 @@ func (st *Stack) Deliver(pkt []byte) {
 	if len(pkt) == 0 {
 		return
 	}
+	st.DeliverBuf(CopyBuf(pkt))
+}
+
+// DeliverBuf hands an IP packet that arrived on the host's link to the
+// stack, which takes b over: the stack keeps its memory as long as it needs
+// it, with no copy, and gives it back to gVisor's pool.
+func (st *Stack) DeliverBuf(b Buf) {
+	pkt := b.Bytes()
+	if len(pkt) == 0 {
+		b.Release()
+		return
+	}
 	var proto tcpip.NetworkProtocolNumber
 	switch pkt[0] >> 4 {
 	case 4:
@@ -149,22 +170,26 @@ func (st *Stack) Deliver(pkt []byte) {
 	case 6:
 		proto = ipv6.ProtocolNumber
 	default:
+		b.Release()
 		return
 	}
 	d := st.ep.dispatcher()
 	if d == nil {
+		b.Release()
 		return
 	}
 	if st.tcp != nil {
 		switch v, wup := st.tcp.inbound(pkt); v {
 		case drop:
+			b.Release()
 			return
 		case dupACK, challengeACK:
 			st.deliverProbe(d, proto, pkt, wup, v == dupACK)
+			b.Release()
 			return
 		}
 	}
-	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
+	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(b.Take().v)})
 	d.DeliverNetworkPacket(proto, pb)
 	pb.DecRef()
 }
@@ -415,13 +440,14 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 	return &tcpConn{TCPConn: c.(*gonet.TCPConn)}, nil
 }
 
-// endpoint is the stack's one link: it hands every outbound packet to Send
-// as contiguous bytes, and needs no link-layer header or address resolution.
+// endpoint is the stack's one link: it hands every outbound packet to send
+// as contiguous bytes, in a Buf, and needs no link-layer header or address
+// resolution.
 type endpoint struct {
 	mu   sync.RWMutex
 	d    stack.NetworkDispatcher
 	mtu  uint32
-	send func([]byte)
+	send func(*Buf)
 }
 
 var _ stack.LinkEndpoint = (*endpoint)(nil)
@@ -432,30 +458,26 @@ func (e *endpoint) dispatcher() stack.NetworkDispatcher {
 	return e.d
 }
 
-// sendBufs are the buffers WritePackets joins a packet's slices into: Send
-// borrows the bytes for the call only, so one buffer serves packet after
-// packet, and a pool keeps it off the heap (a stack array escapes through
-// the Send func value).
-var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
+// WritePackets joins each packet's slices into a view from gVisor's pool,
+// the one copy a packet costs between stacks, and offers it to send. A view
+// that send did not take serves the next packet, and is released at the end.
 func (e *endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	n := 0
-	bp := sendBufs.Get().(*[]byte)
+	var b Buf
 	for _, pkt := range pkts.AsSlice() {
-		b := (*bp)[:0]
-		if size := pkt.Size(); cap(b) < size {
-			b = make([]byte, 0, max(size, 2048))
+		size := pkt.Size()
+		if b.v == nil || b.v.Capacity() < size {
+			b.Release()
+			b.v = buffer.NewView(size)
 		}
+		b.v.Reset()
 		for _, s := range pkt.AsSlices() {
-			b = append(b, s...)
+			b.v.Write(s)
 		}
-		e.send(b)
-		*bp = b
+		e.send(&b)
 		n++
 	}
-	if cap(*bp) <= 64<<10 {
-		sendBufs.Put(bp)
-	}
+	b.Release()
 	return n, nil
 }
 
