@@ -458,12 +458,17 @@ func (e *endpoint) dispatcher() stack.NetworkDispatcher {
 	return e.d
 }
 
-// WritePackets joins each packet's slices into a view from gVisor's pool,
-// the one copy a packet costs between stacks, and offers it to send. A view
-// that send did not take serves the next packet, and is released at the end.
+// sendBufs hold the Buf that WritePackets offers: send gets a pointer to
+// it, which escapes through the func value, so it comes from a pool rather
+// than the heap. A view that send did not take stays in it for the next
+// packet.
+var sendBufs = sync.Pool{New: func() any { return new(Buf) }}
+
+// WritePackets joins each packet's views into a view from gVisor's pool,
+// the one copy a packet costs between stacks, and offers it to send.
 func (e *endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	n := 0
-	var b Buf
+	b := sendBufs.Get().(*Buf)
 	for _, pkt := range pkts.AsSlice() {
 		size := pkt.Size()
 		if b.v == nil || b.v.Capacity() < size {
@@ -471,13 +476,21 @@ func (e *endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 			b.v = buffer.NewView(size)
 		}
 		b.v.Reset()
-		for _, s := range pkt.AsSlices() {
-			b.v.Write(s)
+		// Not pkt.AsSlices, which allocates the slice of slices.
+		vl, off := pkt.AsViewList()
+		for v := vl.Front(); v != nil; v = v.Next() {
+			s := v.AsSlice()
+			if off >= len(s) {
+				off -= len(s)
+				continue
+			}
+			b.v.Write(s[off:])
+			off = 0
 		}
-		e.send(&b)
+		e.send(b)
 		n++
 	}
-	b.Release()
+	sendBufs.Put(b)
 	return n, nil
 }
 
