@@ -3,8 +3,11 @@
 // It is the only package that imports gVisor: everything above it sees
 // net.Conn, net.Listener, net.PacketConn and netip types, and raw IP packets
 // as []byte. A Stack sends every packet it emits through the Send function it
-// was built with, and takes packets in through Deliver. It does not own
-// routing between stacks, links or borders (package world does).
+// was built with, and takes packets in through Deliver; or, to cost one copy
+// per packet between two stacks, through SendBuf and DeliverBuf, which pass
+// the packet in a Buf (memory from gVisor's pool) that the receiving stack
+// takes over. It does not own routing between stacks, links or borders
+// (package world does).
 //
 // It also owns how a host's TCP answers crafted segments. Evasion strategies
 // (Geneva) send insertion packets that a censor takes and the server must
