@@ -57,8 +57,8 @@ func TestWritePacketsOffersOneBuf(t *testing.T) {
 // allocation per packet, whether the fabric takes the Buf (it comes from
 // gVisor's pool) or not.
 func TestWritePacketsAllocatesNothing(t *testing.T) {
-	if testing.CoverMode() != "" {
-		t.Skip("allocation counts are not meaningful under coverage")
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("allocation counts are not meaningful under coverage or the race detector")
 	}
 	st, err := New(Config{Addrs: []netip.Addr{stackAddr.Addr()}, SendBuf: func(b *Buf) {
 		if b.Bytes()[0] == 0x45 {
