@@ -74,20 +74,24 @@ func (h *Host) Resolvers() []netip.Addr { return h.plan.Resolvers }
 // Plan returns the host's entry in the world's plan.
 func (h *Host) Plan() *scenario.PlannedHost { return h.plan }
 
-func (h *Host) receive(pkt []byte, _ *iface) {
+func (h *Host) receive(pkt []byte, own *netstack.Buf, _ *iface) {
 	if d := h.divert.Load(); d != nil {
 		(*d)(pkt)
 		return
 	}
 	if s := h.shim.Load(); s != nil && s.in != nil {
-		s.in(pkt, h.deliver)
+		s.in(pkt, h.deliverBytes)
 		return
 	}
-	h.deliver(pkt)
+	h.deliver(pkt, own)
 }
 
-// deliver hands a packet that arrived for the host to its stack.
-func (h *Host) deliver(pkt []byte) {
+// deliverBytes hands a packet that no buffer holds to the host's stack.
+func (h *Host) deliverBytes(pkt []byte) { h.deliver(pkt, nil) }
+
+// deliver hands a packet that arrived for the host to its stack; own, when
+// not nil, holds pkt's bytes, and the inbox takes it over.
+func (h *Host) deliver(pkt []byte, own *netstack.Buf) {
 	if len(pkt) > 20 && (pkt[0]>>4 == 4 && pkt[9] == packet.ICMPv4 || pkt[0]>>4 == 6 && len(pkt) > 40 && pkt[6] == packet.ICMPv6) {
 		if h.tapICMP(pkt) {
 			return
@@ -98,7 +102,7 @@ func (h *Host) deliver(pkt []byte) {
 			return
 		}
 	}
-	h.inbox.put(pkt)
+	h.inbox.put(pkt, own)
 }
 
 // stack returns the host's stack, building it if needed.
@@ -117,11 +121,11 @@ func (h *Host) stack() (*netstack.Stack, error) {
 	if h.closed {
 		return nil, errClosed
 	}
-	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, Send: h.send, Kernel: h.w.kernel})
+	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, SendBuf: h.sendBuf, Kernel: h.w.kernel})
 	if err != nil {
 		return nil, fmt.Errorf("world: host %q: %w", h.plan.Name, err)
 	}
-	h.inbox.start(st.Deliver)
+	h.inbox.start(st.DeliverBuf)
 	h.st.Store(st)
 	return st, nil
 }
@@ -137,13 +141,23 @@ func (h *Host) close() {
 	}
 }
 
-// send is the stack's output.
-func (h *Host) send(pkt []byte) {
+// sendBuf is the stack's output: the packet goes on the wire in the
+// stack's buffer, unless a shim rewrites it.
+func (h *Host) sendBuf(b *netstack.Buf) {
 	if s := h.shim.Load(); s != nil && s.out != nil {
-		s.out(pkt, h.up.send)
+		s.out(b.Bytes(), h.up.sendBytes)
 		return
 	}
-	h.up.send(pkt)
+	h.up.send(b.Bytes(), b)
+}
+
+// send sends a packet the host makes itself (or a diverted program's).
+func (h *Host) send(pkt []byte) {
+	if s := h.shim.Load(); s != nil && s.out != nil {
+		s.out(pkt, h.up.sendBytes)
+		return
+	}
+	h.up.sendBytes(pkt)
 }
 
 type shim struct {
@@ -288,10 +302,12 @@ func parseListenAddr(address string) (netip.AddrPort, error) {
 
 // inbox is a host's receive queue: the fabric hands it packets from any
 // goroutine, one goroutine delivers them to the stack in batches. It is the
-// one goroutine hand-off on a path between two hosts.
+// one goroutine hand-off on a path between two hosts. It holds each packet
+// in a netstack.Buf, which it hands over to the stack: the sender's own
+// buffer when the packet came with one, else a copy.
 type inbox struct {
 	mu     sync.Mutex
-	q      []*[]byte
+	q      []netstack.Buf
 	wake   chan struct{}
 	done   chan struct{}
 	closed bool
@@ -300,18 +316,28 @@ type inbox struct {
 
 const inboxLimit = 8192
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-func (q *inbox) put(pkt []byte) {
-	bp := bufPool.Get().(*[]byte)
-	*bp = append((*bp)[:0], pkt...)
+// put queues pkt. own, when not nil and holding pkt's bytes (pkt may be
+// shorter: a router trims what lies beyond the IP length), is taken over
+// rather than copied.
+func (q *inbox) put(pkt []byte, own *netstack.Buf) {
+	var b netstack.Buf
+	if own != nil && len(pkt) > 0 {
+		if ob := own.Bytes(); len(ob) >= len(pkt) && &ob[0] == &pkt[0] {
+			b = own.Take()
+			b.Trim(len(pkt))
+		}
+	}
+	if b.Bytes() == nil {
+		b = netstack.CopyBuf(pkt)
+	}
 	q.mu.Lock()
 	if q.closed || len(q.q) >= inboxLimit {
 		q.mu.Unlock()
 		q.drops.Add(1)
+		b.Release()
 		return
 	}
-	q.q = append(q.q, bp)
+	q.q = append(q.q, b)
 	first := len(q.q) == 1
 	q.mu.Unlock()
 	if first {
@@ -322,12 +348,18 @@ func (q *inbox) put(pkt []byte) {
 	}
 }
 
-func (q *inbox) run(deliver func([]byte)) {
-	var batch []*[]byte
+func (q *inbox) run(deliver func(netstack.Buf)) {
+	var batch []netstack.Buf
 	for {
 		select {
 		case <-q.wake:
 		case <-q.done:
+			q.mu.Lock()
+			for i := range q.q {
+				q.q[i].Release()
+			}
+			q.q = nil
+			q.mu.Unlock()
 			return
 		}
 		for {
@@ -337,16 +369,14 @@ func (q *inbox) run(deliver func([]byte)) {
 			if len(batch) == 0 {
 				break
 			}
-			for i, bp := range batch {
-				deliver(*bp)
-				bufPool.Put(bp)
-				batch[i] = nil
+			for i := range batch {
+				deliver(batch[i].Take())
 			}
 		}
 	}
 }
 
-func (q *inbox) start(deliver func([]byte)) {
+func (q *inbox) start(deliver func(netstack.Buf)) {
 	q.wake = make(chan struct{}, 1)
 	q.done = make(chan struct{})
 	go q.run(deliver)

@@ -10,13 +10,21 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
 // node is anything a link end attaches to: a host or a router.
+//
+// A packet crosses the fabric as bytes borrowed for the call (nodes read
+// and rewrite them in place), and, when the stack that sent it put it in a
+// buffer of its own, with that buffer (own, else nil): the host that
+// receives the packet takes the buffer over instead of copying the bytes
+// (see inbox.put). A node that keeps or reorders a packet copies it and
+// passes no buffer on.
 type node interface {
-	receive(pkt []byte, in *iface)
+	receive(pkt []byte, own *netstack.Buf, in *iface)
 }
 
 // iface is one end of a link, attached to a node.
@@ -27,8 +35,12 @@ type iface struct {
 	outside bool // a router's uplink: packets leaving through it cross the border
 }
 
-// send puts pkt on the link toward the other end. pkt is only borrowed.
-func (i *iface) send(pkt []byte) { i.link.send(i.side, pkt) }
+// send puts pkt on the link toward the other end. pkt is only borrowed;
+// own, when not nil, holds pkt's bytes, for the receiving host to take.
+func (i *iface) send(pkt []byte, own *netstack.Buf) { i.link.send(i.side, pkt, own) }
+
+// sendBytes puts pkt, which no buffer holds, on the link.
+func (i *iface) sendBytes(pkt []byte) { i.link.send(i.side, pkt, nil) }
 
 // Link is a point-to-point link between two nodes. An unimpaired link
 // forwards on a fast path: a direct call into the next node, with no queue,
@@ -69,13 +81,13 @@ func newLink(name string, a, b node, cfg scenario.Link, aOutside bool, clk clock
 	if !imp.IsZero() {
 		for s := 0; s < 2; s++ {
 			to := l.ends[1-s]
-			l.pipes[s] = newPipe(cfg, clk, rand.New(rand.NewPCG(seed, uint64(s))), func(pkt []byte) { to.node.receive(pkt, to) })
+			l.pipes[s] = newPipe(cfg, clk, rand.New(rand.NewPCG(seed, uint64(s))), func(pkt []byte) { to.node.receive(pkt, nil, to) })
 		}
 	}
 	return l
 }
 
-func (l *Link) send(from int, pkt []byte) {
+func (l *Link) send(from int, pkt []byte, own *netstack.Buf) {
 	l.tap(pkt)
 	if hops := l.hops[from]; len(hops) > 0 && !l.cross(from, hops, pkt) {
 		return
@@ -85,7 +97,7 @@ func (l *Link) send(from int, pkt []byte) {
 		return
 	}
 	to := l.ends[1-from]
-	to.node.receive(pkt, to)
+	to.node.receive(pkt, own, to)
 }
 
 func (l *Link) tap(pkt []byte) {
@@ -148,7 +160,7 @@ func (l *Link) expire(from int, hops []hop, i int, pkt []byte) {
 		return
 	}
 	to := l.ends[from]
-	to.node.receive(reply, to)
+	to.node.receive(reply, nil, to)
 }
 
 // ttlOffset returns where pkt's TTL (hop limit) is, or -1 when pkt is too

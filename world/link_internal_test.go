@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/splinter-lab/splinter/clock"
+	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/scenario"
 )
 
 type sink struct{ n int }
 
-func (s *sink) receive([]byte, *iface) { s.n++ }
+func (s *sink) receive([]byte, *netstack.Buf, *iface) { s.n++ }
 
 // BenchmarkLinkSend measures one packet crossing a fast-path link with no
 // hidden router and with 19: hops cost one TTL check and one checksum update
@@ -31,7 +32,7 @@ func BenchmarkLinkSend(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				pkt[8] = 64 // as a sender would set it
-				l.send(0, pkt)
+				l.send(0, pkt, nil)
 			}
 			if z.n != b.N {
 				b.Fatalf("%d of %d delivered", z.n, b.N)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gaissmai/bart"
 
+	"github.com/splinter-lab/splinter/internal/netstack"
 	"github.com/splinter-lab/splinter/packet"
 	"github.com/splinter-lab/splinter/scenario"
 )
@@ -126,7 +127,7 @@ func (r *Router) route(dst netip.Addr) *iface {
 // escapes, so it comes from a pool rather than the heap.
 var parsed = sync.Pool{New: func() any { return new(packet.IP) }}
 
-func (r *Router) receive(pkt []byte, in *iface) {
+func (r *Router) receive(pkt []byte, own *netstack.Buf, in *iface) {
 	p := parsed.Get().(*packet.IP)
 	defer parsed.Put(p)
 	if packet.Parse(pkt, p) != nil {
@@ -168,12 +169,12 @@ func (r *Router) receive(pkt []byte, in *iface) {
 			}
 			if v.Delay > 0 {
 				held := append([]byte(nil), pkt...)
-				r.w.clk.AfterFunc(v.Delay, func() { out.send(held) })
+				r.w.clk.AfterFunc(v.Delay, func() { out.sendBytes(held) })
 				return
 			}
 		}
 	}
-	out.send(pkt)
+	out.send(pkt, own)
 }
 
 // originate routes a packet the router itself sends.
@@ -183,7 +184,7 @@ func (r *Router) originate(pkt []byte) {
 		return
 	}
 	if out := r.route(p.Dst); out != nil {
-		out.send(pkt)
+		out.sendBytes(pkt)
 	}
 }
 

@@ -3,8 +3,11 @@
 // It is the only package that imports gVisor: everything above it sees
 // net.Conn, net.Listener, net.PacketConn and netip types, and raw IP packets
 // as []byte. A Stack sends every packet it emits through the Send function it
-// was built with, and takes packets in through Deliver. It does not own
-// routing between stacks, links or borders (package world does).
+// was built with, and takes packets in through Deliver; or, to cost one copy
+// per packet between two stacks, through SendBuf and DeliverBuf, which pass
+// the packet in a Buf (memory from gVisor's pool) that the receiving stack
+// takes over. It does not own routing between stacks, links or borders
+// (package world does).
 //
 // It also owns how a host's TCP answers crafted segments. Evasion strategies
 // (Geneva) send insertion packets that a censor takes and the server must
@@ -57,8 +60,8 @@ import (
 
 const nicID = 1
 
-// Config configures a Stack. The zero value is not usable: Addrs and Send are
-// required.
+// Config configures a Stack. The zero value is not usable: Addrs and Send (or
+// SendBuf) are required.
 type Config struct {
 	// Addrs are the host's addresses. Each is installed with a host prefix;
 	// all traffic leaves through the single interface.
@@ -69,6 +72,11 @@ type Config struct {
 	// pkt after it returns (copy it), and must not call back into the stack
 	// synchronously for the same packet.
 	Send func(pkt []byte)
+	// SendBuf, when set, is called instead of Send with every packet the
+	// stack emits, in a Buf the callee may take (Buf.Take) to keep the
+	// packet without copying it; what it does not take the stack releases
+	// when SendBuf returns. The same rules as Send's apply otherwise.
+	SendBuf func(b *Buf)
 
 	// Kernel is the Linux whose input checks the stack follows where they
 	// changed between versions; the zero value is the current one.
@@ -124,8 +132,8 @@ type Stack struct {
 // New builds a stack with the given addresses and a default route through
 // its one interface.
 func New(cfg Config) (*Stack, error) {
-	if cfg.Send == nil {
-		return nil, errors.New("netstack: Config.Send is nil")
+	if cfg.Send == nil && cfg.SendBuf == nil {
+		return nil, errors.New("netstack: Config.Send and Config.SendBuf are nil")
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
@@ -138,11 +146,15 @@ func New(cfg Config) (*Stack, error) {
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
-	ep := &endpoint{mtu: mtu, send: cfg.Send}
+	send := cfg.SendBuf
+	if send == nil {
+		send = func(b *Buf) { cfg.Send(b.Bytes()) }
+	}
+	ep := &endpoint{mtu: mtu, send: send}
 	var ltcp *linuxTCP
 	if !cfg.gvisorOnly {
 		ltcp = newLinuxTCP(s, cfg.Kernel)
-		ep.send = func(b []byte) { ltcp.outbound(b); cfg.Send(b) }
+		ep.send = func(b *Buf) { ltcp.outbound(b.Bytes()); send(b) }
 	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
@@ -180,6 +192,18 @@ func (st *Stack) Deliver(pkt []byte) {
 	if len(pkt) == 0 {
 		return
 	}
+	st.DeliverBuf(CopyBuf(pkt))
+}
+
+// DeliverBuf hands an IP packet that arrived on the host's link to the
+// stack, which takes b over: the stack keeps its memory as long as it needs
+// it, with no copy, and gives it back to gVisor's pool.
+func (st *Stack) DeliverBuf(b Buf) {
+	pkt := b.Bytes()
+	if len(pkt) == 0 {
+		b.Release()
+		return
+	}
 	var proto tcpip.NetworkProtocolNumber
 	switch pkt[0] >> 4 {
 	case 4:
@@ -187,22 +211,26 @@ func (st *Stack) Deliver(pkt []byte) {
 	case 6:
 		proto = ipv6.ProtocolNumber
 	default:
+		b.Release()
 		return
 	}
 	d := st.ep.dispatcher()
 	if d == nil {
+		b.Release()
 		return
 	}
 	if st.tcp != nil {
 		switch v, wup := st.tcp.inbound(pkt); v {
 		case drop:
+			b.Release()
 			return
 		case dupACK, challengeACK:
 			st.deliverProbe(d, proto, pkt, wup, v == dupACK)
+			b.Release()
 			return
 		}
 	}
-	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
+	pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(b.Take().v)})
 	d.DeliverNetworkPacket(proto, pb)
 	pb.DecRef()
 }
@@ -453,13 +481,14 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 	return &tcpConn{TCPConn: c.(*gonet.TCPConn)}, nil
 }
 
-// endpoint is the stack's one link: it hands every outbound packet to Send
-// as contiguous bytes, and needs no link-layer header or address resolution.
+// endpoint is the stack's one link: it hands every outbound packet to send
+// as contiguous bytes, in a Buf, and needs no link-layer header or address
+// resolution.
 type endpoint struct {
 	mu   sync.RWMutex
 	d    stack.NetworkDispatcher
 	mtu  uint32
-	send func([]byte)
+	send func(*Buf)
 }
 
 var _ stack.LinkEndpoint = (*endpoint)(nil)
@@ -470,30 +499,39 @@ func (e *endpoint) dispatcher() stack.NetworkDispatcher {
 	return e.d
 }
 
-// sendBufs are the buffers WritePackets joins a packet's slices into: Send
-// borrows the bytes for the call only, so one buffer serves packet after
-// packet, and a pool keeps it off the heap (a stack array escapes through
-// the Send func value).
-var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// sendBufs hold the Buf that WritePackets offers: send gets a pointer to
+// it, which escapes through the func value, so it comes from a pool rather
+// than the heap. A view that send did not take stays in it for the next
+// packet.
+var sendBufs = sync.Pool{New: func() any { return new(Buf) }}
 
+// WritePackets joins each packet's views into a view from gVisor's pool,
+// the one copy a packet costs between stacks, and offers it to send.
 func (e *endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	n := 0
-	bp := sendBufs.Get().(*[]byte)
+	b := sendBufs.Get().(*Buf)
 	for _, pkt := range pkts.AsSlice() {
-		b := (*bp)[:0]
-		if size := pkt.Size(); cap(b) < size {
-			b = make([]byte, 0, max(size, 2048))
+		size := pkt.Size()
+		if b.v == nil || b.v.Capacity() < size {
+			b.Release()
+			b.v = buffer.NewView(size)
 		}
-		for _, s := range pkt.AsSlices() {
-			b = append(b, s...)
+		b.v.Reset()
+		// Not pkt.AsSlices, which allocates the slice of slices.
+		vl, off := pkt.AsViewList()
+		for v := vl.Front(); v != nil; v = v.Next() {
+			s := v.AsSlice()
+			if off >= len(s) {
+				off -= len(s)
+				continue
+			}
+			b.v.Write(s[off:])
+			off = 0
 		}
 		e.send(b)
-		*bp = b
 		n++
 	}
-	if cap(*bp) <= 64<<10 {
-		sendBufs.Put(bp)
-	}
+	sendBufs.Put(b)
 	return n, nil
 }
 
