@@ -149,7 +149,7 @@ func TestJoinRunningWorld(t *testing.T) {
 	})
 
 	// A long program on cn-client-1, as a user's first terminal would run.
-	first, firstOut := splinterCmd("exec", "--state", dir, "--host", "cn-client-1", "--", "sleep", "120")
+	first, firstOut := splinterCmd("exec", "--state", dir, "--host", "cn-client-1", "--", "sleep", "300")
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +159,10 @@ func TestJoinRunningWorld(t *testing.T) {
 		first.Process.Kill()
 		<-firstDone
 	})
-	// Until it has entered, a measurement from the host may still run.
-	deadline := time.Now().Add(30 * time.Second)
+	// Until it has entered, a measurement from the host may still run (a
+	// blocked site's measurement takes its timeouts, longer on a busy
+	// machine).
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		code, _, errOut := run("measure", "-q", "--state", dir, "--from", "cn-client-1", "http://www.people-daily.cn/")
 		if code == 2 && strings.Contains(errOut, "host cn-client-1 is entered by a program") {
