@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,9 @@ const scaleEnv = "SPLINTER_SCALE"
 // SPLINTER_SCALE_BOUND (a duration, 30m unless set) stops the run, which
 // then scores and reports what it measured; SPLINTER_SCALE_EVERY is the
 // sampling period (5s); SPLINTER_SCALE_CONCURRENCY and
-// SPLINTER_SCALE_PER_VANTAGE set the run's bounds (lab.RunOptions).
+// SPLINTER_SCALE_PER_VANTAGE set the run's bounds (lab.RunOptions);
+// SPLINTER_SCALE_HEAP names a file for a heap profile, written whenever
+// the peak RSS grows; SPLINTER_SCALE_OUT keeps the run's outputs there.
 func TestScale(t *testing.T) {
 	n, err := strconv.Atoi(os.Getenv(scaleEnv))
 	if err != nil || n < 1 {
@@ -52,7 +55,10 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := lab.RunOptions{Repeat: n, Out: t.TempDir()}
+	opts := lab.RunOptions{Repeat: n, Out: os.Getenv("SPLINTER_SCALE_OUT")}
+	if opts.Out == "" {
+		opts.Out = t.TempDir()
+	}
 	if at := os.Getenv("SPLINTER_SCALE_AT"); at != "" {
 		if opts.Lab.At, err = time.Parse(time.DateOnly, at); err != nil {
 			t.Fatalf("SPLINTER_SCALE_AT: %v", err)
@@ -75,9 +81,15 @@ func TestScale(t *testing.T) {
 	}
 	start := time.Now()
 	var curve []sample
+	heapFile := os.Getenv("SPLINTER_SCALE_HEAP")
 	take := func() sample {
 		rss, hwm := memory()
-		s := sample{done: int(done.Load()), at: time.Since(start), rss: rss, hwm: hwm, load: loadAvg()}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s := sample{done: int(done.Load()), at: time.Since(start), rss: rss, hwm: hwm, heap: int64(ms.HeapInuse), load: loadAvg()}
+		if heapFile != "" && (len(curve) == 0 || s.hwm > curve[len(curve)-1].hwm) {
+			writeHeap(t, heapFile)
+		}
 		curve = append(curve, s)
 		return s
 	}
@@ -90,7 +102,7 @@ func TestScale(t *testing.T) {
 			select {
 			case <-tick.C:
 				s := take()
-				t.Logf("%7d/%d measurements %6.0fs  RSS %4d MiB  peak %4d MiB  load %s", s.done, planned.Load(), s.at.Seconds(), s.rss>>20, s.hwm>>20, s.load)
+				t.Logf("%7d/%d measurements %6.0fs  RSS %4d MiB  peak %4d MiB  Go heap in use %4d MiB  load %s", s.done, planned.Load(), s.at.Seconds(), s.rss>>20, s.hwm>>20, s.heap>>20, s.load)
 			case <-stop:
 				return
 			}
@@ -126,6 +138,7 @@ type sample struct {
 	done     int
 	at       time.Duration
 	rss, hwm int64 // bytes
+	heap     int64 // Go's heap in use, bytes
 	load     string
 }
 
@@ -133,11 +146,11 @@ type sample struct {
 // spaced, the last always.
 func curveTable(curve []sample, rows int) string {
 	var b strings.Builder
-	b.WriteString("| measurements | seconds | RSS MiB | peak RSS MiB | load |\n|---|---|---|---|---|\n")
+	b.WriteString("| measurements | seconds | RSS MiB | peak RSS MiB | Go heap MiB | load |\n|---|---|---|---|---|---|\n")
 	step := max(1, (len(curve)+rows-1)/rows)
 	for i, s := range curve {
 		if i%step == step-1 || i == len(curve)-1 {
-			fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %s |\n", s.done, s.at.Seconds(), s.rss>>20, s.hwm>>20, s.load)
+			fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %d | %s |\n", s.done, s.at.Seconds(), s.rss>>20, s.hwm>>20, s.heap>>20, s.load)
 		}
 	}
 	return b.String()
@@ -165,6 +178,20 @@ func memory() (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// writeHeap writes a heap profile to path (SPLINTER_SCALE_HEAP: the
+// profile at the run's peak).
+func writeHeap(t *testing.T, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Errorf("heap profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Errorf("heap profile: %v", err)
+	}
 }
 
 func envDuration(t *testing.T, env string, def time.Duration) time.Duration {
