@@ -280,7 +280,6 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 	probe.Campaign(cctx, probers, inputs, probe.CampaignOptions{
 		Concurrency: opts.Concurrency, PerVantage: opts.PerVantage, Progress: opts.Progress, Include: include,
 		Cost:  func(i int) float64 { return costs[i] },
-		Limit: opts.Lab.Pacer.Limit,
 		Begin: func(pr probe.Pair) { p.begin(pr.Prober*len(inputs)+pr.Input, l.Clock().Now()) },
 		Each:  func(pr probe.Pair, m *probe.Measurement) { p.measurement(pr.Prober*len(inputs)+pr.Input, m) },
 	})

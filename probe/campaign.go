@@ -45,16 +45,6 @@ type CampaignOptions struct {
 	// throughput tests make its measurements longer); the measurements'
 	// own durations refine it. Nil guesses alike for every prober.
 	Cost func(prober int) float64
-	// Limit, if not nil, is the bound on measurements in flight that
-	// holds now (a Pacer's Limit): the campaign starts a pair only while
-	// fewer than Limit()+Limit()/8 are under way. Pairs started beyond
-	// what the bound lets run would wait in the pacer's queue in the
-	// order they were taken, and that queue, not the schedule, would say
-	// which prober goes next: each prober would get an equal share of the
-	// places, and the slowest one's tail would set the campaign's end.
-	// The eighth over keeps a few waiting, so the pacer sees the demand
-	// that lets it raise its bound.
-	Limit func() int
 }
 
 // Campaign measures every input from every prober with web_connectivity
@@ -65,9 +55,7 @@ type CampaignOptions struct {
 // sets the campaign's end: whenever a measurement may start, it is the next
 // input of the prober with the most work left (its inputs not yet done,
 // times how long its measurements take: a guess at first, then their mean
-// duration), among those under the per-prober bound; with a pacer
-// (opts.Limit), only as many start as its bound lets run, so that the
-// schedule, not the pacer's queue, chooses. A prober whose access
+// duration), among those under the per-prober bound. A prober whose access
 // link is slow thus starts first and keeps its link busy while the others
 // work. Each prober works through its inputs in order, so the control,
 // which measures each URL once for all probers, is asked in order too.
@@ -146,8 +134,6 @@ type schedule struct {
 	mu    sync.Mutex
 	cond  *sync.Cond
 	left  int // pairs not yet started
-	limit func() int
-	busy  int // pairs started and not yet done
 	vs    []vantageQueue
 	sum   time.Duration // of every measurement done
 	n     int
@@ -164,7 +150,7 @@ type vantageQueue struct {
 }
 
 func newSchedule(ctx context.Context, probers []*Prober, inputs int, opts CampaignOptions) *schedule {
-	s := &schedule{ctx: ctx, per: opts.PerVantage, limit: opts.Limit, vs: make([]vantageQueue, len(probers))}
+	s := &schedule{ctx: ctx, per: opts.PerVantage, vs: make([]vantageQueue, len(probers))}
 	s.cond = sync.NewCond(&s.mu)
 	for i := range probers {
 		q := &s.vs[i]
@@ -206,20 +192,13 @@ func (s *schedule) work(i int) float64 {
 }
 
 // next takes the next pair to measure, waiting while every prober with
-// inputs left is at its bound, or the campaign at its limit; false when
-// none is left or ctx ended.
+// inputs left is at its bound; false when none is left or ctx ended.
 func (s *schedule) next() (Pair, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
 		if s.ctx.Err() != nil || s.left == 0 {
 			return Pair{}, false
-		}
-		if s.limit != nil {
-			if l := s.limit(); s.busy >= l+l/8 {
-				s.cond.Wait()
-				continue
-			}
 		}
 		best, most := -1, -1.0
 		for i := range s.vs {
@@ -236,7 +215,6 @@ func (s *schedule) next() (Pair, bool) {
 			p := Pair{best, q.inputs[q.next]}
 			q.next++
 			q.inflight++
-			s.busy++
 			s.left--
 			return p, true
 		}
@@ -249,7 +227,6 @@ func (s *schedule) done(p Pair, d time.Duration) {
 	s.mu.Lock()
 	q := &s.vs[p.Prober]
 	q.inflight--
-	s.busy--
 	q.sum += d
 	q.n++
 	s.sum += d
