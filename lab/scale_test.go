@@ -36,6 +36,8 @@ const scaleEnv = "SPLINTER_SCALE"
 //
 //	SPLINTER_SCALE=41 SPLINTER_SCALE_AT=2025-06-01 go test -p 1 -count=1 -timeout 0 -run TestScale -v ./lab
 //
+// (BENCHMARKS.md gives the bounds and the memory limit it was run with,
+// and what it measured).
 // SPLINTER_SCALE_AT sets the world's date (a date whose policies the
 // default run scores well keeps the agreement a measure of the repeats);
 // SPLINTER_SCALE_BOUND (a duration, 30m unless set) stops the run, which
