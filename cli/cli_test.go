@@ -43,6 +43,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"check-bad-policy", []string{"check", "testdata/bad-policy.yaml"}, 2, nil, []string{
 			`testdata/bad-policy.yaml:9:`, `no list named "nmaes"`, `testdata/bad-policy.yaml:10:`, `"everyone" is not one of client, server, both`}, "goroutine"},
 		{"check-missing", []string{"check", "nope.yaml"}, 2, nil, []string{"nope.yaml: no such file"}, ""},
+		{"run-repeat-zero", []string{"run", "--db", "off", "--repeat", "0"}, 2, nil, []string{"--repeat must be at least 1"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := run(tc.args...)

@@ -19,12 +19,13 @@ func init() {
 }
 
 func runRun(e *env, args []string) error {
-	fs := flags(e, "run", "[--scenario NAME|FILE] [--at DATE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--log DIR] [--db DSN|off] [--run ID] [--shard I/N]")
+	fs := flags(e, "run", "[--scenario NAME|FILE] [--at DATE] [--out DIR] [--from CC|HOST,...] [--list FILE] [--repeat N] [--log DIR] [--db DSN|off] [--run ID] [--shard I/N]")
 	at := dateFlag(fs)
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	out := fs.String("out", "splinter-out", "directory for "+strings.Join(lab.Outputs, ", "))
 	from := fs.String("from", "", "comma-separated jurisdiction codes or host names to measure from (default: a client in every access network)")
 	list := fs.String("list", "", "a Citizen Lab test-list CSV to measure instead of the scenario's sites")
+	repeat := fs.Int("repeat", 1, "measure each input N times, copy k (from 2) under the path /r/k/ of its URL, which the sites serve as the original: a campaign N times the list")
 	conc := fs.Int("concurrency", 384, "measurements in flight at once")
 	perVantage := fs.Int("per-vantage", 32, "measurements in flight at once from one vantage")
 	residual := fs.Duration("residual-wait", 0, "repeat residual checks after this long (a censor's window is 60-180s; 0 skips)")
@@ -59,6 +60,9 @@ func runRun(e *env, args []string) error {
 	if *conc <= 0 || *perVantage <= 0 {
 		return badInput("--concurrency and --per-vantage must be positive")
 	}
+	if *repeat < 1 {
+		return badInput("--repeat must be at least 1")
+	}
 	if *residual < 0 {
 		return badInput("--residual-wait %v is negative", *residual)
 	}
@@ -85,8 +89,11 @@ func runRun(e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "splinter run: %s\n", materialisedNote(spec.Plan, added))
 		}
 	}
-	planned := len(vantages) * len(inputs)
+	planned := len(vantages) * len(inputs) * *repeat
 	what := fmt.Sprintf("%d vantages × %d inputs = %d measurements", len(vantages), len(inputs), planned)
+	if *repeat > 1 {
+		what = fmt.Sprintf("%d vantages × %d inputs × %d copies = %d measurements", len(vantages), len(inputs), *repeat, planned)
+	}
 	if shard.Count > 1 {
 		what += fmt.Sprintf(", shard %s of them", shard)
 	}
@@ -100,7 +107,7 @@ func runRun(e *env, args []string) error {
 		defer st.Close()
 	}
 	prog := newProgress(e.stderr)
-	res, err := lab.Run(e.ctx, spec, lab.RunOptions{From: splitList(*from), List: *list, Out: *out,
+	res, err := lab.Run(e.ctx, spec, lab.RunOptions{From: splitList(*from), List: *list, Repeat: *repeat, Out: *out,
 		Concurrency: *conc, PerVantage: *perVantage, ResidualWait: *residual, Log: *logDir, Progress: prog.update,
 		Store: st, RunID: *runID, Shard: shard, Lab: lab.Options{At: at.t}})
 	prog.finish()

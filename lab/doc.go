@@ -17,9 +17,12 @@
 // stream (score.Stream), which joins a measurement once its window has
 // closed; the report is built item by item (report.Builder). Memory thus
 // grows with the world, not with the run. An interrupted run scores and
-// writes what it measured and says so. Shard splits a run's (vantage,
-// input) pairs among processes writing one stored run, and ScoreStored
-// scores a stored run again from the union of its shards (store.go).
+// writes what it measured and says so. RunOptions.Repeat measures the
+// list many times over, each copy under paths of its own that the sites
+// serve (RepeatInputs): a campaign of any size on the same world. Shard
+// splits a run's (vantage, input) pairs among processes writing one
+// stored run, and ScoreStored scores a stored run again from the union of
+// its shards (store.go).
 //
 // It also keeps the world's date: a lab's clock says what day it is in the
 // world (Options.At starts an offset clock there), every border whose

@@ -22,6 +22,7 @@ import (
 	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/score"
 	"github.com/splinter-lab/splinter/store"
+	"github.com/splinter-lab/splinter/website"
 	"github.com/splinter-lab/splinter/world"
 )
 
@@ -39,6 +40,10 @@ type RunOptions struct {
 	// Inputs, if not empty, are measured instead of the scenario's sites
 	// or List.
 	Inputs []probe.Input
+	// Repeat, if above 1, measures each input Repeat times, each copy
+	// under a URL of its own (RepeatInputs): a campaign Repeat times the
+	// size of the test list, on the same world. 0 and 1 measure once.
+	Repeat int
 	// Out, if not empty, is the directory the outputs are written to:
 	// measurements.jsonl, decisions.jsonl, score.json, report.html.
 	Out string
@@ -155,6 +160,12 @@ func Run(ctx context.Context, s *Spec, opts RunOptions) (*RunResult, error) {
 		if s, materialised, err = s.WithNames(inputs); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Repeat < 0 {
+		return nil, badInput(fmt.Errorf("repeat %d is negative", opts.Repeat))
+	}
+	if inputs, err = RepeatInputs(inputs, opts.Repeat); err != nil {
+		return nil, err
 	}
 	if opts.ResidualWait < 0 {
 		return nil, badInput(fmt.Errorf("residual wait %v is negative", opts.ResidualWait))
@@ -426,6 +437,37 @@ func Inputs(plan *scenario.Plan, list string) ([]probe.Input, error) {
 		return nil, badInput(fmt.Errorf("test list: %w", err))
 	}
 	return testInputs(entries, list)
+}
+
+// RepeatInputs returns inputs n times over, the whole list after the
+// whole list: the first copy as it is, copy k (from 2) with each URL's
+// path under website.CopyPath's prefix ("http://site/" becomes
+// "http://site/r/2/"), which the world's sites serve as the original path.
+// Each copy is thus an input, a measurement and a control measurement of
+// its own, of the same host: the censors' rules, which look at hosts,
+// names, addresses and keywords, treat it as the original. n of 0 or 1
+// returns inputs.
+func RepeatInputs(inputs []probe.Input, n int) ([]probe.Input, error) {
+	if n <= 1 {
+		return inputs, nil
+	}
+	out := make([]probe.Input, 0, len(inputs)*n)
+	out = append(out, inputs...)
+	for k := 2; k <= n; k++ {
+		for _, in := range inputs {
+			u, err := url.Parse(in.URL)
+			if err != nil {
+				return nil, badInput(fmt.Errorf("repeat: %q: %w", in.URL, err))
+			}
+			u.Path = website.CopyPath(u.Path, k)
+			if u.RawPath != "" {
+				u.RawPath = website.CopyPath(u.RawPath, k)
+			}
+			in.URL = u.String()
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 // ReadTestList reads a Citizen Lab test list (policy.ReadTestList) into

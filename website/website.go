@@ -9,7 +9,9 @@
 // Every site has a home page (a real HTML document), /robots.txt, and
 // /download?bytes=N streaming N pseudo-random bytes for throughput and
 // throttling measurements. Content is deterministic: the same site always
-// gives the same bytes.
+// gives the same bytes. Every path is served again under /r/N/ for N from
+// 2 up (CopyPath): /r/2/ is the home page at a URL of its own, so that a
+// campaign can measure a site many times as distinct inputs.
 //
 // Package website does not build clients, resolve names, or issue
 // certificates, and it knows nothing of censorship.
@@ -189,7 +191,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	switch r.URL.Path {
+	path := r.URL.Path
+	if rest, ok := copyOf(path); ok {
+		path = rest
+	}
+	switch path {
 	case "/", "/index.html":
 		writeBody(w, r, "text/html; charset=utf-8", st.page)
 	case "/robots.txt":
@@ -199,6 +205,36 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		notFound(w, http.StatusNotFound, "Not found: "+r.URL.Path)
 	}
+}
+
+// CopyPath is path (absolute, as a URL's) under copy n's prefix: "/" and
+// 2 give "/r/2/". A site serves at CopyPath(p, n) what it serves at p.
+// Copy 1 is the original: CopyPath(p, 1) is p. n must be positive.
+func CopyPath(path string, n int) string {
+	if n == 1 {
+		return path
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return "/r/" + strconv.Itoa(n) + path
+}
+
+// copyOf reports whether path is a copy's (CopyPath, n > 1), and the
+// original path it copies.
+func copyOf(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/r/")
+	if !ok {
+		return "", false
+	}
+	num, rest, ok := strings.Cut(rest, "/")
+	if !ok || num == "" || num[0] < '1' || num[0] > '9' || len(num) > 9 {
+		return "", false
+	}
+	if n, err := strconv.Atoi(num); err != nil || n < 2 {
+		return "", false
+	}
+	return "/" + rest, true
 }
 
 func writeBody(w http.ResponseWriter, r *http.Request, contentType string, b []byte) {
