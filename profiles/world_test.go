@@ -200,6 +200,7 @@ type rawTCP struct {
 	r        *rawHost
 	src, dst netip.AddrPort
 	seq, ack uint32
+	acked    uint32 // the highest acknowledgment the server sent (0: none yet)
 	in       chan pkt
 	synack   bool
 }
@@ -271,6 +272,9 @@ func (c *rawTCP) collect(d time.Duration) []pkt {
 		select {
 		case p := <-c.in:
 			out = append(out, p)
+			if p.p.Flags&(packet.ACK|packet.RST) == packet.ACK && int32(p.p.Ack-c.acked) > 0 {
+				c.acked = p.p.Ack
+			}
 			if n := len(p.p.Payload); n > 0 && p.p.Flags&packet.RST == 0 {
 				c.ack = p.p.Seq + uint32(n)
 				c.send(packet.ACK, nil)
