@@ -810,6 +810,9 @@ func TestRUAllowlistQUICAndUDPArmed(t *testing.T) {
 // name gets no ServerHello while the server got the ClientHello, and the
 // third ping of a subscriber cuts all its traffic for ten minutes.
 func TestIRShutdown2025(t *testing.T) {
+	if testing.Short() {
+		t.Skip("walks a shutdown's phases over world hours (15 s under the race detector): skipped in -short")
+	}
 	l := censorLab(t, "ir-2025-shutdown.yaml", clock.NewManual(time.Date(2025, 6, 20, 12, 0, 0, 0, time.UTC)), nil)
 	allowed, blocked, vps := l.site("www.allowed.com"), l.site("www.blocked.com"), l.w.Host("vps")
 	// By address: the resolvers abroad are cut off too.
@@ -971,6 +974,9 @@ func clientHello(t *testing.T, sni string) []byte {
 // pairs give the same result three times; the random name is never reset.
 // Tolerances are five binomial standard deviations.
 func TestIRSNIRates2026(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures rates over many flows (22 s under the race detector): skipped in -short")
+	}
 	data, err := os.ReadFile("testdata/censors2025/ir-2026-allowlist.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +21,25 @@ func run(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = cli.Run(context.Background(), args, &o, &e)
 	return code, o.String(), e.String()
+}
+
+// runIn runs splinter as a subprocess in the folder dir, for a command
+// that reads or writes the working directory (a test that changes its own
+// cannot run in parallel with others).
+func runIn(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SPLINTER_AS_MAIN=1")
+	cmd.Dir = dir
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+	}
+	return cmd.ProcessState.ExitCode(), o.String(), e.String()
 }
 
 func TestExitCodesAndMessages(t *testing.T) {

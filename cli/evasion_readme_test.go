@@ -31,13 +31,16 @@ func TestREADMEEvasion(t *testing.T) {
 			steps = append(steps, b...)
 		}
 	}
-	t.Chdir(t.TempDir()) // evade --json writes where it is asked
+	t.Parallel()
+	dir := t.TempDir() // evade --json writes where it is asked, jq reads it there
 	ran := map[string]int{}
 	for _, st := range steps {
 		args := shellWords(st.cmd)
 		switch args[0] {
 		case "jq":
-			out, err := exec.Command("sh", "-c", st.cmd).CombinedOutput()
+			jq := exec.Command("sh", "-c", st.cmd)
+			jq.Dir = dir
+			out, err := jq.CombinedOutput()
 			if err != nil {
 				t.Errorf("$ %s: %v\n%s", st.cmd, err, out)
 			}
@@ -58,7 +61,7 @@ func TestREADMEEvasion(t *testing.T) {
 				}
 			}
 		}
-		code, stdout, stderr := run(args...)
+		code, stdout, stderr := runIn(t, dir, args...)
 		t.Logf("$ %s\n%s%s", st.cmd, stderr, stdout)
 		if code != 0 {
 			t.Errorf("$ %s: exit %d", st.cmd, code)

@@ -57,6 +57,7 @@ func TestRunRepeat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures part of the default scenario")
 	}
+	t.Parallel()
 	spec, err := lab.Load(scenario.Default)
 	if err != nil {
 		t.Fatal(err)

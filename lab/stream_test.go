@@ -74,6 +74,7 @@ func TestRunStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures part of the default scenario")
 	}
+	t.Parallel()
 	spec, err := lab.Load(scenario.Default)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func TestTimeline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures a world at three dates")
 	}
+	t.Parallel()
 	spec, err := lab.Load(scenario.Default)
 	if err != nil {
 		t.Fatal(err)

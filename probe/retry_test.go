@@ -283,6 +283,9 @@ func TestRetryKeepsCensorship(t *testing.T) {
 // It is measured again and then reported unknown, "cannot judge
 // throttling", resting on the throughput test: never accessible.
 func TestThroughputCannotJudge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out slow downloads (22 s under the race detector): skipped in -short")
+	}
 	t.Parallel()
 	g := goldens[slices.IndexFunc(goldens, func(g golden) bool { return g.name == "throttled" })]
 	l := startLab(t, policyFor(t, g), func(c *probe.Config) {
@@ -320,6 +323,9 @@ func TestThroughputCannotJudge(t *testing.T) {
 // (its pacer's factor at QuietFactor or above) it measures every such
 // verdict again. The verdict is tcp_ip on its timeout either way.
 func TestRetryStopsWhenConfirmed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out repeated timeouts (24 s under the race detector): skipped in -short")
+	}
 	t.Parallel()
 	g := goldens[slices.IndexFunc(goldens, func(g golden) bool { return g.name == "tcp_ip" })]
 	clk := clock.NewManual(t0)

@@ -57,9 +57,15 @@ func newLab(t testing.TB, now time.Time, override map[string]string) *lab {
 }
 
 // startLab starts the default scenario at now with the policies given for
-// some references.
+// some references. The tests that need it are the profiles' fidelity
+// suite: they run in the full pass, not in -short, the race detector's
+// pass (the engine and the world they drive run under it in border, world,
+// lab and cli, which start the default world with every profile).
 func startLab(t testing.TB, now time.Time, given map[string]*policy.Policy) *lab {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the default world: the profiles' fidelity suite runs without -short")
+	}
 	sc, err := scenario.Embedded("splinternet")
 	if err != nil {
 		t.Fatal(err)
