@@ -120,6 +120,9 @@ func has(ds []border.Decision, f func(border.Decision) bool) bool {
 // the delays are shortened to 50-500 ms and the prober's timeout to 1.5 s
 // (the published 0.28 s to 570 h are tested in TestProbeDelays).
 func TestActiveProbing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits on real-time probes of four servers: skipped in -short")
+	}
 	clk := clock.NewOffset(time.Date(2020, 1, 10, 4, 0, 0, 0, time.UTC))
 	l := censorLab(t, "cn-active-probing.yaml", clk, func(p *policy.Policy) {
 		a := p.Rules[0].Actions[0].(*border.ActiveProbeAction)
@@ -480,6 +483,9 @@ func download(t *testing.T, c *http.Client) int {
 // stops short (h2 may deliver none of it: its first 16 KB DATA frame is cut
 // in the middle); at 2024-07-01, before the rule's window, it completes.
 func TestRUFreeze(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads at two dates until the freeze: skipped in -short")
+	}
 	for _, tc := range []struct {
 		at     time.Time
 		frozen bool

@@ -16,7 +16,9 @@ import (
 // neither alone (since 2024-11-05; net4people/bbs#417). A ClientHello
 // split across Initial packets (quic-go since v0.52; browsers with
 // post-quantum key shares) is reassembled from up to four datagrams of the
-// flow: give the rule `inspect: {packets: first-n, n: 4}`. Its zero value
+// flow, with the keys of the first one's connection ID even when a slow
+// client sends the rest to the server's (RFC 9001 5.2): give the rule
+// `inspect: {packets: first-n, n: 4}`. Its zero value
 // matches any ECH Initial.
 type QUICECHMatch struct {
 	OuterList string            `yaml:"outer-list"`

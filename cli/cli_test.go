@@ -67,6 +67,9 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"run-repeat-zero", []string{"run", "--db", "off", "--repeat", "0"}, 2, nil, []string{"--repeat must be at least 1"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "check-embedded" && testing.Short() {
+				t.Skip("checks every embedded history (33 s under the race detector): skipped in -short")
+			}
 			code, out, errOut := run(tc.args...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)

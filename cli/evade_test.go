@@ -17,6 +17,9 @@ import (
 // URL gets through (CCS 2019, Table 1: 98%). The JSON holds every trial
 // with the decisions of its own flow.
 func TestEvade(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs hundreds of trials (22 s under the race detector; evade's own tests run trials in -short): skipped in -short")
+	}
 	out := filepath.Join(t.TempDir(), "trials.json")
 	const keyword = "http://www.plain-control-page.com/?q=ultrasurf"
 	const allowed = "http://www.plain-control-page.com/"

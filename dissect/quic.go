@@ -34,10 +34,15 @@ type QUICOptions struct {
 	// frames; a low MaxFrames reproduces that.
 	MaxFrames int
 	// Continue keeps the CRYPTO data collected by earlier calls into the
-	// same QUICInitial, as long as the Destination Connection ID stays the
-	// same, and adds this packet's: a ClientHello split across Initial
-	// packets (quic-go since v0.52, browsers with post-quantum key shares)
-	// is parsed once its pieces are in. Without it each call starts afresh.
+	// same QUICInitial, and the keys of the first call's Destination
+	// Connection ID, and adds this packet's: a ClientHello split across
+	// Initial packets (quic-go since v0.52, browsers with post-quantum key
+	// shares) is parsed once its pieces are in. The keys stay because a
+	// client that has heard the server's first Initial addresses the
+	// server's connection ID from then on, yet protects its Initials with
+	// the keys of the ID it first chose (RFC 9001 5.2): a slow client
+	// sends the rest of its ClientHello so. Without Continue each call
+	// starts afresh.
 	Continue bool
 }
 
@@ -182,36 +187,25 @@ func ParseQUICInitial(datagram []byte, opts QUICOptions, q *QUICInitial) error {
 		return ErrMalformed
 	}
 
-	if keep && !(q.keyValid && q.keyDCIDLen == int(q.dcidLen) && string(q.keyDCID[:q.keyDCIDLen]) == string(q.dcid[:q.dcidLen])) {
-		q.have = [len(q.have)]uint64{} // another connection: start afresh
+	sameDCID := q.keyValid && q.keyDCIDLen == int(q.dcidLen) && string(q.keyDCID[:q.keyDCIDLen]) == string(q.dcid[:q.dcidLen])
+	if !keep || !q.keyValid {
+		q.deriveKeys()
 	}
-	q.deriveKeys()
-
-	// Remove header protection (RFC 9001 §5.4).
-	mask := &q.mask
-	q.hp.Encrypt(mask[:], d[pnOff+4:pnOff+4+quicSampleLen])
-	first := d[0] ^ mask[0]&0x0f
-	pnLen := int(first&0x03) + 1
-	q.PacketNumberLen = pnLen
-	if q.Length < pnLen+quicTagLen {
-		return ErrMalformed
+	// With Continue, the first packet's keys open the next ones even when
+	// the client has moved to the server's connection ID (RFC 9001 5.2);
+	// a packet they do not open, under another ID, begins a connection of
+	// its own.
+	if err := q.open(d, pnOff); err != nil {
+		if !keep || sameDCID {
+			return err
+		}
+		q.have = [len(q.have)]uint64{}
+		q.deriveKeys()
+		if err := q.open(d, pnOff); err != nil {
+			return err
+		}
 	}
-	q.hdr = append(q.hdr[:0], d[:pnOff+pnLen]...)
-	q.hdr[0] = first
-	q.nonce = q.iv
-	nonce := &q.nonce
-	for i := 0; i < pnLen; i++ {
-		q.hdr[pnOff+i] ^= mask[1+i]
-		q.PacketNumber = q.PacketNumber<<8 | uint64(q.hdr[pnOff+i])
-	}
-	for i := 0; i < 8; i++ {
-		nonce[11-i] ^= byte(q.PacketNumber >> (8 * i))
-	}
-	plain, err := q.aead.Open(q.plain[:0], nonce[:], d[pnOff+pnLen:q.PacketEnd], q.hdr)
-	if err != nil {
-		return ErrDecrypt
-	}
-	q.plain = plain
+	plain := q.plain
 
 	if err := q.walkFrames(plain, opts); err != nil {
 		return err
@@ -329,6 +323,39 @@ func (q *QUICInitial) cryptoPrefix() int {
 		}
 	}
 	return MaxQUICCrypto
+}
+
+// open removes the header protection of the Initial in d whose packet
+// number starts at pnOff and decrypts its payload into q.plain with q's
+// current keys.
+func (q *QUICInitial) open(d []byte, pnOff int) error {
+	// Remove header protection (RFC 9001 §5.4).
+	mask := &q.mask
+	q.hp.Encrypt(mask[:], d[pnOff+4:pnOff+4+quicSampleLen])
+	first := d[0] ^ mask[0]&0x0f
+	pnLen := int(first&0x03) + 1
+	q.PacketNumberLen = pnLen
+	if q.Length < pnLen+quicTagLen {
+		return ErrMalformed
+	}
+	q.hdr = append(q.hdr[:0], d[:pnOff+pnLen]...)
+	q.hdr[0] = first
+	q.nonce = q.iv
+	nonce := &q.nonce
+	q.PacketNumber = 0
+	for i := 0; i < pnLen; i++ {
+		q.hdr[pnOff+i] ^= mask[1+i]
+		q.PacketNumber = q.PacketNumber<<8 | uint64(q.hdr[pnOff+i])
+	}
+	for i := 0; i < 8; i++ {
+		nonce[11-i] ^= byte(q.PacketNumber >> (8 * i))
+	}
+	plain, err := q.aead.Open(q.plain[:0], nonce[:], d[pnOff+pnLen:q.PacketEnd], q.hdr)
+	if err != nil {
+		return ErrDecrypt
+	}
+	q.plain = plain
+	return nil
 }
 
 // deriveKeys sets the client Initial keys for the packet's DCID, reusing the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,8 +207,11 @@ func TestPacerAcquire(t *testing.T) {
 	}
 	var order []string
 	got := make(chan string, 4)
+	var done sync.WaitGroup
 	queue := func(name string, first bool) {
+		done.Add(1)
 		go func() {
+			defer done.Done()
 			r, err := p.Acquire(context.Background(), first)
 			if err != nil {
 				got <- "error " + name
@@ -242,6 +246,7 @@ func TestPacerAcquire(t *testing.T) {
 	if order[0] != "again" || order[1] != "a" || order[2] != "b" {
 		t.Errorf("places given to %v, want [again a b]", order)
 	}
+	done.Wait() // the last one released its place after it said its name
 	if n := p.InFlight(); n != 0 {
 		t.Errorf("%d in flight after every release", n)
 	}
