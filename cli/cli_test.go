@@ -28,8 +28,7 @@ func run(args ...string) (code int, stdout, stderr string) {
 // cannot run in parallel with others).
 func runIn(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "SPLINTER_AS_MAIN=1")
+	cmd, _ := splinterCmd(args...)
 	cmd.Dir = dir
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
