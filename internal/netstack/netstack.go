@@ -33,6 +33,10 @@
 // Linux resends its SYN-ACK, and drops a handshake ACK without a timestamp
 // where Linux takes it; it delivers urgent (URG) data inline where Linux,
 // without SO_OOBINLINE, takes the urgent byte out of the stream.
+//
+// gVisor's own process-wide log (glog-style warnings on standard error,
+// one per handshake a crafted segment aborts) is silenced when the first
+// stack is built, unless SPLINTER_NETSTACK_LOG is set.
 package netstack
 
 import (
@@ -135,6 +139,7 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Send == nil && cfg.SendBuf == nil {
 		return nil, errors.New("netstack: Config.Send and Config.SendBuf are nil")
 	}
+	quietGVisor()
 	mtu := cfg.MTU
 	if mtu == 0 {
 		mtu = 1500
