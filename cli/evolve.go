@@ -29,7 +29,7 @@ func runEvolve(e *env, args []string) error {
 	seedDNA := fs.String("seed-strategy", "", "a strategy to start the population with (Geneva's --seed)")
 	disable := fs.String("disable-action", "", "actions new strategies never draw, comma-separated: tamper, duplicate, fragment, drop (Geneva's --disable-action)")
 	jsonOut := fs.String("json", "", "write the best strategies with their tallies to this file")
-	timeout := fs.Duration("timeout", evade.DefaultTimeout, "how long one trial may take")
+	timeout := fs.Duration("timeout", evade.DefaultEvolveTimeout, "how long one trial may take")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func runEvolve(e *env, args []string) error {
 		}
 		defer jf.Close()
 	}
-	s, err := evade.Start(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout})
+	s, err := evade.Start(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, Concurrency: evade.DefaultEvolveConcurrency})
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,23 @@ const (
 	DefaultGenerations = 50
 	DefaultEvalTrials  = 10
 	DefaultBudget      = 10 * time.Minute
-	DefaultElite       = 3
-	DefaultMutation    = 0.99
-	DefaultCrossover   = 0.4
-	tournament         = 10
-	mutationRetries    = 20
+	// DefaultEvolveTimeout bounds one trial of a search. Geneva's HTTP
+	// client plugin gives each socket operation one second
+	// (plugins/http/client.py: socket.setdefaulttimeout(1)); a trial here
+	// is a handshake, a request and its answer, and a strategy that loses
+	// the first SYN still has its retransmission (1 s, RFC 6298) inside
+	// two seconds. A search's trials mostly wait: with evade's 5 s a
+	// generation took 5 s of idle CPU whenever one strategy stalled.
+	DefaultEvolveTimeout = 2 * time.Second
+	// DefaultEvolveConcurrency is how many trials of a search run at once
+	// (Options.Concurrency of the session a search runs in): enough for
+	// most of a generation, so that a generation lasts about one timeout.
+	DefaultEvolveConcurrency = 128
+	DefaultElite             = 3
+	DefaultMutation          = 0.99
+	DefaultCrossover         = 0.4
+	tournament               = 10
+	mutationRetries          = 20
 )
 
 // Fitness of one trial, as Geneva's plugins score one run
