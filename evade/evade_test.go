@@ -272,3 +272,33 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("good input: %v", err)
 	}
 }
+
+// TestFirewalledServer: two Table 1 rows (Geneva, CCS 2019) whose
+// insertion packet a bare Linux server takes as a reset, against the same
+// site on a server behind a stateful firewall that drops what connection
+// tracking marks INVALID (lab.yaml's us-guarded network): the firewall
+// drops the insertion, the GFW of 2019 still tears its TCB down (90%
+// after the handshake's ACK), and the request gets through. Row 4's copy
+// carries invalid flags (tcp_valid_flags), row 25's an acknowledgment
+// outside the window (tcp_in_window). The published rates, 26% and 31%,
+// lie between the two servers.
+func TestFirewalledServer(t *testing.T) {
+	s := start(t, evade.Options{From: "cn-client-1", Seed: 25, At: time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)})
+	const guarded = "http://www.guarded-control-page.com/?q=ultrasurf"
+	for _, tc := range []struct{ row, dna string }{
+		{"4", `[TCP:flags:PA]-duplicate(tamper{TCP:dataofs:replace:10}(tamper{TCP:flags:replace:FRAPUN},),)-|`},
+		{"25", `[TCP:flags:A]-duplicate(,tamper{TCP:flags:replace:RA}(tamper{TCP:ack:corrupt},))-|`},
+	} {
+		t.Run("row-"+tc.row, func(t *testing.T) {
+			st := strategy.MustParse(tc.dna)
+			bare, _ := run(t, s, evade.Attempt{URL: keyword, Client: st, Trials: 30})
+			if bare.Success > 3 {
+				t.Errorf("bare server: %d of 30 through, want at most 3 (Linux resets on the copy)", bare.Success)
+			}
+			fw, _ := run(t, s, evade.Attempt{URL: guarded, Client: st, Trials: 30})
+			if fw.Success < 20 {
+				t.Errorf("firewalled server: %d of 30 through, want 20 or more (the GFW tears down 90%%)", fw.Success)
+			}
+		})
+	}
+}

@@ -33,6 +33,8 @@ const (
 	PSH = 1 << 3
 	ACK = 1 << 4
 	URG = 1 << 5
+	ECE = 1 << 6
+	CWR = 1 << 7
 )
 
 // Errors returned by Parse.

@@ -141,6 +141,8 @@ type PlannedHost struct {
 	// jurisdiction's first access network, else the first public resolver
 	// of the world. Resolvers themselves have none.
 	Resolvers []netip.Addr
+	// Firewall is its network's (Network.Firewall).
+	Firewall Firewall
 	// Sites are the domains a web host serves.
 	Sites []string
 	// Zones are the zones a name server serves ("." for the root).

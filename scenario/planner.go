@@ -189,13 +189,13 @@ func (pl *planner) plan() *Plan {
 		for _, h := range n.Hosts {
 			pl.addHost(p, &PlannedHost{
 				Name: h.Name, Jurisdiction: pn.Jurisdiction, Network: n.Name, Role: h.Role,
-				Addrs: addrs(h.Name, h.Pos, h.Addrs), Link: h.Link,
+				Addrs: addrs(h.Name, h.Pos, h.Addrs), Link: h.Link, Firewall: n.Firewall,
 			})
 		}
 		for _, g := range l.gen[i] {
 			ph := &PlannedHost{
 				Name: g.Name, Jurisdiction: pn.Jurisdiction, Network: n.Name, Role: g.Role,
-				Addrs: addrs(g.Name, n.Pos, nil), Zones: g.Zones,
+				Addrs: addrs(g.Name, n.Pos, nil), Zones: g.Zones, Firewall: n.Firewall,
 			}
 			if g.Role == RoleWeb {
 				ph.Sites = []string{s.Sites[g.Site].Domain}

@@ -95,6 +95,19 @@ const (
 	Hosting NetworkKind = "hosting"
 )
 
+// Firewall is what filters the TCP segments that reach a network's hosts.
+type Firewall string
+
+const (
+	// FirewallNone lets every segment reach the host's TCP (the default).
+	FirewallNone Firewall = ""
+	// FirewallDropInvalid drops what netfilter's connection tracking
+	// marks INVALID, as the default input rules of ufw and firewalld do:
+	// invalid flag combinations, a RST, FIN or SYN+ACK of no connection,
+	// segments outside the tracked windows.
+	FirewallDropInvalid Firewall = "drop-invalid"
+)
+
 // Network is an ISP or a hosting network (an AS) inside a jurisdiction.
 type Network struct {
 	// Name is unique in the scenario ("cn-telecom").
@@ -113,6 +126,9 @@ type Network struct {
 	// Hosts are the hosts declared in this network. Access networks always
 	// get a recursive resolver host in the plan, named "<network>-resolver".
 	Hosts []Host
+	// Firewall stands in front of every host of the network, declared or
+	// planned (the web hosts of its sites among them).
+	Firewall Firewall
 
 	// Pos is where the network was declared, for errors.
 	Pos Pos

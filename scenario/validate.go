@@ -274,6 +274,9 @@ func (v *validator) network(ju *Jurisdiction, path string, n *Network) {
 	if n.Kind != Access && n.Kind != Hosting {
 		v.errorf(v.at(n.Pos, path+".kind"), "%s: kind %q must be %q or %q", owner, n.Kind, Access, Hosting)
 	}
+	if n.Firewall != FirewallNone && n.Firewall != FirewallDropInvalid {
+		v.errorf(v.at(n.Pos, path+".firewall"), "%s: firewall %q must be %q (or left out)", owner, n.Firewall, FirewallDropInvalid)
+	}
 	if len(n.Prefixes) > 0 {
 		var mine []ownedPrefix
 		v4, v6 := v.prefixes(n.Pos, path+".prefixes", owner, n.Prefixes, &mine)

@@ -489,7 +489,7 @@ func (d *decoder) jurisdiction(n *yaml.Node, path string) Jurisdiction {
 
 func (d *decoder) network(n *yaml.Node, path string) Network {
 	nw := Network{Pos: d.at(n)}
-	d.fields(n, "network", path, []string{"name", "asn", "kind", "prefixes", "border", "hosts"},
+	d.fields(n, "network", path, []string{"name", "asn", "kind", "prefixes", "border", "hosts", "firewall"},
 		func(key string, v *yaml.Node, path string) {
 			switch key {
 			case "name":
@@ -498,6 +498,8 @@ func (d *decoder) network(n *yaml.Node, path string) Network {
 				nw.ASN = d.asn(v, "asn")
 			case "kind":
 				nw.Kind = NetworkKind(d.str(v, "kind"))
+			case "firewall":
+				nw.Firewall = Firewall(d.str(v, "firewall"))
 			case "prefixes":
 				nw.Prefixes = d.prefixes(v, "prefixes", path)
 			case "border":

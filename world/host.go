@@ -121,7 +121,8 @@ func (h *Host) stack() (*netstack.Stack, error) {
 	if h.closed {
 		return nil, errClosed
 	}
-	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, SendBuf: h.sendBuf, Kernel: h.w.kernel})
+	st, err := netstack.New(netstack.Config{Addrs: h.plan.Addrs, MTU: h.w.opts.MTU, SendBuf: h.sendBuf, Kernel: h.w.kernel,
+		DropInvalid: h.plan.Firewall == scenario.FirewallDropInvalid})
 	if err != nil {
 		return nil, fmt.Errorf("world: host %q: %w", h.plan.Name, err)
 	}

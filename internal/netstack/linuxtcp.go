@@ -50,6 +50,9 @@ import (
 type linuxTCP struct {
 	st     *stack.Stack // to ask whether a socket exists
 	kernel Kernel       // the Linux whose checks apply where they changed
+	// dropInvalid: a firewall drops what conntrack marks INVALID
+	// (conntrack.go).
+	dropInvalid bool
 
 	mu       sync.Mutex
 	conns    map[connKey]*tcb
@@ -90,6 +93,14 @@ type tcb struct {
 	sndWScale, rcvWScale uint8 // the peer's and our window shifts
 	ourWS, peerWS        int8  // the shifts in the SYNs; -1 for none
 	ourTS, peerTS        bool  // timestamps in the SYNs
+
+	// Connection tracking (conntrack.go), when the host is behind a
+	// firewall: the peer's highest sequence number sent plus one
+	// (td_end), the right edge of the window this host offers
+	// (td_maxend) and its largest window (td_maxwin).
+	peerEnd, rcvMaxEnd       uint32
+	peerEndSet, rcvMaxEndSet bool
+	maxRcvWnd                uint32
 }
 
 // tcb states.
@@ -100,8 +111,8 @@ const (
 	established        // both SYNs acknowledged
 )
 
-func newLinuxTCP(st *stack.Stack, k Kernel) *linuxTCP {
-	return &linuxTCP{st: st, kernel: k, conns: make(map[connKey]*tcb)}
+func newLinuxTCP(st *stack.Stack, k Kernel, dropInvalid bool) *linuxTCP {
+	return &linuxTCP{st: st, kernel: k, dropInvalid: dropInvalid, conns: make(map[connKey]*tcb)}
 }
 
 // verdict is what happens to an inbound packet.
@@ -256,6 +267,7 @@ func (l *linuxTCP) outbound(pkt []byte) {
 		} else {
 			c.rcvWnd = uint32(s.window) << c.rcvWScale
 		}
+		c.ctSent(&s, c.rcvWnd)
 	}
 	if c.ourTS && c.peerTS {
 		if _, ecr, ok := timestamp(s.opts); ok {
@@ -356,6 +368,22 @@ func (l *linuxTCP) inbound(pkt []byte) (verdict, uint32) {
 	var s segment
 	if !s.parse(pkt, true) {
 		return pass, 0
+	}
+	if l.dropInvalid {
+		// The firewall's PREROUTING hook runs before TCP: what conntrack
+		// accepts moves its state whatever TCP then does with it.
+		l.mu.Lock()
+		c := l.conns[s.key]
+		bad := ctInvalid(c, &s)
+		l.mu.Unlock()
+		if bad {
+			return drop, 0
+		}
+		defer func() {
+			l.mu.Lock()
+			l.conns[s.key].ctAccepted(&s) // the tcb check created for a SYN, if any
+			l.mu.Unlock()
+		}()
 	}
 	// tcp_v4_rcv → tcp_inbound_hash: a segment for a socket whose
 	// authentication options are malformed, or that carries TCP-MD5 or

@@ -19,7 +19,7 @@ func layerWithConn(tb testing.TB) (l *linuxTCP, data, ack []byte) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(st.Close)
-	l = newLinuxTCP(st.s, LinuxTCPAO)
+	l = newLinuxTCP(st.s, LinuxTCPAO, false)
 	ts := func(val, ecr uint32) []byte {
 		o := []byte{1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0}
 		binary.BigEndian.PutUint32(o[4:], val)

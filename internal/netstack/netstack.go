@@ -86,6 +86,12 @@ type Config struct {
 	// changed between versions; the zero value is the current one.
 	Kernel Kernel
 
+	// DropInvalid puts the host behind a stateful firewall that drops
+	// the inbound TCP segments netfilter's connection tracking marks
+	// INVALID, as the default input rules of ufw and firewalld do
+	// (conntrack.go).
+	DropInvalid bool
+
 	// transparent makes a middlebox stack: no local delivery shortcut
 	// (which would take any promiscuously accepted source for our own).
 	transparent bool
@@ -158,7 +164,7 @@ func New(cfg Config) (*Stack, error) {
 	ep := &endpoint{mtu: mtu, send: send}
 	var ltcp *linuxTCP
 	if !cfg.gvisorOnly {
-		ltcp = newLinuxTCP(s, cfg.Kernel)
+		ltcp = newLinuxTCP(s, cfg.Kernel, cfg.DropInvalid)
 		ep.send = func(b *Buf) { ltcp.outbound(b.Bytes()); send(b) }
 	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
