@@ -27,6 +27,10 @@
 // Where gVisor already does what Linux does, the layer passes the segment.
 // Where Linux changed in a way crafted segments tell apart, Config.Kernel
 // says which Linux a host runs (KernelAt: that of the world's date).
+// Config.DropInvalid puts a stateful firewall in front of the host
+// (conntrack.go): the segments netfilter's connection tracking marks
+// INVALID are dropped before the Linux checks, as ufw's and firewalld's
+// default rules drop them.
 // Known deviations it leaves: gVisor keeps the first of two out-of-order
 // segments that start at the same sequence number where Linux keeps the
 // longer; in SYN-RECV it answers a retransmitted SYN with a bare ACK where
