@@ -19,11 +19,17 @@ var quietOnce sync.Once
 // ... connection aborted" for every handshake a crafted segment aborts).
 // Those are the expected outcome of evasion trials, not faults, and they
 // would flood the output of splinter evade and evolve. Called before the
-// first stack is built, as gVisor's SetTarget asks.
+// first stack is built.
+//
+// The logger is changed in place rather than replaced (gVisor's SetTarget
+// stores a new one): rate-limited loggers that gVisor's packages build at
+// init, such as ipv4's for martian packets, hold the first logger, and a
+// replacement would leave them writing ("Martian packet dropped with
+// loopback source address" in the middle of an evolve search).
 func quietGVisor() {
 	quietOnce.Do(func() {
 		if os.Getenv(LogEnv) == "" {
-			gvlog.SetTarget(discard{})
+			gvlog.Log().Emitter = discard{}
 		}
 	})
 }
