@@ -159,8 +159,16 @@ func (e *Engine) onFlow(f *flow, fromClient bool, p *packet.IP, pkt []byte, dir 
 				}
 			}
 		}
-		if r.insp.Packets == policy.FirstRequest && !r.opensRequest(data) {
-			continue
+		switch r.insp.Packets {
+		case policy.FirstRequest:
+			if !r.opensRequest(data) {
+				continue // skipped, not counted
+			}
+		case policy.WhileRequest:
+			if !r.opensRequest(data) {
+				st.done = true // the box gives up on the flow
+				continue
+			}
 		}
 		st.pkts++
 		if sc == nil {

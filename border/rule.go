@@ -119,7 +119,7 @@ func (e *Engine) compileRule(i int, pr *policy.Rule) (*rule, error) {
 	r.headerOnly = true
 	r.layer = LayerIP
 	c := &Compiler{e: e, r: r}
-	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN || pr.Inspect.Packets == policy.FirstRequest
+	r.stateful = pr.Inspect.ReassembleTCP || pr.Inspect.Packets == policy.First || pr.Inspect.Packets == policy.FirstN || pr.Inspect.Packets == policy.FirstRequest || pr.Inspect.Packets == policy.WhileRequest
 	for j, m := range pr.Match {
 		mc, ok := m.(MatcherConfig)
 		if !ok {

@@ -242,6 +242,12 @@ func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 		payload = nil
 	}
 	if b.stateless {
+		if b.firstPacketRoles {
+			// No TCB, but the roles of the first packet stay: a later SYN
+			// from the end it took for the server does not swap them
+			// (swapRoles).
+			t.state = tcbOpen
+		}
 		t.look, t.data, t.dataSeq = true, payload, seq
 		return
 	}

@@ -4,7 +4,8 @@ package border
 // their protocol starts. A rule that inspects first-request packets
 // (Inspect.Packets first-request: a stateless box that looks at the first
 // client packet opening a request, each packet on its own) counts only the
-// packets that open one; other matchers take any data.
+// packets that open one; one that inspects while-request packets stops at
+// the first that opens none. Other matchers take any data.
 type RequestOpener interface {
 	OpensRequest(data []byte) bool
 }

@@ -332,6 +332,51 @@ func TestTCBStatelessFirstRequest(t *testing.T) {
 	})
 }
 
+// TestTCBStatelessWhileRequest: a stateless box that keeps the roles of a
+// flow's first packet and takes the client's data packets from the first,
+// each on its own, while they open a request that is not yet whole, in the
+// manner of Kazakhstan's HTTP box of 2019 (Geneva's strategy library). It
+// differs from the Airtel box above on the first copy: a copy that opens no
+// request ends the inspection, where Airtel skips it; a copy cut short
+// leaves it open, where Airtel takes it for the request.
+func TestTCBStatelessWhileRequest(t *testing.T) {
+	c := newTCBConn(3)
+	hs := c.handshake()
+	box := `{source: test, stateless: true, roles: first-packet}`
+	junk := []byte("junk, not a request")
+	finCut := c.c(1, packet.FIN|packet.ACK, tcbReq[:38])
+	for _, tc := range []struct {
+		name   string
+		segs   []packet.TCPSegment
+		caught bool
+	}{
+		{"plain-request", cat(hs, segs(c.req())), true},
+		{"rst-then-request", cat(hs, segs(c.c(1, packet.RST, nil), c.req())), true},
+		{"garbage-copy-then-request", cat(hs, segs(badSum(c.c(1, pa, garble(tcbReq))), c.req())), false},
+		{"data-offset-insertion-then-request", cat(hs, segs(dataofs(c.req(), 28), c.req())), false},
+		{"syn-with-garbage-then-request", cat(segs(c.syn(), c.c(0, packet.SYN, junk)), hs[1:], segs(c.req())), false},
+		{"stutter", cat(hs, segs(badSum(c.c(1, pa, tcbReq[:24])), c.req())), true},
+		{"fin-copy-cut-then-request", cat(hs, segs(finCut, c.req())), true},
+		{"segmented", cat(hs, split(c, 8)), false},
+		{"uto-request", cat(hs, segs(withOpts(c.req(), 28, 4, 0x81, 0x2c))), true},
+		{"turnaround", segs(c.c(0, sa, nil), c.syn(), c.synack(), c.ack(), c.req()), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := tcbEngine(t, tcbPolicy(t, box, "packets: while-request"), 1)
+			if got := drive(e, c, tc.segs); got != tc.caught {
+				t.Fatalf("censor reset the request: %v, want %v", got, tc.caught)
+			}
+		})
+	}
+	t.Run("syn-roles", func(t *testing.T) {
+		// The same box with SYN roles is not fooled by the turnaround.
+		e, _ := tcbEngine(t, tcbPolicy(t, `{source: test, stateless: true}`, "packets: while-request"), 1)
+		if !drive(e, c, segs(c.c(0, sa, nil), c.syn(), c.synack(), c.ack(), c.req())) {
+			t.Fatal("a stateless box with SYN roles missed the request after a turnaround")
+		}
+	})
+}
+
 // TestTCBTeardownRates: teardown probabilities before and after the
 // handshake's ACK, for each kind of reset, drawn from the engine's
 // randomness: the rate of requests that get through is within binomial

@@ -251,6 +251,11 @@ type target struct {
 	tls      *tls.Config
 	window   time.Duration // the longest block the path's borders set
 	portWise bool          // a censor on the path looks at ports
+	// ownTuple: every block the path's borders set is keyed by the whole
+	// 4-tuple (Kazakhstan's residual block), so a trial's block covers no
+	// other trial, each having a fresh client port: trials share server
+	// ports and no port is set aside.
+	ownTuple bool
 }
 
 // target resolves u, tried from the named client host, into its target,
@@ -306,9 +311,12 @@ func (s *Session) newTarget(c *client, p *pool, scheme string, site *scenario.Pl
 	if !t.addr.IsValid() {
 		return nil, &lab.InputError{Err: fmt.Errorf("evade: %s and %s share no address family", c.host.Name(), site.Host)}
 	}
+	t.ownTuple = true
 	for _, b := range s.pathBorders(c.host, p.host) {
 		t.portWise = t.portWise || portWise(b.Policy)
-		t.window = max(t.window, blockWindow(b.Policy))
+		w, own := blockWindow(b.Policy)
+		t.window = max(t.window, w)
+		t.ownTuple = t.ownTuple && own
 	}
 	if t.window > 0 {
 		t.window += time.Second
@@ -423,27 +431,41 @@ func portWise(p *policy.Policy) bool {
 	return false
 }
 
-// blockWindow is the longest a block of p lasts from its trigger.
-func blockWindow(p *policy.Policy) time.Duration {
-	var w time.Duration
+// blockWindow is the longest a block of p lasts from its trigger, and
+// whether every block of p is keyed by the whole 4-tuple (the client port
+// included), so that it covers only the connection that set it off.
+func blockWindow(p *policy.Policy) (w time.Duration, ownTuple bool) {
+	ownTuple = true
 	for _, r := range p.Rules {
 		for _, a := range r.Actions {
 			switch a := a.(type) {
 			case *border.ResidualAction:
 				w = max(w, a.Duration+a.StartDelay.Max)
+				ownTuple = ownTuple && a.Tuple == 4
 			case *border.NullRouteAction:
 				w = max(w, a.Duration)
+				ownTuple = false
 			}
 		}
 	}
-	return w
+	return w, ownTuple
 }
 
 // acquire takes a clean server port of t, waiting for one, and jumps the
-// clock when every port is dirty and no trial is in flight.
+// clock when every port is dirty and no trial is in flight. When blocks
+// cover only their own connection (t.ownTuple), any port will do.
 func (s *Session) acquire(ctx context.Context, t *target) (netip.AddrPort, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t.ownTuple {
+		if s.closed {
+			return netip.AddrPort{}, errors.New("evade: session closed")
+		}
+		ap := netip.AddrPortFrom(t.addr, t.ports[t.next%len(t.ports)])
+		t.next++
+		s.inflight++
+		return ap, nil
+	}
 	for {
 		if s.closed {
 			return netip.AddrPort{}, errors.New("evade: session closed")
@@ -484,9 +506,12 @@ func (s *Session) jump(window time.Duration) {
 	clear(s.dirty)
 }
 
-func (s *Session) release(ap netip.AddrPort, dirty bool) {
+func (s *Session) release(t *target, ap netip.AddrPort, dirty bool) {
 	s.mu.Lock()
-	delete(s.busy, ap)
+	if !t.ownTuple {
+		delete(s.busy, ap)
+	}
+	dirty = dirty && !t.ownTuple
 	if dirty {
 		s.dirty[ap] = true
 	}

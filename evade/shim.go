@@ -15,6 +15,7 @@ import (
 type tcpView struct {
 	src, dst netip.AddrPort
 	flags    uint8
+	seq      uint32
 	tcp      int // offset of the TCP header
 	ok       bool
 }
@@ -49,6 +50,7 @@ func viewTCP(pkt []byte) (v tcpView) {
 	t := pkt[v.tcp:]
 	v.src = netip.AddrPortFrom(sa, binary.BigEndian.Uint16(t[0:2]))
 	v.dst = netip.AddrPortFrom(da, binary.BigEndian.Uint16(t[2:4]))
+	v.seq = binary.BigEndian.Uint32(t[4:8])
 	if len(t) > 13 {
 		v.flags = t[13]
 	}
@@ -85,6 +87,7 @@ type portKey struct {
 // mapping is one connection of a trial through the client shim.
 type mapping struct {
 	stack, wire uint16 // the client stack's port and the port on the wire
+	syn         uint32 // the sequence number of the connection's SYN
 	engine      *strategy.Engine
 	capture     *capture // records the connection's packets, or nil
 }
@@ -111,9 +114,16 @@ func (c *capture) add(pkt []byte) {
 // clientShim translates the client host's ports (stack ↔ wire) and runs
 // each trial's client-side engine on its connection's packets. Packets of
 // no trial pass unchanged.
+//
+// A trial is known by the server address it dials until its first SYN
+// shows the stack port it got; trials that share a server address (when
+// blocks cover only their own connection) take turns at that step: one
+// pending trial per server address, the next waiting until the SYN of the
+// one before has gone out (free).
 type clientShim struct {
 	wire    atomic.Pointer[func([]byte)] // the host's emit, for delayed packets
 	mu      sync.RWMutex
+	free    *sync.Cond                  // a pending slot was freed; on mu
 	pending map[netip.AddrPort]*mapping // server address → the trial about to dial it
 	byStack map[portKey]*mapping
 	byWire  map[portKey]*mapping
@@ -121,26 +131,37 @@ type clientShim struct {
 }
 
 func newClientShim() *clientShim {
-	return &clientShim{
+	s := &clientShim{
 		pending: map[netip.AddrPort]*mapping{},
 		byStack: map[portKey]*mapping{},
 		byWire:  map[portKey]*mapping{},
 		bufs:    sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }},
 	}
+	s.free = sync.NewCond(&s.mu)
+	return s
 }
 
 // expect makes the next SYN the client stack sends to server the start of
-// a trial's connection, with wire port wire and engine e (nil: none).
-func (s *clientShim) expect(server netip.AddrPort, wire uint16, e *strategy.Engine, c *capture) {
+// a trial's connection, with wire port wire and engine e (nil: none),
+// once no other trial is pending on server. The trial must call done.
+func (s *clientShim) expect(server netip.AddrPort, wire uint16, e *strategy.Engine, c *capture) *mapping {
+	m := &mapping{wire: wire, engine: e, capture: c}
 	s.mu.Lock()
-	s.pending[server] = &mapping{wire: wire, engine: e, capture: c}
+	for s.pending[server] != nil {
+		s.free.Wait()
+	}
+	s.pending[server] = m
 	s.mu.Unlock()
+	return m
 }
 
-// done forgets the pending trial of server, if it never sent its SYN.
-func (s *clientShim) done(server netip.AddrPort) {
+// done forgets the trial m pending on server, if it never sent its SYN.
+func (s *clientShim) done(server netip.AddrPort, m *mapping) {
 	s.mu.Lock()
-	delete(s.pending, server)
+	if s.pending[server] == m {
+		delete(s.pending, server)
+		s.free.Broadcast()
+	}
 	s.mu.Unlock()
 }
 
@@ -164,12 +185,15 @@ func (s *clientShim) out(pkt []byte, emit func([]byte)) {
 	m := s.byStack[k]
 	p := s.pending[v.dst]
 	s.mu.RUnlock()
-	if p != nil && v.flags&(flagSYN|flagACK) == flagSYN && m != p {
-		// The trial's first SYN: its stack port is known now.
+	if p != nil && v.flags&(flagSYN|flagACK) == flagSYN && m != p && (m == nil || m.syn != v.seq) {
+		// The trial's first SYN (not a retransmitted SYN of the
+		// connection the stack port already maps): its stack port is
+		// known now.
 		s.mu.Lock()
 		if s.pending[v.dst] == p {
 			delete(s.pending, v.dst)
-			p.stack = v.src.Port()
+			s.free.Broadcast()
+			p.stack, p.syn = v.src.Port(), v.seq
 			s.byStack[k] = p
 			s.byWire[portKey{p.wire, v.dst}] = p
 			m = p

@@ -117,6 +117,10 @@ type Tally struct {
 	Hits    int           `json:"hits"`
 	// Ports is how many server ports the trials rotated over.
 	Ports int `json:"ports"`
+	// OwnTuple: every block on the path covers only the connection that
+	// set it off (keyed by the 4-tuple), so trials shared server ports and
+	// needed no jump.
+	OwnTuple bool `json:"own_tuple,omitempty"`
 }
 
 // Rate is the success rate.
@@ -136,6 +140,10 @@ func (t Tally) String() string {
 func (t Tally) Residual() string {
 	if t.Blocked == 0 && t.Jumps == 0 {
 		return fmt.Sprintf("no trial set off a residual block (%s)", plural(t.Ports, "server port"))
+	}
+	if t.OwnTuple && t.Jumps == 0 {
+		return fmt.Sprintf("%s set off a residual block, each on its own connection's 4-tuple; every trial had a fresh client port, so none met another's block (%d did)",
+			plural(t.Blocked, "trial"), t.Hits)
 	}
 	return fmt.Sprintf("%s set off a residual block; trials rotated over %s and the world's clock jumped %s (%v of world time skipped) so that no trial met another's block (%d did)",
 		plural(t.Blocked, "trial"), plural(t.Ports, "server port"), plural(t.Jumps, "time"), t.Skipped, t.Hits)
@@ -245,7 +253,7 @@ func (s *Session) Run(ctx context.Context, a Attempt) (Tally, []*Trial, error) {
 	if firstErr != nil {
 		return Tally{}, nil, firstErr
 	}
-	t := Tally{URL: a.URL, Ports: len(req.ports)}
+	t := Tally{URL: a.URL, Ports: len(req.ports), OwnTuple: req.ownTuple}
 	for _, tr := range trials {
 		t.add(tr)
 	}
@@ -274,12 +282,12 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 		se = strategy.New(a.Server, strategy.Options{Rand: rand.New(rand.NewPCG(s.opts.Seed, seq<<1|1)), Delay: s.later(&r.pool.shim.wire), Generators: s.opts.Generators})
 		r.pool.shim.set(client, se)
 	}
-	r.client.shim.expect(server, client.Port(), ce, a.capture)
+	pending := r.client.shim.expect(server, client.Port(), ce, a.capture)
 	tr := &Trial{URL: a.URL, N: i, Client: client, Server: server, At: s.clk.Now()}
 	start := time.Now()
 	status, body, stage, err := s.exchange(ctx, r, server)
 	tr.Millis = float64(time.Since(start).Microseconds()) / 1000
-	r.client.shim.done(server)
+	r.client.shim.done(server, pending)
 	if a.Server != nil {
 		r.pool.shim.set(client, nil)
 	}
@@ -304,7 +312,7 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 		tr.Stage = stage
 	}
 	if ctx.Err() != nil {
-		s.release(server, false)
+		s.release(r.target, server, false)
 		return nil, ctx.Err()
 	}
 	tr.Decisions = s.ledger.of(client, server)
@@ -320,7 +328,7 @@ func (s *Session) trial(ctx context.Context, r *request, a Attempt, i int) (*Tri
 			}
 		}
 	}
-	s.release(server, tr.Blocked)
+	s.release(r.target, server, tr.Blocked)
 	return tr, nil
 }
 

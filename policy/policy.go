@@ -270,6 +270,14 @@ const (
 	// look like one are skipped, not counted (India's Airtel box: Geneva,
 	// CCS 2019, Table 1).
 	FirstRequest PacketSelect = "first-request"
+	// WhileRequest inspects client data packets from the flow's first, each
+	// on its own, for as long as they open a request of the rule's protocol
+	// that is not yet whole: a packet that opens none ends the inspection
+	// (a copy with a corrupted payload hides what follows), and one that
+	// opens a request but is cut short (no Host yet) leaves it open for the
+	// next (a truncated copy hides nothing). Kazakhstan's HTTP box in 2019:
+	// Geneva's strategy library (strategies.md), Kazakhstan column.
+	WhileRequest PacketSelect = "while-request"
 )
 
 // Inspect says which packets of a flow a rule's matchers see and how the

@@ -66,7 +66,8 @@ const (
 	RolesSYN Roles = "syn"
 	// RolesFirstPacket fixes the roles on the first packet the box sees:
 	// the receiver of a SYN+ACK is the client, and a later SYN does not
-	// change it (Kazakhstan's box in 2019: Geneva, CCS 2019, 100%).
+	// change it (Kazakhstan's HTTP box in 2019: a SYN+ACK sent before the
+	// SYN, 100% in Geneva's strategy library, strategies.md).
 	RolesFirstPacket Roles = "first-packet"
 )
 

@@ -351,7 +351,7 @@ func (a *AddrSet) validate(c *Checker, field string) {
 }
 
 func (in *Inspect) validate(c *Checker) {
-	OneOf(c, "packets", in.Packets, true, First, FirstN, All, FirstRequest)
+	OneOf(c, "packets", in.Packets, true, First, FirstN, All, FirstRequest, WhileRequest)
 	switch {
 	case in.Packets == FirstN && in.N <= 0:
 		c.Errorf("n", "packets: first-n needs n > 0, got %d", in.N)
@@ -361,10 +361,10 @@ func (in *Inspect) validate(c *Checker) {
 	if in.MaxBytes < 0 {
 		c.Errorf("max-bytes", "max-bytes %d is negative", in.MaxBytes)
 	}
-	if in.Packets == FirstRequest && in.ReassembleTCP {
-		c.Errorf("packets", "first-request takes each packet on its own: drop reassemble-tcp")
+	if (in.Packets == FirstRequest || in.Packets == WhileRequest) && in.ReassembleTCP {
+		c.Errorf("packets", "%s takes each packet on its own: drop reassemble-tcp", in.Packets)
 	}
-	if in.ReassembleTLS && !in.ReassembleTCP && (in.Packets == First || in.Packets == FirstRequest) {
+	if in.ReassembleTLS && !in.ReassembleTCP && (in.Packets == First || in.Packets == FirstRequest || in.Packets == WhileRequest) {
 		c.Errorf("reassemble-tls", "reassemble-tls needs more than the first packet")
 	}
 }
