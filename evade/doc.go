@@ -38,7 +38,11 @@
 //     distinct server ports, so a residual block keyed by (client IP, server IP, server
 //     port) that one trial sets off covers none of the others. When a
 //     censor on the path scopes a TCP rule by port, the pool is the URL's
-//     own port only and trials run one at a time;
+//     own port only and trials run one at a time. When every block on the
+//     path is keyed by the whole 4-tuple (Kazakhstan's residual block),
+//     a block covers only the connection that set it off, whose client
+//     port no other trial uses: trials then share server ports, run at
+//     once, and no port is set aside;
 //   - residual windows skipped honestly: the lab's clock is a
 //     clock.Offset. A server port whose trial set off a residual block or
 //     a null route (a decision with border.EffectBlock) is not used again
