@@ -3,7 +3,6 @@ package evade_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,30 +28,15 @@ const (
 // readLibrary reads the rows of testdata/geneva-strategies.md: the table
 // of strategies.md in Geneva's repository, with a name for each row.
 func readLibrary(t *testing.T) []row {
-	data, err := os.ReadFile("testdata/geneva-strategies.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []row
-	for i, line := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| name") {
-			continue
-		}
-		cells := splitRow(line)
-		if len(cells) != 5 {
-			t.Fatalf("geneva-strategies.md:%d: %d cells, want 5", i+1, len(cells))
-		}
-		dna := strings.ReplaceAll(strings.Trim(cells[1], "`"), `\|`, "|")
-		s, err := strategy.Parse(dna)
-		if err != nil {
-			t.Fatalf("geneva-strategies.md:%d: %v", i+1, err)
-		}
+	const file = "geneva-strategies.md"
+	markdownRows(t, file, "| name", 5, func(line int, cells []string, dna string, s *strategy.Strategy) {
 		rows = append(rows, row{
 			name: fmt.Sprintf("%d. %s", len(rows)+1, cells[0]), dna: dna, strategy: s,
-			china: percent(t, i, cells[2]), kazakhstan: percent(t, i, cells[3]), india: percent(t, i, cells[4]),
+			china: percent(t, file, line, cells[2]), kazakhstan: percent(t, file, line, cells[3]), india: percent(t, file, line, cells[4]),
 			twin: -1,
 		})
-	}
+	})
 	return rows
 }
 

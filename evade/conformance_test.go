@@ -57,27 +57,12 @@ type row struct {
 // readTable reads the rows of testdata/geneva-ccs19.md: a copy of
 // ../shared/conformance/geneva-ccs19.md.
 func readTable(t *testing.T) []row {
-	data, err := os.ReadFile("testdata/geneva-ccs19.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []row
-	for i, line := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| species") {
-			continue
-		}
-		cells := splitRow(line)
-		if len(cells) != 4 {
-			t.Fatalf("geneva-ccs19.md:%d: %d cells, want 4", i+1, len(cells))
-		}
+	const file = "geneva-ccs19.md"
+	markdownRows(t, file, "| species", 4, func(line int, cells []string, dna string, s *strategy.Strategy) {
 		// Names as the table writes them: "·" continues the species above.
 		name := fmt.Sprintf("%d. %s", len(rows)+1, cells[0])
-		dna := strings.ReplaceAll(strings.Trim(cells[1], "`"), `\|`, "|")
-		s, err := strategy.Parse(dna)
-		if err != nil {
-			t.Fatalf("geneva-ccs19.md:%d: %v", i+1, err)
-		}
-		r := row{name: name, dna: dna, strategy: s, china: percent(t, i, cells[2]), india: percent(t, i, cells[3]), twin: -1}
+		r := row{name: name, dna: dna, strategy: s, china: percent(t, file, line, cells[2]), india: percent(t, file, line, cells[3]), twin: -1}
 		switch {
 		case strings.Contains(name, "(after"):
 			r.when = "after"
@@ -85,7 +70,7 @@ func readTable(t *testing.T) []row {
 			r.when = "before"
 		}
 		rows = append(rows, r)
-	}
+	})
 	// Twins are adjacent: an "after" row and a "before" row, in either
 	// order.
 	for i := 1; i < len(rows); i++ {
@@ -95,6 +80,32 @@ func readTable(t *testing.T) []row {
 		}
 	}
 	return rows
+}
+
+// markdownRows calls each with every data row of the markdown table in
+// testdata/file, whose header row starts with header: the row's line, its
+// n cells, and the strategy of its second cell, parsed.
+func markdownRows(t *testing.T, file, header string, n int, each func(line int, cells []string, dna string, s *strategy.Strategy)) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, header) {
+			continue
+		}
+		cells := splitRow(line)
+		if len(cells) != n {
+			t.Fatalf("%s:%d: %d cells, want %d", file, i+1, len(cells), n)
+		}
+		dna := strings.ReplaceAll(strings.Trim(cells[1], "`"), `\|`, "|")
+		s, err := strategy.Parse(dna)
+		if err != nil {
+			t.Fatalf("%s:%d: %v", file, i+1, err)
+		}
+		each(i+1, cells, dna, s)
+	}
 }
 
 // splitRow splits a markdown table row on the pipes that are not escaped.
@@ -116,10 +127,10 @@ func splitRow(line string) []string {
 	return cells
 }
 
-func percent(t *testing.T, line int, s string) float64 {
+func percent(t *testing.T, file string, line int, s string) float64 {
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 	if err != nil {
-		t.Fatalf("geneva-ccs19.md:%d: %q is not a percentage", line+1, s)
+		t.Fatalf("%s:%d: %q is not a percentage", file, line, s)
 	}
 	return v / 100
 }
