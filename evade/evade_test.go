@@ -11,6 +11,7 @@ import (
 	"github.com/splinter-lab/splinter/border"
 	"github.com/splinter-lab/splinter/evade"
 	"github.com/splinter-lab/splinter/lab"
+	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/strategy"
 )
 
@@ -300,5 +301,41 @@ func TestFirewalledServer(t *testing.T) {
 				t.Errorf("firewalled server: %d of 30 through, want 20 or more (the GFW tears down 90%%)", fw.Success)
 			}
 		})
+	}
+}
+
+// TestTrialsShareServerPort: when every block on the path covers only its
+// own 4-tuple (Kazakhstan's residual block), trials share the site's one
+// server port and run at once; each must still be its own connection with
+// its own strategy. A TCB turnaround (a SYN+ACK copy before the SYN), which
+// fools Kazakhstan's box of 2019, gets every request through only if each
+// trial's packets carry its own engine's copy, also while the blocked
+// trials before it are still held by the box.
+func TestTrialsShareServerPort(t *testing.T) {
+	sc, err := scenario.Embedded(scenario.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := evade.Start(context.Background(), sp, evade.Options{Seed: 5, At: time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC), Timeout: 2 * time.Second, Concurrency: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const url = "http://www.proxyfree-relay.net/" // on Kazakhstan's Host list
+	blocked, _ := run(t, s, evade.Attempt{URL: url, From: "kz-client-1", Trials: 64})
+	if blocked.Success != 0 || blocked.Blocked != 64 || !blocked.OwnTuple || blocked.Ports != 1 || blocked.Jumps != 0 || blocked.Hits != 0 {
+		t.Errorf("without a strategy: %+v, want 64 blocked on one shared port, no jump, no hit", blocked)
+	}
+	st, err := strategy.Parse(`[TCP:flags:S]-duplicate(tamper{TCP:flags:replace:SA},)-|`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	through, _ := run(t, s, evade.Attempt{URL: url, From: "kz-client-1", Client: st, Trials: 128})
+	if through.Success != 128 {
+		t.Errorf("turnaround: %s, want every trial through", through)
 	}
 }
