@@ -320,7 +320,9 @@ func TestTrialsShareServerPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := evade.Start(context.Background(), sp, evade.Options{Seed: 5, At: time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC), Timeout: 2 * time.Second, Concurrency: 64})
+	// A blocked trial waits out its timeout (the box holds the flow 15 s);
+	// 5 s leaves a trial that gets through room on a loaded machine.
+	s, err := evade.Start(context.Background(), sp, evade.Options{Seed: 5, At: time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC), Timeout: 5 * time.Second, Concurrency: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
