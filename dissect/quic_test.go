@@ -47,10 +47,14 @@ func oracleExpandLabel(secret []byte, label string, n int) []byte {
 type initialSpec struct {
 	version    uint32 // 0 means 1
 	dcid, scid []byte
-	token      []byte
-	pn         uint32
-	pnLen      int // 1 to 4; 0 means 2
-	payload    []byte
+	// keyDCID, when set, is the connection ID whose keys protect the
+	// packet in place of dcid's: a client that has moved to the server's
+	// ID keeps the keys of the one it chose (RFC 9001 5.2).
+	keyDCID []byte
+	token   []byte
+	pn      uint32
+	pnLen   int // 1 to 4; 0 means 2
+	payload []byte
 }
 
 // sealInitial builds a protected client Initial packet (RFC 9001 §5) with keys
@@ -79,7 +83,11 @@ func sealInitial(s initialSpec) []byte {
 	for i := s.pnLen - 1; i >= 0; i-- {
 		hdr = append(hdr, byte(s.pn>>(8*i)))
 	}
-	key, iv, hpKey := oracleInitialKeys(s.dcid)
+	kd := s.dcid
+	if s.keyDCID != nil {
+		kd = s.keyDCID
+	}
+	key, iv, hpKey := oracleInitialKeys(kd)
 	block, _ := aes.NewCipher(key)
 	aead, _ := cipher.NewGCM(block)
 	nonce := append([]byte{}, iv...)
@@ -254,6 +262,51 @@ func TestParseQUICInitial(t *testing.T) {
 				tt.check(t, &q)
 			}
 			writeSeed(t, "FuzzParseQUICInitial", strings.ReplaceAll(tt.name, " ", "_"), tt.in)
+		})
+	}
+}
+
+// TestParseQUICInitialContinue: a ClientHello split over two Initials is
+// parsed with Continue once both are in, also when the second addresses the
+// server's connection ID under the keys of the client's own (a slow client
+// that heard the server's first Initial: RFC 9001 5.2, what Russia's QUIC
+// ECH filter missed before); a packet the kept keys do not open, under
+// another ID, starts afresh (a new connection on the same 5-tuple).
+func TestParseQUICInitialContinue(t *testing.T) {
+	msg := testHelloMsg(t, "quic.blocked.example", "h3")
+	half := len(msg) / 2
+	cli, srv, other := []byte{1, 2, 3, 4, 5, 6, 7, 8}, []byte{0xa, 0xb, 0xc, 0xd}, []byte{8, 7, 6, 5, 4, 3, 2, 1}
+	pad := make([]byte, 1000)
+	first := sealInitial(initialSpec{dcid: cli, payload: concat(cryptoFrame(0, msg[:half]), pad)})
+	sameID := sealInitial(initialSpec{dcid: cli, pn: 1, payload: concat(cryptoFrame(half, msg[half:]), pad)})
+	serverID := sealInitial(initialSpec{dcid: srv, keyDCID: cli, pn: 1, payload: concat(cryptoFrame(half, msg[half:]), pad)})
+	fresh := sealInitial(initialSpec{dcid: other, payload: concat(cryptoFrame(0, msg), pad)})
+	for _, tc := range []struct {
+		name    string
+		second  []byte
+		opts    QUICOptions
+		wantErr error
+		wantSNI string
+		wantLen int
+	}{
+		{"same ID", sameID, QUICOptions{Continue: true}, nil, "quic.blocked.example", len(msg)},
+		{"server's ID, first keys", serverID, QUICOptions{Continue: true}, nil, "quic.blocked.example", len(msg)},
+		{"server's ID without Continue", serverID, QUICOptions{}, ErrDecrypt, "", 0},
+		{"second half alone", sameID, QUICOptions{}, ErrIncomplete, "", 0},
+		{"a new connection", fresh, QUICOptions{Continue: true}, nil, "quic.blocked.example", len(msg)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var q QUICInitial
+			if err := ParseQUICInitial(first, QUICOptions{Continue: true}, &q); !errors.Is(err, ErrIncomplete) {
+				t.Fatalf("first half: err = %v, want %v", err, ErrIncomplete)
+			}
+			err := ParseQUICInitial(tc.second, tc.opts, &q)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if got := string(q.Hello.ServerName()); got != tc.wantSNI || q.CryptoLen != tc.wantLen {
+				t.Errorf("SNI %q CryptoLen %d, want %q %d", got, q.CryptoLen, tc.wantSNI, tc.wantLen)
+			}
 		})
 	}
 }
