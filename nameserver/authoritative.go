@@ -3,6 +3,7 @@ package nameserver
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -58,7 +59,11 @@ func NewAuthoritative(zones ...*Zone) (*Authoritative, error) {
 
 // ServeDNS answers one query.
 func (a *Authoritative) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	resp := a.Answer(req)
+	var asker netip.Addr
+	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
+		asker = ap.Addr().Unmap()
+	}
+	resp := a.answer(req, asker)
 	if resp == nil {
 		return
 	}
@@ -70,6 +75,12 @@ func (a *Authoritative) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // sends before transport concerns. It is nil for a message that is not a
 // query (a response, say), which gets no answer.
 func (a *Authoritative) Answer(req *dns.Msg) *dns.Msg {
+	return a.answer(req, netip.Addr{})
+}
+
+// answer is Answer for a query from asker (invalid: unknown), who is the
+// answer at a Whoami name.
+func (a *Authoritative) answer(req *dns.Msg, asker netip.Addr) *dns.Msg {
 	if req.Response {
 		return nil
 	}
@@ -105,6 +116,10 @@ func (a *Authoritative) Answer(req *dns.Msg) *dns.Msg {
 			return resp
 		}
 		rrsets := zd.names[qname]
+		if zd.whoami[qname] && asker.IsValid() && (q.Qtype == dns.TypeA && asker.Is4() || q.Qtype == dns.TypeAAAA && asker.Is6() || q.Qtype == dns.TypeANY) {
+			resp.Answer = append(resp.Answer, addrRR(qname, 0, asker))
+			return resp
+		}
 		if rrsets == nil {
 			// When a CNAME target does not exist the answer is NXDOMAIN
 			// too, with the chain (RFC 6604).

@@ -543,3 +543,52 @@ func TestServeNeedsSomething(t *testing.T) {
 		t.Error("Serve(nil, nil) succeeded")
 	}
 }
+
+// TestAuthoritativeWhoami: a Whoami name is answered with the address of
+// whoever asks (over a real socket: the loopback address), with TTL 0, for
+// the asker's family only; without an asker it exists but holds nothing; a
+// Whoami name outside the zone is an error.
+func TestAuthoritativeWhoami(t *testing.T) {
+	_, _, _, example, _ := hierarchy()
+	example.Whoami = []string{"whoami.example.com"}
+	auth := mustAuth(t, example)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, auth, pc, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		qtype  uint16
+		answer string
+	}{{dns.TypeA, "127.0.0.1"}, {dns.TypeAAAA, ""}, {dns.TypeTXT, ""}} {
+		resp, _, err := c.Exchange(query("whoami.example.com.", tc.qtype), pc.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if len(resp.Answer) == 1 {
+			if a, ok := resp.Answer[0].(*dns.A); ok && resp.Answer[0].Header().Ttl == 0 {
+				got = a.A.String()
+			}
+		}
+		if resp.Rcode != dns.RcodeSuccess || got != tc.answer || len(resp.Answer) > 1 {
+			t.Errorf("%s: rcode %d answer %v, want %q", dns.TypeToString[tc.qtype], resp.Rcode, resp.Answer, tc.answer)
+		}
+	}
+	if resp := auth.Answer(query("whoami.example.com.", dns.TypeA)); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 {
+		t.Errorf("no asker: rcode %d answer %v, want NODATA", resp.Rcode, resp.Answer)
+	}
+	bad := &Zone{Origin: "example.com.", NameServers: []NameServer{{Name: "ns1.example.com.", Addrs: []netip.Addr{exampleAddr}}}, Whoami: []string{"whoami.example.net."}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "whoami") {
+		t.Errorf("a whoami name outside the zone: %v", err)
+	}
+}

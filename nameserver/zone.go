@@ -37,6 +37,13 @@ type Zone struct {
 	Records []dns.RR
 	// Delegations are child zones, served elsewhere.
 	Delegations []Delegation
+	// Whoami are names whose address is the asker's: an A query from an
+	// IPv4 address is answered with that address, an AAAA query from an
+	// IPv6 one with that, with TTL 0; other queries get NODATA. A resolver
+	// that asks learns its own address, as from PowerDNS's
+	// whoami.v4.powerdns.org, which OONI Probe asks to learn its
+	// resolver's. Answer, which knows no asker, gives NODATA.
+	Whoami []string
 }
 
 // NameServer is a name server's host name and addresses.
@@ -111,6 +118,8 @@ type zoneData struct {
 	cuts map[string]bool
 	// nonTerminal are names with no data but with data below them.
 	nonTerminal map[string]bool
+	// whoami are the Zone's Whoami names.
+	whoami map[string]bool
 }
 
 // Validate reports every problem of the zone, joined.
@@ -133,6 +142,7 @@ func (z *Zone) compile() (*zoneData, error) {
 		names:       make(map[string]map[uint16][]dns.RR),
 		cuts:        make(map[string]bool),
 		nonTerminal: make(map[string]bool),
+		whoami:      make(map[string]bool),
 	}
 	if len(z.NameServers) == 0 {
 		errs = append(errs, fmt.Errorf("nameserver: zone %s has no name servers", origin))
@@ -227,6 +237,17 @@ func (z *Zone) compile() (*zoneData, error) {
 			}
 		}
 		add(dns.Copy(rr))
+	}
+	for _, n := range z.Whoami {
+		owner := canonical(n)
+		if _, ok := dns.IsDomainName(owner); !ok || n == "" || !dns.IsSubDomain(origin, owner) {
+			errs = append(errs, fmt.Errorf("nameserver: zone %s: whoami name %q is not a name in the zone", origin, n))
+			continue
+		}
+		zd.whoami[owner] = true
+		if zd.names[owner] == nil {
+			zd.names[owner] = make(map[uint16][]dns.RR) // it exists: NODATA, not NXDOMAIN
+		}
 	}
 	for owner, m := range zd.names {
 		if c := zd.cutAbove(owner); c != "" && !isGlueOnly(m) && !(c == owner && m[dns.TypeNS] != nil) {

@@ -36,6 +36,18 @@ var lookupNames = []string{"geoip.ubuntu.com", "stun.ekiga.net", "stun.l.google.
 // learns where it stands as it would on the Internet.
 func LookupNames() []string { return slices.Clone(lookupNames) }
 
+// whoamiNames tell a resolver its own address (PowerDNS's whoami service:
+// an A or AAAA answer that is the address of whoever asked). OONI Probe
+// looks up whoami.v4.powerdns.org through the system resolver to learn
+// the resolver's address (probe-cli's internal/enginelocate,
+// resolverlookup.go); the v6 name is its IPv6 twin.
+var whoamiNames = []string{"whoami.v4.powerdns.org", "whoami.v6.powerdns.org"}
+
+// WhoamiNames are the names the world's DNS answers with the address of
+// the resolver that asks (package world), so that a probe in the world
+// learns its resolver's address as it would on the Internet.
+func WhoamiNames() []string { return slices.Clone(whoamiNames) }
+
 // PlannedName is a name of the world that is not a site: it resolves, in
 // the world's DNS, to a host's addresses.
 type PlannedName struct {

@@ -109,6 +109,13 @@ func zones(p *scenario.Plan) (map[string]*nameserver.Zone, error) {
 		}
 		z.AddAddr(n.Name, n.Addrs...)
 	}
+	// The whoami names (scenario.WhoamiNames) are answered, by the deepest
+	// zone that contains them, with the address of the resolver that asks.
+	for _, n := range scenario.WhoamiNames() {
+		if z := enclosingZone(byName, n); z != nil {
+			z.Whoami = append(z.Whoami, n)
+		}
+	}
 	return byName, nil
 }
 

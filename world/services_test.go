@@ -174,6 +174,29 @@ func isNotFound(err error) bool {
 	return errorsAs(err, &de) && de.IsNotFound
 }
 
+// TestWhoamiAnswersTheResolver: whoami.v4.powerdns.org, which OONI Probe
+// asks through the system resolver to learn that resolver's address, is
+// answered with the address of the resolver that asked the authoritative
+// server: each client's own ISP resolver.
+func TestWhoamiAnswersTheResolver(t *testing.T) {
+	w := startEmbedded(t, "splinternet")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, host := range []string{"cn-client-1", "us-client-1"} {
+		c := w.Host(host)
+		var want []netip.Addr
+		for _, r := range c.Resolvers() {
+			if r.Is4() {
+				want = append(want, r)
+			}
+		}
+		got, err := c.Resolve(ctx, "whoami.v4.powerdns.org")
+		if err != nil || len(got) != 1 || len(want) != 1 || got[0] != want[0] {
+			t.Errorf("%s: whoami.v4.powerdns.org = %v, %v; want its resolver %v", host, got, err, want)
+		}
+	}
+}
+
 func TestIsolatedJurisdictionKeepsDomesticService(t *testing.T) {
 	w := startEmbedded(t, "two-lands")
 	client := w.Host("cn-client-1")
