@@ -43,6 +43,7 @@ func TestRunAt(t *testing.T) {
 		{"run", "--scenario", "two-lands", "--at", "June 2022"},
 		{"measure", "--at", "2022-13-01", "--from", "cn-client-1", "http://www.people-daily.cn/"},
 		{"measure", "--at", "2022-06-01", "--real", "http://example.com/"},
+		{"evolve", "--at", "2019-13-01", "--from", "cn-client-1", "http://www.plain-control-page.com/"},
 	} {
 		if code, _, stderr := run(bad...); code != 2 || !strings.Contains(stderr, "--at") && !strings.Contains(stderr, "not a date") {
 			t.Errorf("%v: exit %d, %s", bad, code, stderr)

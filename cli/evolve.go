@@ -17,7 +17,7 @@ func init() {
 }
 
 func runEvolve(e *env, args []string) error {
-	fs := flags(e, "evolve", "[--scenario NAME|FILE] --from HOST [--population N] [--generations N] [--trials N] [--budget D] [--timeout D] [--seed-strategy DNA] [--disable-action LIST] [--json FILE] URL")
+	fs := flags(e, "evolve", "[--scenario NAME|FILE] --from HOST [--population N] [--generations N] [--trials N] [--budget D] [--timeout D] [--seed-strategy DNA] [--disable-action LIST] [--json FILE] [--at DATE] URL")
 	scen := fs.String("scenario", scenario.Default, "scenario: embedded name or file")
 	from := fs.String("from", "", "the host the trials start at (see 'splinter scenarios --hosts')")
 	population := fs.Int("population", evade.DefaultPopulation, "strategies per generation")
@@ -30,6 +30,7 @@ func runEvolve(e *env, args []string) error {
 	disable := fs.String("disable-action", "", "actions new strategies never draw, comma-separated: tamper, duplicate, fragment, drop (Geneva's --disable-action)")
 	jsonOut := fs.String("json", "", "write the best strategies with their tallies to this file")
 	timeout := fs.Duration("timeout", evade.DefaultEvolveTimeout, "how long one trial may take")
+	at := dateFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func runEvolve(e *env, args []string) error {
 		}
 		defer jf.Close()
 	}
-	s, err := evade.Start(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, Concurrency: evade.DefaultEvolveConcurrency})
+	s, err := evade.Start(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, Concurrency: evade.DefaultEvolveConcurrency, At: at.t})
 	if err != nil {
 		return err
 	}
