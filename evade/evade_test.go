@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -332,6 +333,9 @@ func TestTrialsShareServerPort(t *testing.T) {
 	if blocked.Success != 0 || blocked.Blocked != 64 || !blocked.OwnTuple || blocked.Ports != 1 || blocked.Jumps != 0 || blocked.Hits != 0 {
 		t.Errorf("without a strategy: %+v, want 64 blocked on one shared port, no jump, no hit", blocked)
 	}
+	if r := blocked.Residual(); !strings.Contains(r, "64 trials set off a residual block, each on its own connection's 4-tuple") {
+		t.Errorf("the residual line does not say the blocks were each trial's own: %s", r)
+	}
 	st, err := strategy.Parse(`[TCP:flags:S]-duplicate(tamper{TCP:flags:replace:SA},)-|`)
 	if err != nil {
 		t.Fatal(err)
@@ -339,5 +343,51 @@ func TestTrialsShareServerPort(t *testing.T) {
 	through, _ := run(t, s, evade.Attempt{URL: url, From: "kz-client-1", Client: st, Trials: 128})
 	if through.Success != 128 {
 		t.Errorf("turnaround: %s, want every trial through", through)
+	}
+}
+
+// TestServerWindowReduction: a server whose SYN+ACK advertises a tiny
+// window (Geneva's window reduction, on the server's side) makes the client
+// send its request in small segments. Boxes that take each packet on its
+// own (Kazakhstan's and Airtel's of 2019) then never see a whole request;
+// the GFW of 2019, which reassembles the client's stream, still does.
+func TestServerWindowReduction(t *testing.T) {
+	sc, err := scenario.Embedded(scenario.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := evade.Start(context.Background(), sp, evade.Options{Seed: 9, At: time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC), Timeout: 5 * time.Second, Concurrency: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	st, err := strategy.Parse(`[TCP:flags:SA]-tamper{TCP:window:replace:10}(tamper{TCP:options-wscale:replace:},)-| \/`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		from, url string
+		through   bool
+	}{
+		{"kz-client-1", "http://www.proxyfree-relay.net/", true},
+		{"in-airtel-client-1", "http://www.proxyfree-relay.net/", true},
+		{"cn-client-1", keyword, false},
+	} {
+		without, _ := run(t, s, evade.Attempt{URL: tc.url, From: tc.from, Trials: 5})
+		with, _ := run(t, s, evade.Attempt{URL: tc.url, From: tc.from, Server: st, Trials: 20})
+		if without.Success != 0 {
+			t.Errorf("%s: %s without a strategy, want every trial censored", tc.from, without)
+		}
+		want := 0
+		if tc.through {
+			want = with.Trials
+		}
+		if with.Success != want {
+			t.Errorf("%s: %s with window reduction, want %d through", tc.from, with, want)
+		}
 	}
 }
