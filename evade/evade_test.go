@@ -36,7 +36,34 @@ func spec(t testing.TB) *lab.Spec {
 
 func start(t testing.TB, opts evade.Options) *evade.Session {
 	t.Helper()
-	s, err := evade.Start(context.Background(), spec(t), opts)
+	return startSpec(t, spec(t), opts)
+}
+
+// defaultSpec is the default scenario with its embedded profiles. Loaded
+// once.
+var defaultSpec = sync.OnceValues(func() (*lab.Spec, error) {
+	sc, err := scenario.Embedded(scenario.Default)
+	if err != nil {
+		return nil, err
+	}
+	return lab.FromScenario(sc, lab.Resolve{Embedded: true})
+})
+
+// startDefault starts a session in the default scenario, dated 2019-08-01
+// (Kazakhstan's and Airtel's boxes of 2019, the GFW of 2019).
+func startDefault(t testing.TB, opts evade.Options) *evade.Session {
+	t.Helper()
+	sp, err := defaultSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.At = time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC)
+	return startSpec(t, sp, opts)
+}
+
+func startSpec(t testing.TB, sp *lab.Spec, opts evade.Options) *evade.Session {
+	t.Helper()
+	s, err := evade.Start(context.Background(), sp, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,21 +340,9 @@ func TestFirewalledServer(t *testing.T) {
 // trial's packets carry its own engine's copy, also while the blocked
 // trials before it are still held by the box.
 func TestTrialsShareServerPort(t *testing.T) {
-	sc, err := scenario.Embedded(scenario.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A blocked trial waits out its timeout (the box holds the flow 15 s);
 	// 5 s leaves a trial that gets through room on a loaded machine.
-	s, err := evade.Start(context.Background(), sp, evade.Options{Seed: 5, At: time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC), Timeout: 5 * time.Second, Concurrency: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := startDefault(t, evade.Options{Seed: 5, Timeout: 5 * time.Second, Concurrency: 64})
 	const url = "http://www.proxyfree-relay.net/" // on Kazakhstan's Host list
 	blocked, _ := run(t, s, evade.Attempt{URL: url, From: "kz-client-1", Trials: 64})
 	if blocked.Success != 0 || blocked.Blocked != 64 || !blocked.OwnTuple || blocked.Ports != 1 || blocked.Jumps != 0 || blocked.Hits != 0 {
@@ -352,19 +367,7 @@ func TestTrialsShareServerPort(t *testing.T) {
 // own (Kazakhstan's and Airtel's of 2019) then never see a whole request;
 // the GFW of 2019, which reassembles the client's stream, still does.
 func TestServerWindowReduction(t *testing.T) {
-	sc, err := scenario.Embedded(scenario.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := evade.Start(context.Background(), sp, evade.Options{Seed: 9, At: time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC), Timeout: 5 * time.Second, Concurrency: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := startDefault(t, evade.Options{Seed: 9, Timeout: 5 * time.Second, Concurrency: 20})
 	st, err := strategy.Parse(`[TCP:flags:SA]-tamper{TCP:window:replace:10}(tamper{TCP:options-wscale:replace:},)-| \/`)
 	if err != nil {
 		t.Fatal(err)

@@ -457,21 +457,18 @@ func blockWindow(p *policy.Policy) (w time.Duration, ownTuple bool) {
 func (s *Session) acquire(ctx context.Context, t *target) (netip.AddrPort, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.ownTuple {
-		if s.closed {
-			return netip.AddrPort{}, errors.New("evade: session closed")
-		}
-		ap := netip.AddrPortFrom(t.addr, t.ports[t.next%len(t.ports)])
-		t.next++
-		s.inflight++
-		return ap, nil
-	}
 	for {
 		if s.closed {
 			return netip.AddrPort{}, errors.New("evade: session closed")
 		}
 		if err := ctx.Err(); err != nil {
 			return netip.AddrPort{}, err
+		}
+		if t.ownTuple {
+			ap := netip.AddrPortFrom(t.addr, t.ports[t.next%len(t.ports)])
+			t.next++
+			s.inflight++
+			return ap, nil
 		}
 		clean := false
 		for range t.ports {
