@@ -39,7 +39,8 @@ type Zone struct {
 	Delegations []Delegation
 	// Whoami are names whose address is the asker's: an A query from an
 	// IPv4 address is answered with that address, an AAAA query from an
-	// IPv6 one with that, with TTL 0; other queries get NODATA. A resolver
+	// IPv6 one with that, an ANY query with either, with TTL 0; other
+	// queries get NODATA. A resolver
 	// that asks learns its own address, as from PowerDNS's
 	// whoami.v4.powerdns.org, which OONI Probe asks to learn its
 	// resolver's. Answer, which knows no asker, gives NODATA.
