@@ -45,6 +45,7 @@ type box struct {
 	outOfOrder                          int
 	shortFirst                          int
 	verifyChecksums, standardOptions    bool
+	dataNeedsACK                        bool
 
 	used        bool  // some rule runs on it
 	reassembles bool  // some rule on it reassembles
@@ -68,6 +69,7 @@ func compileBox(b *policy.TCPBox) *box {
 		outOfOrder:       b.Reassembly.OutOfOrder,
 		shortFirst:       b.Reassembly.ShortFirstSegment,
 		verifyChecksums:  b.Accept.VerifyChecksums,
+		dataNeedsACK:     b.Accept.DataNeedsACK,
 		standardOptions:  b.Accept.Options == policy.OptionsStandard,
 	}
 	cb.events[evRST] = b.Events.RST
@@ -238,7 +240,7 @@ func (e *Engine) track(b *box, f *flow, t *tcb, fromClient bool, p *packet.IP) {
 			payload = nil
 		}
 	}
-	if rst {
+	if rst || !syn && !ack && cli && b.dataNeedsACK {
 		payload = nil
 	}
 	if b.stateless {

@@ -247,6 +247,10 @@ func TestTCBMechanisms(t *testing.T) {
 		{"uto-option-ignored-by-a-standard-options-box", `{source: test, accept: {options: standard, source: t}}`, "", cat(hs, segs(withOpts(c.req(), 28, 4, 0x81, 0x2c))), false},
 		{"timestamps-are-standard", `{source: test, accept: {options: standard, source: t}}`, "", cat(hs, segs(withOpts(c.req(), 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2))), true},
 		{"data-offset-insertion-wins-first", gfwBox, "", cat(hs, segs(dataofs(c.req(), 20), c.req())), false},
+		{"data-without-ack-wins-first", gfwBox, "", cat(hs, segs(c.c(1, packet.CWR, junk), c.req())), false},
+		{"data-without-ack-ignored-by-a-data-needs-ack-box", `{source: test, accept: {data-needs-ack: true, source: t}}`, "", cat(hs, segs(c.c(1, packet.CWR, junk), c.req())), true},
+		{"rst-without-ack-still-tears-down-a-data-needs-ack-box", `{source: test, accept: {data-needs-ack: true, source: t}, events: {rst: {after-ack: {teardown: 1}, source: t}}}`, "",
+			cat(hs, segs(c.c(1, packet.RST, junk), c.req())), false},
 		{"data-offset-insertion-ignored-by-a-standard-options-box", `{source: test, accept: {options: standard, source: t}}`, "", cat(hs, segs(dataofs(c.req(), 20), c.req())), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

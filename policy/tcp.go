@@ -274,6 +274,11 @@ type Accept struct {
 	VerifyChecksums bool `yaml:"verify-checksums"`
 	// Options: which TCP options the box accepts; "" means any.
 	Options OptionsAccept `yaml:"options"`
+	// DataNeedsACK: the box takes no data from a client segment without
+	// the ACK flag (a SYN's payload aside, which SYNPayload governs), as
+	// Linux drops such a segment; the segment's other effects (a RST, a
+	// FIN with payload) stay.
+	DataNeedsACK bool `yaml:"data-needs-ack"`
 	// Source cites the behaviour. Required when any field is set.
 	Source string `yaml:"source"`
 }
