@@ -76,6 +76,9 @@ func TestGenevaLibrary(t *testing.T) {
 	}
 	policies := map[string]*policy.Policy{}
 	for _, col := range columns {
+		if col.guarded != "" {
+			mixedServers(t, sc, col)
+		}
 		p, err := profiles.Load(col.profile)
 		if err != nil {
 			t.Fatal(err)
@@ -105,14 +108,14 @@ func TestGenevaLibrary(t *testing.T) {
 		if !found {
 			t.Fatalf("%s: no column for %q", r.name, r.country)
 		}
-		a := evade.Attempt{URL: col.url, From: col.from, Trials: n}
+		a := evade.Attempt{Trials: n}
 		side := "client"
 		if r.server {
 			a.Server, side = r.strategy, "server"
 		} else {
 			a.Client = r.strategy
 		}
-		tally, trials, err := s.Run(ctx, a)
+		tally, trials, err := runColumn(ctx, s, col, a)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
 		}
