@@ -25,7 +25,11 @@
 // for the client, which packets and bytes its rules see, and how resets,
 // FINs with payload, odd flags, repeated handshake packets, overlapping and
 // out-of-order segments tear it down, resynchronise it or are joined: the
-// censor's TCP state model that evasion strategies play against.
+// censor's TCP state model that evasion strategies play against. A policy
+// that reassembles IPv4 fragments (policy.IPModel) has them joined first
+// (fragments.go), within bounds of packets held and time, and the whole
+// packet goes where an unfragmented one would; the fragments themselves
+// pass as they came.
 //
 // An active-probe action makes the border a prober as well (prober.go):
 // it opens TCP connections of its own from addresses of its jurisdiction,

@@ -70,6 +70,9 @@ type Engine struct {
 	// (match_count.go); probes the active prober's state (prober.go).
 	counts countTable
 	probes proberState
+	// defrag joins IPv4 fragments (fragments.go); nil when the policy
+	// reassembles none.
+	defrag *defragmenter
 }
 
 // New compiles pol into an engine.
@@ -109,6 +112,7 @@ func New(pol *policy.Policy, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("border: policy %s: %w", pol.Name, err)
 	}
 	e.flows = newFlowTable(cfg.MaxFlows, cfg.MaxBufferBytes)
+	e.defrag = newDefragmenter(pol.IP)
 	e.blocks = newBlockTable()
 	return e, nil
 }
@@ -158,7 +162,6 @@ var flowIDs atomic.Uint64
 // Process implements world.Gateway: p is the router's parsed view of the
 // packet, p.Raw its bytes.
 func (e *Engine) Process(p *packet.IP, dir packet.Direction, inject func([]byte)) packet.Verdict {
-	pkt := p.Raw
 	now := e.clock.Now()
 	rules := e.byProto[protoIndex(p.Proto)]
 	if p.Fragment || (p.Proto != packet.TCP && p.Proto != packet.UDP) {
@@ -168,8 +171,25 @@ func (e *Engine) Process(p *packet.IP, dir packet.Direction, inject func([]byte)
 				return v
 			}
 		}
-		return e.stateless(p, dir, now, inject, rules)
+		v := e.stateless(p, dir, now, inject, rules)
+		if p.Fragment && e.defrag != nil && (p.Proto == packet.TCP || p.Proto == packet.UDP) {
+			// The whole packet, when this fragment completes it, goes
+			// where an unfragmented one would; the verdict applies to
+			// this fragment.
+			if whole := e.defrag.add(p, now); whole != nil {
+				w := e.onPacket(whole, dir, now, inject, rules)
+				v.Drop = v.Drop || w.Drop
+				v.Delay = max(v.Delay, w.Delay)
+			}
+		}
+		return v
 	}
+	return e.onPacket(p, dir, now, inject, rules)
+}
+
+// onPacket processes a TCP or UDP packet that is not a fragment.
+func (e *Engine) onPacket(p *packet.IP, dir packet.Direction, now time.Time, inject func([]byte), rules []*rule) packet.Verdict {
+	pkt := p.Raw
 	if e.probes.active() && e.probes.owns(p) {
 		// A reply to one of the border's own probe connections.
 		return e.divert(pkt, inject)

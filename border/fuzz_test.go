@@ -70,7 +70,15 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		return fuzzRecord(b, packet.Outbound, 0, packet.AppendTCP(nil, packet.TCPSegment{Src: client, Dst: dst, Seq: 101 + uint32(half), Ack: 501, Flags: packet.ACK | packet.PSH, Payload: payload[half:]}))
 	}
 	hello := dissect.BuildClientHello("www.freepress-herald.com")
+	// The request in two IPv4 fragments, the tail first, for the
+	// profile's fragment reassembly.
+	get := packet.AppendTCP(nil, packet.TCPSegment{Src: client, Dst: web, Seq: 101, Ack: 501, Flags: packet.ACK | packet.PSH,
+		Payload: []byte("GET /?q=ultrasurf HTTP/1.1\r\nHost: www.freepress-herald.com\r\n\r\n")})
+	fragmented := handshake(nil, web, nil)
+	fragmented = fuzzRecord(fragmented, packet.Outbound, 0, frag(get, 24, len(get)-20, false, nil))
+	fragmented = fuzzRecord(fragmented, packet.Outbound, 0, frag(get, 0, 24, true, nil))
 	return [][]byte{
+		fragmented,
 		fuzzRecord(nil, packet.Outbound, 0, packet.AppendUDP(nil, client, resolver, query, packet.Shape{})),
 		handshake(nil, server, hello),
 		handshake(nil, web, []byte("GET / HTTP/1.1\r\nHost: www.freepress-herald.com\r\n\r\n")),

@@ -185,8 +185,7 @@ func checkBest(t *testing.T, what string, shown []string, got, disabled string) 
 
 // species sorts a strategy into the families of Geneva's papers by what
 // its outbound trees do: splitting (the request cut into TCP segments,
-// Geneva's Segmentation, or into IP fragments: a search finds one or the
-// other from run to run, as the README says), teardown (a copy turned into
+// Geneva's Segmentation, or into IP fragments), teardown (a copy turned into
 // a RST), insertion (a tampered copy sent beside the packet: the shape of
 // TCB desynchronisation), or other.
 func species(dna string) string {

@@ -24,6 +24,8 @@ type Policy struct {
 	// per-flow state that reacts to resets and odd segments, which is what
 	// evasion strategies exploit.
 	TCP TCPModel `yaml:"tcp"`
+	// IP is what the censor does with IPv4 fragments.
+	IP IPModel `yaml:"ip"`
 	// Rules are evaluated by the engine independently: every rule whose
 	// scope and matchers hold runs its actions (censors run separate boxes
 	// in parallel, so rules are not first-match).

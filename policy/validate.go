@@ -227,6 +227,7 @@ func (p *Policy) validate(e *Error) {
 		c.Errorf("meta.year", "year %d is not plausible", y)
 	}
 	p.TCP.validate(c)
+	p.IP.validate(c)
 
 	names := make([]string, 0, len(p.Lists))
 	for n := range p.Lists {
