@@ -16,30 +16,10 @@ import (
 // policy's fragment model (YAML flow mapping, "" for none).
 func fragPolicy(t *testing.T, ip string) *policy.Policy {
 	t.Helper()
-	ipSection := ""
 	if ip != "" {
-		ipSection = "ip: " + ip + "\n"
+		ip = "ip: " + ip
 	}
-	pol, err := policy.Load("frag.yaml", []byte(header+ipSection+`
-tcp:
-  default: b
-  boxes:
-    b: `+gfwBox+`
-lists:
-  words: {kind: keywords, items: [ultrasurf]}
-rules:
-  - id: http
-    source: test
-    year: 2024
-    scope: {protocols: [tcp]}
-    inspect: {reassemble-tcp: true}
-    match: [{http: {list: words, fields: [path], strict-request-line: true}}]
-    actions: [{rst: {to: both}}]
-`), nil, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pol
+	return tcbPolicyTop(t, ip, gfwBox, "")
 }
 
 // frag is the IPv4 fragment of pkt holding its IP payload's bytes

@@ -77,10 +77,20 @@ func process(e *border.Engine, pkt []byte, dir packet.Direction, inject func([]b
 // inspect adds to the rule's inspect settings.
 func tcbPolicy(t testing.TB, box, inspect string) *policy.Policy {
 	t.Helper()
+	return tcbPolicyTop(t, "", box, inspect)
+}
+
+// tcbPolicyTop is tcbPolicy with top, when not "", as more top-level
+// YAML of the policy (an ip: section).
+func tcbPolicyTop(t testing.TB, top, box, inspect string) *policy.Policy {
+	t.Helper()
 	if inspect == "" {
 		inspect = "reassemble-tcp: true"
 	}
-	pol, err := policy.Load("tcb.yaml", []byte(header+`
+	if top != "" {
+		top += "\n"
+	}
+	pol, err := policy.Load("tcb.yaml", []byte(header+top+`
 tcp:
   default: b
   boxes:

@@ -315,37 +315,10 @@ func TestConformance(t *testing.T) {
 	if partial && *updateREADME {
 		t.Fatal("-update-readme needs the whole table at the full trial count: drop -trials and -rows")
 	}
-	sc, err := scenario.Embedded(scenario.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// One world for both columns: each column's profile on its border.
-	policies := map[string]*policy.Policy{}
-	for _, col := range columns {
-		if col.guarded != "" {
-			mixedServers(t, sc, col)
-		}
-		p, err := profiles.Load(col.profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		policies[col.ref] = p
-	}
-	spec, err := lab.FromScenario(sc, lab.Resolve{Embedded: true, Policies: policies})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	start := time.Now()
-	// The Geneva of the paper (its corrupt loads were random text only),
-	// in a world of 2019: its hosts run the Linux of the time
-	// (netstack.KernelAt). The profiles are pinned versions.
-	s, err := evade.Start(ctx, spec, evade.Options{Seed: 2019, Generators: strategy.Geneva2019, At: time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startColumns(ctx, t, 2019)
 	cols := columns
 	if *columnFlag != "" {
 		cols = slices.DeleteFunc(slices.Clone(columns), func(c column) bool { return !strings.EqualFold(c.name, *columnFlag) })
@@ -387,6 +360,42 @@ func TestConformance(t *testing.T) {
 	for _, f := range failures {
 		t.Error(f)
 	}
+}
+
+// startColumns starts the world of TestConformance and TestGenevaLibrary:
+// the default scenario with each column's profile on its border (one
+// world for both columns), the China column's second server
+// (mixedServers), dated 2019-06-01 so that its hosts run the Linux of the
+// time (netstack.KernelAt), with the value generators of the Geneva of
+// the paper (its corrupt loads were random text only). The session
+// closes with the test.
+func startColumns(ctx context.Context, t *testing.T, seed uint64) *evade.Session {
+	t.Helper()
+	sc, err := scenario.Embedded(scenario.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies := map[string]*policy.Policy{}
+	for _, col := range columns {
+		if col.guarded != "" {
+			mixedServers(t, sc, col)
+		}
+		p, err := profiles.Load(col.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies[col.ref] = p
+	}
+	spec, err := lab.FromScenario(sc, lab.Resolve{Embedded: true, Policies: policies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := evade.Start(ctx, spec, evade.Options{Seed: seed, Generators: strategy.Geneva2019, At: time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // why says what became of the trials that failed, and which rules fired:

@@ -8,10 +8,6 @@ import (
 	"time"
 
 	"github.com/splinter-lab/splinter/evade"
-	"github.com/splinter-lab/splinter/lab"
-	"github.com/splinter-lab/splinter/policy"
-	"github.com/splinter-lab/splinter/profiles"
-	"github.com/splinter-lab/splinter/scenario"
 	"github.com/splinter-lab/splinter/strategy"
 )
 
@@ -70,35 +66,13 @@ func TestGenevaLibrary(t *testing.T) {
 		t.Fatal("-update-readme needs the full trial count: drop -trials")
 	}
 	cols := map[string]column{}
-	sc, err := scenario.Embedded(scenario.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	policies := map[string]*policy.Policy{}
 	for _, col := range columns {
-		if col.guarded != "" {
-			mixedServers(t, sc, col)
-		}
-		p, err := profiles.Load(col.profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		policies[col.ref] = p
 		cols[col.name] = col
-	}
-	spec, err := lab.FromScenario(sc, lab.Resolve{Embedded: true, Policies: policies})
-	if err != nil {
-		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	start := time.Now()
-	s, err := evade.Start(ctx, spec, evade.Options{Seed: 2020, Generators: strategy.Geneva2019, At: time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-
+	s := startColumns(ctx, t, 2020)
 	var b strings.Builder
 	b.WriteString("| row | side | country | published | splinter | within? | why |\n|---|---|---|---|---|---|---|\n")
 	ok := 0
