@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/splinter-lab/splinter/evade"
 	"github.com/splinter-lab/splinter/lab"
@@ -26,7 +25,7 @@ func runEvade(e *env, args []string) error {
 	server := fs.String("server-strategy", "", "a server-side strategy, applied to the packets of the web host that serves the URL")
 	trials := fs.Int("trials", evade.DefaultTrials, "trials per URL")
 	jsonOut := fs.String("json", "", "write every trial with the borders' decisions about it to this file")
-	at := fs.String("at", "", "the world's date (2019-06-01 or RFC 3339); default now")
+	at := dateFlag(fs)
 	seed := fs.Uint64("seed", 0, "seed of the censors' and the strategies' random choices (0: random)")
 	timeout := fs.Duration("timeout", evade.DefaultTimeout, "how long one trial may take")
 	if err := parse(fs, args); err != nil {
@@ -49,12 +48,6 @@ func runEvade(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var date time.Time
-	if *at != "" {
-		if date, err = parseDate(*at); err != nil {
-			return err
-		}
-	}
 	var urls []string
 	for _, u := range fs.Args() {
 		if !strings.Contains(u, "://") {
@@ -76,7 +69,7 @@ func runEvade(e *env, args []string) error {
 		}
 		defer jf.Close()
 	}
-	res, err := evade.Run(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, At: date,
+	res, err := evade.Run(e.ctx, spec, evade.Options{From: *from, Seed: *seed, Timeout: *timeout, At: at.t,
 		Strategy: cs, ServerStrategy: ss, Trials: *trials}, urls)
 	if err != nil {
 		return err
@@ -120,12 +113,3 @@ func parseStrategy(flag, dna string) (*strategy.Strategy, error) {
 	return s, nil
 }
 
-// parseDate reads a date (2019-06-01) or an RFC 3339 time.
-func parseDate(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, badInput("--at %q: want a date (2019-06-01) or an RFC 3339 time", s)
-}

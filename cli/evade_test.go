@@ -108,7 +108,7 @@ func TestEvadeBadInput(t *testing.T) {
 		{"bad-strategy", []string{"--from", "cn-client-1", "--strategy", `[TCP:flags:PA]-duplicate(tamper{TCP:lod:corrupt},)-|`, "x"},
 			[]string{"--strategy: strategy: column 37: expected a TCP field", `found "lod"`, "\n  [TCP:flags:PA]", "\n" + strings.Repeat(" ", 38) + "^"}},
 		{"bad-server-strategy", []string{"--from", "cn-client-1", "--server-strategy", `[TCP:flags:SA]-drop`, "x"}, []string{"--server-strategy: strategy: column 20"}},
-		{"bad-date", []string{"--from", "cn-client-1", "--at", "yesterday", "x"}, []string{`--at "yesterday"`}},
+		{"bad-date", []string{"--from", "cn-client-1", "--at", "yesterday", "x"}, []string{`"yesterday" is not a date`}},
 		{"bad-trials", []string{"--from", "cn-client-1", "--trials", "0", "x"}, []string{"--trials 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

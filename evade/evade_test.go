@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -391,6 +392,36 @@ func TestServerWindowReduction(t *testing.T) {
 		}
 		if with.Success != want {
 			t.Errorf("%s: %s with window reduction, want %d through", tc.from, with, want)
+		}
+	}
+}
+
+// TestScenarioDate: a session without a date of its own starts at the
+// scenario's (its at:), as the other commands' worlds do; one given a date
+// starts there.
+func TestScenarioDate(t *testing.T) {
+	data, err := os.ReadFile("testdata/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenario.Load("testdata/lab.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.At = time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)
+	sp, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at, want time.Time
+	}{
+		{time.Time{}, sc.At},
+		{time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		s := startSpec(t, sp, evade.Options{At: tc.at})
+		if now := s.Lab().Clock().Now(); now.Before(tc.want) || now.After(tc.want.Add(time.Hour)) {
+			t.Errorf("At %v: the world's clock reads %v, want %v", tc.at, now, tc.want)
 		}
 	}
 }

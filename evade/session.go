@@ -64,7 +64,8 @@ type Options struct {
 	Ports int
 	// Timeout bounds one trial (real time); 0 means DefaultTimeout.
 	Timeout time.Duration
-	// At is the world's date at the start; zero means now.
+	// At is the world's date at the start; zero means the scenario's
+	// (its at:), else now.
 	At time.Time
 	// Decisions, if not nil, receives every border decision as a JSON line.
 	Decisions io.Writer
@@ -126,6 +127,9 @@ func Start(ctx context.Context, spec *lab.Spec, opts Options) (*Session, error) 
 		}
 	}
 	at := opts.At
+	if at.IsZero() {
+		at = spec.Scenario.At
+	}
 	if at.IsZero() {
 		at = time.Now()
 	}
