@@ -15,10 +15,14 @@ import (
 // held and in time, and inspects the whole packet when its last missing
 // piece arrives. The fragments are forwarded as they came.
 
-// maxPendingDatagrams bounds the incomplete packets held at once; the
-// oldest is dropped to make room, as a middlebox under a fragment flood
+// maxPendingDatagrams and maxPendingBytes bound the incomplete packets
+// held at once and their bytes (Linux's ipfrag_high_thresh is 4 MiB); the
+// oldest are dropped to make room, as a middlebox under a fragment flood
 // would.
-const maxPendingDatagrams = 4096
+const (
+	maxPendingDatagrams = 4096
+	maxPendingBytes     = 4 << 20
+)
 
 type fragKey struct {
 	src, dst netip.Addr
@@ -43,6 +47,7 @@ type defragmenter struct {
 	mu      sync.Mutex
 	pending map[fragKey]*datagram
 	order   []fragKey // insertion order, for eviction
+	bytes   int       // the payload bytes held
 }
 
 func newDefragmenter(m policy.IPModel) *defragmenter {
@@ -105,8 +110,12 @@ func (d *defragmenter) add(p *packet.IP, now time.Time) *packet.IP {
 		g.hdr = append(g.hdr[:0], raw[:p.HdrLen]...)
 	}
 	if end > len(g.buf) {
+		d.bytes += end - len(g.buf)
 		g.buf = append(g.buf, make([]byte, end-len(g.buf))...)
 		g.have = append(g.have, make([]bool, end-len(g.have))...)
+		for d.bytes > maxPendingBytes && d.order[0] != k {
+			d.forget(d.order[0])
+		}
 	}
 	all := d.overlap == policy.FragmentLast
 	if d.overlap == policy.FragmentFirstUnlessCovered {
@@ -146,6 +155,9 @@ func (d *defragmenter) add(p *packet.IP, now time.Time) *packet.IP {
 
 // forget drops the incomplete packet k.
 func (d *defragmenter) forget(k fragKey) {
+	if g := d.pending[k]; g != nil {
+		d.bytes -= len(g.buf)
+	}
 	delete(d.pending, k)
 	for i, o := range d.order {
 		if o == k {

@@ -2,6 +2,7 @@ package border_test
 
 import (
 	"encoding/binary"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,8 @@ func TestFragmentReassembly(t *testing.T) {
 }
 
 // TestFragmentFlood: fragments that never complete a packet are held up
-// to a bound, and a packet completed after the flood is still joined.
+// to a bound in packets and in bytes, and a packet completed after the
+// flood is still joined.
 func TestFragmentFlood(t *testing.T) {
 	c := newTCBConn(4)
 	req := packet.AppendTCP(nil, c.req())
@@ -124,6 +126,22 @@ func TestFragmentFlood(t *testing.T) {
 		f := frag(req, 24, n, false, nil)
 		binary.BigEndian.PutUint16(f[4:6], uint16(id+1)) // a tail with no head
 		e.ProcessBytes(f, packet.Outbound, func([]byte) {})
+	}
+	// Tails far into a packet, each holding the packet's whole length:
+	// 2,000 of them would hold 120 MB were the bytes not bounded.
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	far := make([]byte, 1400)
+	for id := range 2000 {
+		f := frag(req, 60000, 61400, true, far)
+		binary.BigEndian.PutUint16(f[4:6], uint16(30000+id))
+		e.ProcessBytes(f, packet.Outbound, func([]byte) {})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 32<<20 {
+		t.Errorf("2,000 incomplete packets hold %d MB", grew>>20)
 	}
 	injected := false
 	e.ProcessBytes(head, packet.Outbound, func([]byte) { injected = true })
