@@ -112,4 +112,3 @@ func parseStrategy(flag, dna string) (*strategy.Strategy, error) {
 	}
 	return s, nil
 }
-
