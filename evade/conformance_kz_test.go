@@ -50,17 +50,7 @@ func TestConformanceKazakhstan(t *testing.T) {
 	if len(rows) != 24 {
 		t.Fatalf("read %d rows from the library, want 24", len(rows))
 	}
-	n := 100
-	if testing.Short() {
-		n = 20
-	}
-	partial := *trialsFlag > 0 && *trialsFlag != n
-	if *trialsFlag > 0 {
-		n = *trialsFlag
-	}
-	if partial && *updateREADME {
-		t.Fatal("-update-readme needs the full trial count: drop -trials")
-	}
+	n, partial := trialCount(t)
 	sc, err := scenario.Embedded(scenario.Default)
 	if err != nil {
 		t.Fatal(err)

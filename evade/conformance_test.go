@@ -40,6 +40,25 @@ func (c column) floor(rows int) int {
 	return (9*rows + 9) / 10
 }
 
+// trialCount is the trials a row of a table test: 100, 20 with -short,
+// or -trials; partial reports a count other than the default, a quick
+// look that checks no floor and may not rewrite the README.
+func trialCount(t *testing.T) (n int, partial bool) {
+	t.Helper()
+	n = 100
+	if testing.Short() {
+		n = 20
+	}
+	partial = *trialsFlag > 0 && *trialsFlag != n
+	if *trialsFlag > 0 {
+		n = *trialsFlag
+	}
+	if partial && *updateREADME {
+		t.Fatal("-update-readme needs the full trial count: drop -trials")
+	}
+	return n, partial
+}
+
 // row is one row of Table 1 of the Geneva paper (CCS 2019).
 type row struct {
 	name     string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -400,19 +399,12 @@ func TestServerWindowReduction(t *testing.T) {
 // scenario's (its at:), as the other commands' worlds do; one given a date
 // starts there.
 func TestScenarioDate(t *testing.T) {
-	data, err := os.ReadFile("testdata/lab.yaml")
+	sp, err := lab.Load("testdata/lab.yaml") // its own, not testSpec's shared one
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := scenario.Load("testdata/lab.yaml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc := sp.Scenario
 	sc.At = time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)
-	sp, err := lab.FromScenario(sc, lab.Resolve{Embedded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		at, want time.Time
 	}{

@@ -54,17 +54,7 @@ func TestGenevaLibrary(t *testing.T) {
 	if len(rows) != 16 {
 		t.Fatalf("read %d rows, want 16", len(rows))
 	}
-	n := 100
-	if testing.Short() {
-		n = 20
-	}
-	partial := *trialsFlag > 0 && *trialsFlag != n
-	if *trialsFlag > 0 {
-		n = *trialsFlag
-	}
-	if partial && *updateREADME {
-		t.Fatal("-update-readme needs the full trial count: drop -trials")
-	}
+	n, partial := trialCount(t)
 	cols := map[string]column{}
 	for _, col := range columns {
 		cols[col.name] = col
