@@ -107,8 +107,17 @@ func TestGenevaLibrary(t *testing.T) {
 	}
 	// The floor is what the model reached when this check was added
 	// (2026-12-01: 12-13 of 16), less the rows sampling moves: a regression
-	// guard, not a bar.
-	if floor := 11; !partial && ok < floor {
+	// guard, not a bar. Nine rows come out 0% or 100% whatever the draw;
+	// rows 5, 6, 7 and 11 depend on it, and at 20 trials a row (-short)
+	// they miss far more often (row 6, drawn near 50% against 66%, misses
+	// four runs in ten; in one race pass of four rows 5, 6 and 11 all
+	// missed), so there the floor asks one of those four, not two: it fails
+	// when a row that never depends on a draw moves, or all four miss.
+	floor := 11
+	if n < 100 {
+		floor = 10
+	}
+	if !partial && ok < floor {
 		t.Errorf("%d/%d rows within tolerance, below the floor of %d", ok, len(rows), floor)
 	}
 }
