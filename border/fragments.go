@@ -83,11 +83,12 @@ func (d *defragmenter) add(p *packet.IP, now time.Time) *packet.IP {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	g := d.pending[k]
-	if g != nil && now.Sub(g.first) > d.timeout {
-		d.forget(k)
-		g = nil
+	// Incomplete packets past the timeout go, oldest first: d.order is
+	// in the order of their first fragments.
+	for len(d.order) > 0 && now.Sub(d.pending[d.order[0]].first) > d.timeout {
+		d.forget(d.order[0])
 	}
+	g := d.pending[k]
 	if g == nil {
 		if len(d.pending) >= maxPendingDatagrams {
 			d.forget(d.order[0])
@@ -159,6 +160,12 @@ func (d *defragmenter) forget(k fragKey) {
 		d.bytes -= len(g.buf)
 	}
 	delete(d.pending, k)
+	if len(d.order) > 0 && d.order[0] == k {
+		// The oldest, as eviction and expiry forget them: no copy of
+		// the rest (a fragment flood evicts one for every fragment).
+		d.order = d.order[1:]
+		return
+	}
 	for i, o := range d.order {
 		if o == k {
 			d.order = append(d.order[:i], d.order[i+1:]...)

@@ -16,7 +16,7 @@ type IPModel struct {
 	// the whole applies to the fragment that completed it.
 	Reassemble bool `yaml:"reassemble"`
 	// Overlap says which bytes win where fragments overlap; "" means
-	// OverlapFirstUnlessCovered.
+	// FragmentFirstUnlessCovered.
 	Overlap FragmentOverlap `yaml:"overlap"`
 	// Timeout is how long the fragments of an incomplete packet are kept,
 	// from the first; 0 means 30 s (Linux's ipfrag_time).
